@@ -1,0 +1,14 @@
+/** Jest runs the TypeScript sources as ESM through ts-jest (see ../shared/toolchain.md). */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+  },
+  // NodeNext makes us write `./x.js`; map it back to the `.ts` source.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 60_000,
+  // Integration tests share one Redis and start real servers: two workers are plenty on 2 cores.
+  maxWorkers: 2,
+};

@@ -1,0 +1,94 @@
+/* Lua scripts of the campaign store, kept as strings so that tsc ships them in dist/. */
+
+export const CLAIM_LUA = `
+--[[
+  Claims message ids for a campaign, atomically: the gateway wants ids unique per account,
+  so an id belongs to at most one campaign, ever, on this queue.
+
+  KEYS[1] ids hash        id -> campaign
+  KEYS[2] state hash      id -> state (campaign's)
+  KEYS[3] counts hash     total, waiting, ... (campaign's)
+  KEYS[4] campaigns zset  campaign -> first enqueue time (ms)
+  ARGV[1] campaign
+  ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
+  ARGV[3] now (ms)
+  ARGV[4..] ids
+
+  Returns one number per id:
+    0 new: claimed now, state w, counted
+    1 reclaimed: this campaign claimed it before but its job does not exist (the producer
+      stopped between claim and add): add it again, it is already counted
+    2 duplicate: already queued (by this campaign or another)
+    3 duplicate within this call
+]]
+local campaign = ARGV[1]
+local jobPrefix = ARGV[2]
+local out = {}
+local seen = {}
+local fresh = 0
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local r
+  if seen[id] then
+    r = 3
+  else
+    seen[id] = true
+    local owner = redis.call('HGET', KEYS[1], id)
+    if not owner then
+      redis.call('HSET', KEYS[1], id, campaign)
+      redis.call('HSET', KEYS[2], id, 'w')
+      fresh = fresh + 1
+      r = 0
+    elseif owner == campaign and redis.call('HGET', KEYS[2], id) == 'w'
+        and redis.call('EXISTS', jobPrefix .. id) == 0 then
+      r = 1
+    else
+      r = 2
+    end
+  end
+  out[#out + 1] = r
+end
+if fresh > 0 then
+  redis.call('HINCRBY', KEYS[3], 'total', fresh)
+  redis.call('HINCRBY', KEYS[3], 'waiting', fresh)
+end
+redis.call('ZADD', KEYS[4], 'NX', ARGV[3], campaign)
+return out
+`;
+
+export const TRANSITION_LUA = `
+--[[
+  Moves messages of one campaign to new states and keeps the campaign's counts in step, so that
+  counts are read in O(1). Idempotent: a message already in the target state is left alone, so a
+  batch re-run after a crash counts once.
+
+  KEYS[1] state hash   id -> state (see state.ts for the encoding)
+  KEYS[2] counts hash  waiting, active, delayed, completed, failed, code:<n>
+  ARGV    pairs: id, new state
+
+  Returns the number of messages whose state changed.
+]]
+local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed' }
+
+local function bump(st, by)
+  redis.call('HINCRBY', KEYS[2], names[string.sub(st, 1, 1)], by)
+  local code = string.sub(st, 3)
+  if code ~= '' then
+    redis.call('HINCRBY', KEYS[2], 'code:' .. code, by)
+  end
+end
+
+local changed = 0
+for i = 1, #ARGV, 2 do
+  local id, new = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[1], id)
+  -- A message the producer never claimed is not ours to count.
+  if old and old ~= new then
+    redis.call('HSET', KEYS[1], id, new)
+    bump(old, -1)
+    bump(new, 1)
+    changed = changed + 1
+  end
+end
+return changed
+`;

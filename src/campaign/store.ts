@@ -1,0 +1,138 @@
+/**
+ * The campaign store: per-campaign message states and counts kept beside BullMQ's own keys, so that
+ * a campaign's counts by state and by status code are read in O(1) and an id is claimed once per
+ * queue. All writes go through two Lua scripts (scripts.ts); reads are plain hash reads.
+ */
+import type { Redis } from 'ioredis';
+import { InvalidOptionError } from '../errors.js';
+import { CLAIM_LUA, TRANSITION_LUA } from './scripts.js';
+import { STATE_NAMES, type StateName } from './state.js';
+
+/** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
+export const jobIdOf = (id: number): string => `m${id}`;
+
+const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Campaign names end up in Redis keys and CLI output: keep them plain. */
+export function assertCampaignName(campaign: string, what = 'campaign'): void {
+  if (!CAMPAIGN_NAME.test(campaign)) {
+    throw new InvalidOptionError(
+      `${what} must be 1..64 characters of letters, digits, '_', '.', '-', starting with a letter or digit (got ${JSON.stringify(campaign)})`,
+    );
+  }
+}
+
+export type ClaimResult = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
+const CLAIM_RESULTS: readonly ClaimResult[] = ['new', 'reclaimed', 'duplicate', 'duplicate-in-call'];
+
+export interface CampaignCounts extends Record<StateName, number> {
+  campaign: string;
+  total: number;
+  /** Messages by the gateway's status code, for those that reached a final state. */
+  byStatus: Record<string, number>;
+}
+
+interface StoreCommands {
+  vbClaim(...args: (string | number)[]): Promise<number[]>;
+  vbTransition(...args: (string | number)[]): Promise<number>;
+}
+
+export class CampaignStore {
+  private readonly redis: Redis & StoreCommands;
+
+  /**
+   * @param redis a connection this store may define its two scripts on; it does not close it.
+   * @param base  the queue's key prefix, e.g. `bull:viber:` (BullMQ's `queue.toKey('')`).
+   */
+  constructor(
+    redis: Redis,
+    private readonly base: string,
+  ) {
+    const r = redis as Redis & Partial<StoreCommands>;
+    if (typeof r.vbClaim !== 'function') {
+      redis.defineCommand('vbClaim', { numberOfKeys: 4, lua: CLAIM_LUA });
+      redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+    }
+    this.redis = redis as Redis & StoreCommands;
+  }
+
+  private get idsKey(): string {
+    return `${this.base}vb:ids`;
+  }
+
+  private get campaignsKey(): string {
+    return `${this.base}vb:campaigns`;
+  }
+
+  stateKey(campaign: string): string {
+    return `${this.base}vb:c:${campaign}:state`;
+  }
+
+  countsKey(campaign: string): string {
+    return `${this.base}vb:c:${campaign}:counts`;
+  }
+
+  /** Claims ids for a campaign in one round trip; one result per id, in order. */
+  async claim(campaign: string, ids: readonly number[], now = Date.now()): Promise<ClaimResult[]> {
+    if (ids.length === 0) return [];
+    const raw = await this.redis.vbClaim(
+      this.idsKey,
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      this.campaignsKey,
+      campaign,
+      this.base + 'm',
+      now,
+      ...ids,
+    );
+    return raw.map((r) => CLAIM_RESULTS[r] ?? 'duplicate');
+  }
+
+  /** Moves messages to new states (state.ts encoding). Returns how many changed. */
+  async transition(campaign: string, changes: ReadonlyArray<readonly [number, string]>) {
+    if (changes.length === 0) return 0;
+    const args: (string | number)[] = [];
+    for (const [id, st] of changes) args.push(id, st);
+    return this.redis.vbTransition(this.stateKey(campaign), this.countsKey(campaign), ...args);
+  }
+
+  /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
+  async counts(campaign: string): Promise<CampaignCounts> {
+    const raw = await this.redis.hgetall(this.countsKey(campaign));
+    const num = (k: string): number => Number(raw[k] ?? 0);
+    const byStatus: Record<string, number> = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if (k.startsWith('code:') && Number(v) !== 0) byStatus[k.slice(5)] = Number(v);
+    }
+    const out = { campaign, total: num('total'), byStatus } as CampaignCounts;
+    for (const s of STATE_NAMES) out[s] = num(s);
+    return out;
+  }
+
+  /** Known campaigns, oldest first. */
+  async campaigns(): Promise<string[]> {
+    return this.redis.zrange(this.campaignsKey, 0, -1);
+  }
+
+  /** Which campaign an id was enqueued in, if any. */
+  async campaignOf(id: number): Promise<string | undefined> {
+    return (await this.redis.hget(this.idsKey, String(id))) ?? undefined;
+  }
+
+  /** A message's raw stored state, if the campaign has it. */
+  async stateOf(campaign: string, id: number): Promise<string | undefined> {
+    return (await this.redis.hget(this.stateKey(campaign), String(id))) ?? undefined;
+  }
+
+  /** Streams a campaign's `[id, rawState]` pairs, a page at a time (HSCAN: no whole campaign in memory). */
+  async *scanStates(campaign: string, count = 500): AsyncGenerator<Array<[number, string]>> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.stateKey(campaign), cursor, 'COUNT', count);
+      cursor = next;
+      const page: Array<[number, string]> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) page.push([Number(flat[i]), flat[i + 1] as string]);
+      if (page.length > 0) yield page;
+    } while (cursor !== '0');
+  }
+}

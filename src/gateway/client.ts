@@ -1,0 +1,172 @@
+/**
+ * The HTTP side: one undici Pool per gateway origin (keep-alive), each request retried with p-retry
+ * while its failure is transient. Answers are parsed here; what a parsed answer means is decided by
+ * the worker through `classify` (xml/codes.ts). The API key lives in this object only and is written
+ * into request bodies, nowhere else: errors are built from status codes and undici error codes.
+ */
+import pRetry, { AbortError } from 'p-retry';
+import { Pool } from 'undici';
+import {
+  GatewayConnectionError,
+  GatewayHttpError,
+  GatewayPackageError,
+  GatewayTimeoutError,
+  hasCode,
+  ViberBulkError,
+} from '../errors.js';
+import type { ViberMessage } from '../message.js';
+import { buildSendPackage, buildStatusPackage } from '../xml/build.js';
+import { codeName } from '../xml/codes.js';
+import { parseAnswer, parseSendAnswer, type SendAnswer, type StatusResult } from '../xml/parse.js';
+import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Whether a failed request is worth repeating now (p-retry) — the gateway may have been fine. */
+export function isTransient(err: unknown): boolean {
+  if (hasCode(err, 'GATEWAY_HTTP')) {
+    const s = (err as GatewayHttpError).statusCode;
+    return s >= 500 || s === 429 || s === 408;
+  }
+  return (
+    hasCode(err, 'GATEWAY_TIMEOUT') ||
+    hasCode(err, 'GATEWAY_CONNECTION') ||
+    hasCode(err, 'XML_MALFORMED')
+  );
+}
+
+/** Maps undici's errors onto ours, keeping the original as `cause`. */
+function transportError(err: unknown): ViberBulkError {
+  const code = (err as { code?: string }).code ?? '';
+  const msg = `${code || (err as Error).name}: ${(err as Error).message}`;
+  if (TIMEOUT_CODES.has(code)) return new GatewayTimeoutError(`gateway timed out (${msg})`, { cause: err });
+  return new GatewayConnectionError(`gateway connection failed (${msg})`, { cause: err });
+}
+
+/** Stats a caller may read (metrics, benchmarks). */
+export interface GatewayStats {
+  requests: number;
+  retries: number;
+}
+
+export interface RequestOptions {
+  /** Aborts the request and its retries (worker shutdown). */
+  signal?: AbortSignal;
+}
+
+export class GatewayClient {
+  readonly options: Omit<ResolvedGatewayOptions, 'apiKey'>;
+  readonly stats: GatewayStats = { requests: 0, retries: 0 };
+  readonly #apiKey: string;
+  readonly #pool: Pool;
+  readonly #path: string;
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: GatewayOptions) {
+    const { apiKey, ...rest } = resolveGatewayOptions(opts);
+    this.#apiKey = apiKey;
+    this.options = rest;
+    const u = new URL(rest.url);
+    this.#path = u.pathname + u.search;
+    this.#pool = new Pool(u.origin, {
+      connections: rest.connections,
+      connectTimeout: rest.connectTimeoutMs,
+      headersTimeout: rest.timeoutMs,
+      bodyTimeout: rest.timeoutMs,
+      keepAliveTimeout: 10_000,
+      pipelining: 1,
+    });
+  }
+
+  /** The key is not enumerable or printable through this object. */
+  toJSON(): object {
+    return { url: this.options.url };
+  }
+
+  /** POSTs one package and returns the answer body; throws typed transport errors. */
+  async #post(xml: string, signal: AbortSignal | undefined): Promise<string> {
+    this.stats.requests++;
+    let res;
+    try {
+      res = await this.#pool.request({
+        path: this.#path,
+        method: 'POST',
+        headers: { 'content-type': 'text/xml; charset=utf-8' },
+        body: xml,
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw new AbortError(transportError(err));
+      throw transportError(err);
+    }
+    let body: string;
+    try {
+      body = await res.body.text();
+    } catch (err) {
+      throw transportError(err);
+    }
+    if (res.statusCode !== 200) throw new GatewayHttpError(res.statusCode);
+    return body;
+  }
+
+  async #withRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const { retries, retryMinDelayMs, retryMaxDelayMs } = this.options;
+    try {
+      return await pRetry(fn, {
+        retries,
+        factor: 2,
+        minTimeout: retryMinDelayMs,
+        maxTimeout: retryMaxDelayMs,
+        randomize: true,
+        signal,
+        shouldRetry: ({ error }) => isTransient(error),
+        onFailedAttempt: ({ error, retriesLeft }) => {
+          if (retriesLeft > 0 && isTransient(error)) this.stats.retries++;
+        },
+      });
+    } catch (err) {
+      // p-retry wraps AbortError's cause; give callers our typed error back.
+      const original = (err as { originalError?: unknown }).originalError;
+      throw original instanceof Error ? original : err;
+    }
+  }
+
+  /**
+   * Sends one package of Viber messages. Resolves with the parsed answer (a package-level error
+   * is a value, not an exception: the worker decides what it means); rejects with a typed error
+   * once transport failures outlast the retries.
+   */
+  send(messages: readonly ViberMessage[], opts: RequestOptions = {}): Promise<SendAnswer> {
+    // Built once, before the first try: an unsafe character fails here, before any request.
+    const xml = buildSendPackage(this.#apiKey, messages);
+    const ids = messages.map((m) => m.id);
+    return this.#withRetries(async () => parseSendAnswer(await this.#post(xml, opts.signal), ids), opts.signal);
+  }
+
+  /** Asks `<status>` for messages by the user's ids. A package-level error is thrown. */
+  status(ids: readonly number[], opts: RequestOptions = {}): Promise<StatusResult[]> {
+    const xml = buildStatusPackage(this.#apiKey, ids);
+    return this.#withRetries(async () => {
+      const answer = parseAnswer(await this.#post(xml, opts.signal));
+      if (answer.error !== undefined) {
+        throw new GatewayPackageError(answer.error, codeName('package', answer.error));
+      }
+      return answer.statuses;
+    }, opts.signal);
+  }
+
+  /** Closes the connection pool. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.close();
+    return this.#closing;
+  }
+
+  /** Destroys open connections at once (forced shutdown). */
+  async destroy(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}

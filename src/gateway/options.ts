@@ -1,0 +1,91 @@
+import { InvalidOptionError } from '../errors.js';
+import { intInRange } from '../producer/options.js';
+
+/** Options of the gateway client (one per worker process). */
+export interface GatewayOptions {
+  /**
+   * Full URL of the XML endpoint.
+   * @defaultValue `https://alphasms.ua/api/xml.php`
+   */
+  url?: string;
+  /** The API key. Required. It is only ever written into request bodies. */
+  apiKey: string;
+  /**
+   * Keep-alive connections to the gateway.
+   * @defaultValue 8
+   */
+  connections?: number;
+  /**
+   * TCP/TLS connect timeout, ms.
+   * @defaultValue 5000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Time allowed for the answer's headers, and again for its body, ms. Keep it well under
+   * the worker's lockDuration so a slow answer cannot outlive the job's lock.
+   * @defaultValue 15000
+   */
+  timeoutMs?: number;
+  /**
+   * Retries of a request that failed in transit (connection errors, timeouts, HTTP 5xx/429,
+   * unparseable bodies), with exponential backoff and jitter, before the batch's jobs fail
+   * this attempt.
+   * @defaultValue 3
+   */
+  retries?: number;
+  /**
+   * First retry delay, ms (doubles each retry, randomised ×1–2).
+   * @defaultValue 200
+   */
+  retryMinDelayMs?: number;
+  /**
+   * Longest retry delay, ms.
+   * @defaultValue 5000
+   */
+  retryMaxDelayMs?: number;
+}
+
+export type ResolvedGatewayOptions = Required<GatewayOptions>;
+
+export const GATEWAY_DEFAULTS = {
+  url: 'https://alphasms.ua/api/xml.php',
+  connections: 8,
+  connectTimeoutMs: 5000,
+  timeoutMs: 15_000,
+  retries: 3,
+  retryMinDelayMs: 200,
+  retryMaxDelayMs: 5000,
+} as const;
+
+export function resolveGatewayOptions(opts: GatewayOptions): ResolvedGatewayOptions {
+  const o = { ...GATEWAY_DEFAULTS, ...stripUndefined(opts) };
+  if (typeof o.apiKey !== 'string' || o.apiKey.trim() === '') {
+    throw new InvalidOptionError(
+      'apiKey is required (CLI: set ALPHASMS_API_KEY to the key from your AlphaSMS account)',
+    );
+  }
+  let u: URL;
+  try {
+    u = new URL(o.url);
+  } catch {
+    throw new InvalidOptionError(`url must be an absolute http(s) URL (got ${JSON.stringify(o.url)})`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new InvalidOptionError(`url must use http or https (got ${u.protocol})`);
+  }
+  return {
+    ...o,
+    apiKey: o.apiKey,
+    connections: intInRange('connections', o.connections, 1, 1024),
+    connectTimeoutMs: intInRange('connectTimeoutMs', o.connectTimeoutMs, 1, 600_000),
+    timeoutMs: intInRange('timeoutMs', o.timeoutMs, 1, 600_000),
+    retries: intInRange('retries', o.retries, 0, 100),
+    retryMinDelayMs: intInRange('retryMinDelayMs', o.retryMinDelayMs, 0, 600_000),
+    retryMaxDelayMs: intInRange('retryMaxDelayMs', o.retryMaxDelayMs, 0, 600_000),
+  };
+}
+
+/** `{a: undefined}` must not override a default. */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,23 @@
+/** viber-bulk's public API. */
+export { Producer } from './producer/producer.js';
+export type {
+  EnqueueOptions,
+  EnqueueProgress,
+  EnqueueResult,
+  InputRow,
+  RejectedRow,
+} from './producer/producer.js';
+export type { ProducerOptions } from './producer/options.js';
+export { validateMessage, type MessageDefaults, type ValidationLimits } from './producer/validate.js';
+export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.js';
+export type { SendWorkerOptions } from './worker/options.js';
+export type { BatchReport } from './worker/batch.js';
+export { GatewayClient } from './gateway/client.js';
+export type { GatewayOptions } from './gateway/options.js';
+export { Inspector, type InspectorOptions, type MessageResult } from './inspect/inspector.js';
+export type { CampaignCounts } from './campaign/store.js';
+export { SandboxGateway, type Fault, type SandboxOptions } from './sandbox/server.js';
+export * from './xml/index.js';
+export * from './errors.js';
+export type { ViberMessage, MessageType } from './message.js';
+export type { SendJobData, SendJobResult } from './job.js';

@@ -1,0 +1,128 @@
+/**
+ * Reading campaigns back: counts (O(1), from the campaign store), one message's result, and every
+ * message's result streamed a page at a time (HSCAN of the campaign's states + one pipelined HMGET
+ * of the jobs per page), so that exporting a million-message campaign holds one page in memory.
+ */
+import { decodeState, type StateName } from '../campaign/state.js';
+import { assertCampaignName, CampaignStore, jobIdOf, type CampaignCounts } from '../campaign/store.js';
+import type { SendJobData, SendJobResult } from '../job.js';
+import { assertQueueName } from '../producer/options.js';
+import { DEFAULT_REDIS_URL, openRedis, type OwnedRedis, type RedisConnection } from '../redis.js';
+import { codeName } from '../xml/codes.js';
+
+export interface InspectorOptions {
+  /** @defaultValue `redis://127.0.0.1:6379` */
+  connection?: RedisConnection;
+  /** @defaultValue `viber` */
+  queueName?: string;
+  /** @defaultValue `bull` */
+  prefix?: string;
+}
+
+/** One message's outcome, as `results` exports it. */
+export interface MessageResult {
+  id: number;
+  campaign: string;
+  phone: string | null;
+  state: StateName;
+  msgId: number | null;
+  statusCode: number | null;
+  status: string | null;
+  attempts: number;
+  error: string | null;
+}
+
+const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'attemptsMade'] as const;
+
+function parseJson<T>(s: string | null | undefined): T | undefined {
+  if (!s) return undefined;
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export class Inspector {
+  private readonly ready: Promise<{ redis: OwnedRedis; store: CampaignStore; base: string }>;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: InspectorOptions = {}) {
+    const queueName = assertQueueName(opts.queueName ?? 'viber');
+    const prefix = assertQueueName(opts.prefix ?? 'bull', 'prefix');
+    this.ready = (async () => {
+      const redis = await openRedis(opts.connection ?? DEFAULT_REDIS_URL, 'producer');
+      const base = `${prefix}:${queueName}:`;
+      return { redis, store: new CampaignStore(redis.client, base), base };
+    })();
+    this.ready.catch(() => {});
+  }
+
+  /** Counts by state and by status code, O(1). */
+  async counts(campaign: string): Promise<CampaignCounts> {
+    assertCampaignName(campaign);
+    return (await this.ready).store.counts(campaign);
+  }
+
+  /** Known campaigns, oldest first. */
+  async campaigns(): Promise<string[]> {
+    return (await this.ready).store.campaigns();
+  }
+
+  /** One message's result by its id, or undefined if it was never enqueued. */
+  async result(id: number): Promise<MessageResult | undefined> {
+    const { store } = await this.ready;
+    const campaign = await store.campaignOf(id);
+    if (!campaign) return undefined;
+    const raw = await store.stateOf(campaign, id);
+    if (!raw) return undefined;
+    const [r] = await this.resultsFor(campaign, [[id, raw]]);
+    return r;
+  }
+
+  /** Every message of a campaign, a page at a time; order is Redis's, not the input's. */
+  async *results(campaign: string): AsyncGenerator<MessageResult> {
+    assertCampaignName(campaign);
+    const { store } = await this.ready;
+    for await (const page of store.scanStates(campaign)) {
+      yield* await this.resultsFor(campaign, page);
+    }
+  }
+
+  private async resultsFor(campaign: string, page: Array<[number, string]>): Promise<MessageResult[]> {
+    const { redis, base } = await this.ready;
+    const pipe = redis.client.pipeline();
+    for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
+    const rows = (await pipe.exec()) ?? [];
+    return page.map(([id, raw], i) => {
+      const [data, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<string | null>;
+      const { state, code } = decodeState(raw);
+      const job = parseJson<SendJobData>(data);
+      const result = parseJson<SendJobResult>(returnvalue);
+      return {
+        id,
+        campaign,
+        phone: job?.message.phone ?? null,
+        state,
+        msgId: result?.msgId ?? null,
+        statusCode: code ?? null,
+        status: code === undefined ? null : codeName('message', code),
+        attempts: result?.attempts ?? Number(attemptsMade ?? 0),
+        error: state === 'completed' ? null : (failedReason ?? null),
+      };
+    });
+  }
+
+  /** Closes the connection it opened (not one you passed in). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        const { redis } = await this.ready;
+        if (redis.owned) await redis.client.quit();
+      } catch {
+        // never connected
+      }
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,26 @@
+import type { ViberMessage } from './message.js';
+
+/** What a job carries: the message and its campaign. Never the API key. */
+export interface SendJobData {
+  campaign: string;
+  message: ViberMessage;
+}
+
+/** A completed job's return value: the gateway accepted the message. */
+export interface SendJobResult {
+  /** The gateway's own id for the message; never 0. */
+  msgId: number;
+  /** Always 1 (accepted). A 208 on a re-send is recorded as 1 with `recovered: true`. */
+  statusCode: number;
+  /** The code's name. */
+  status: string;
+  /** When the accepting answer (or the recovering status answer) arrived, ISO 8601. */
+  sentAt: string;
+  /** Processing attempts this job took, this one included. */
+  attempts: number;
+  /** True when the first answer was lost and the msg_id was read back after a 208. */
+  recovered?: boolean;
+}
+
+/** BullMQ job name of every send job. */
+export const SEND_JOB_NAME = 'send';

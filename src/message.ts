@@ -1,0 +1,26 @@
+/** The three kinds of Viber message the gateway sends (seed page: `<type>`). */
+export const MESSAGE_TYPES = ['text', 'image', 'button'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/**
+ * One Viber message, as the producer accepts it and as it travels in job data.
+ * `id` is the user's numeric message id: unique within the gateway account, it is also
+ * the queue's deduplication key. It never holds the API key.
+ */
+export interface ViberMessage {
+  /** The user's numeric message id, a positive safe integer. */
+  id: number;
+  /** Recipient: up to 21 characters of `+` and digits. */
+  phone: string;
+  /** Alpha name: 1 to 11 characters. */
+  sender: string;
+  type: MessageType;
+  /** UTF-8 text, non-empty. */
+  text: string;
+  /** http(s) URL ending in .jpg/.jpeg/.png/.gif; required for `image` and `button`. */
+  image?: string;
+  /** Button caption, 1 to 19 characters; `button` only. */
+  button?: string;
+  /** Where the button leads; `button` only. */
+  url?: string;
+}

@@ -1,0 +1,99 @@
+import { InvalidOptionError } from '../errors.js';
+import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
+import { DEFAULT_LIMITS, type ValidationLimits } from './validate.js';
+
+/** Options of a producer (library: `new Producer(opts)`; CLI: `viber-bulk enqueue`). */
+export interface ProducerOptions {
+  /**
+   * Redis: a URL, or an ioredis client you own (it is not closed by `close()`).
+   * Producers fail fast when Redis is down.
+   * @defaultValue `redis://127.0.0.1:6379`
+   */
+  connection?: RedisConnection;
+  /**
+   * The BullMQ queue the workers read.
+   * @defaultValue `viber`
+   */
+  queueName?: string;
+  /**
+   * BullMQ key prefix.
+   * @defaultValue `bull`
+   */
+  prefix?: string;
+  /**
+   * Messages validated, claimed and added per Redis round trip.
+   * @defaultValue 1000
+   */
+  chunkSize?: number;
+  /**
+   * Tries per message for transient failures (gateway down, timeouts); permanent
+   * gateway codes fail at once, throttling and account problems use none.
+   * @defaultValue 8
+   */
+  attempts?: number;
+  /**
+   * First retry delay in ms; it doubles each attempt (BullMQ exponential backoff, with jitter).
+   * @defaultValue 5000
+   */
+  backoffMs?: number;
+  /** Validation limits. */
+  limits?: Partial<ValidationLimits>;
+  /**
+   * Rejected rows kept in detail in the result (all are counted).
+   * @defaultValue 10000
+   */
+  maxReportedRejects?: number;
+}
+
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits'>> & {
+  limits: ValidationLimits;
+};
+
+export const PRODUCER_DEFAULTS = {
+  connection: DEFAULT_REDIS_URL,
+  queueName: 'viber',
+  prefix: 'bull',
+  chunkSize: 1000,
+  attempts: 8,
+  backoffMs: 5000,
+  maxReportedRejects: 10_000,
+} as const;
+
+export function intInRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer in ${min}..${max} (got ${value})`);
+  }
+  return value;
+}
+
+export function assertQueueName(name: string, what = 'queueName'): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    throw new InvalidOptionError(
+      `${what} must be 1..64 characters of letters, digits, '_', '.', '-' (got ${JSON.stringify(name)})`,
+    );
+  }
+  return name;
+}
+
+export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProducerOptions {
+  const o = { ...PRODUCER_DEFAULTS, ...opts };
+  return {
+    connection: o.connection,
+    queueName: assertQueueName(o.queueName),
+    prefix: assertQueueName(o.prefix, 'prefix'),
+    chunkSize: intInRange('chunkSize', o.chunkSize, 1, 100_000),
+    attempts: intInRange('attempts', o.attempts, 1, 1000),
+    backoffMs: intInRange('backoffMs', o.backoffMs, 0, 86_400_000),
+    maxReportedRejects: intInRange('maxReportedRejects', o.maxReportedRejects, 0, 10_000_000),
+    limits: {
+      ...DEFAULT_LIMITS,
+      ...opts.limits,
+      maxTextLength: intInRange(
+        'limits.maxTextLength',
+        opts.limits?.maxTextLength ?? DEFAULT_LIMITS.maxTextLength,
+        1,
+        100_000,
+      ),
+    },
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * The producer: validates messages, claims their ids and adds them to the queue, a chunk at a time,
+ * so that a file of any size streams through bounded memory. Each chunk is: validate (pure) →
+ * claim (one Lua call: dedupe by id, count) → addBulk (one MULTI). If Redis fails between claim and
+ * add, running the same input again adds what is missing (claim.lua's `reclaimed`).
+ */
+import { Queue } from 'bullmq';
+import { RedisUnavailableError, type FieldProblem } from '../errors.js';
+import { SEND_JOB_NAME, type SendJobData } from '../job.js';
+import type { ViberMessage } from '../message.js';
+import { openRedis, type OwnedRedis } from '../redis.js';
+import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
+import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './options.js';
+import { validateMessage, type MessageDefaults } from './validate.js';
+
+/** One input item with where it came from: a file line, or an index for library calls. */
+export interface InputRow {
+  /** 1-based line (file) or position (array) of the row, for error reports. */
+  line: number;
+  /** The row's fields, or the reason it could not be read at all. */
+  value?: unknown;
+  error?: string;
+}
+
+export interface RejectedRow {
+  line: number;
+  id?: unknown;
+  errors: FieldProblem[];
+}
+
+export interface EnqueueResult {
+  campaign: string;
+  /** Messages added to the queue by this call. */
+  enqueued: number;
+  /** Messages whose id was already queued (earlier call, other campaign, or earlier in this input). */
+  duplicates: number;
+  /** Their ids, in input order (the first `maxReportedRejects`). */
+  duplicateIds: number[];
+  /** Rows that failed validation, with every problem (the first `maxReportedRejects`). */
+  rejected: RejectedRow[];
+  /** All rejected rows, counted. */
+  rejectedCount: number;
+}
+
+export interface EnqueueProgress {
+  rows: number;
+  enqueued: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export interface EnqueueOptions {
+  /** Campaign-wide values rows may leave out. */
+  defaults?: MessageDefaults;
+  /** Called after each chunk. */
+  onProgress?: (p: EnqueueProgress) => void;
+}
+
+type Source<T> = Iterable<T> | AsyncIterable<T>;
+
+export class Producer {
+  readonly options: ResolvedProducerOptions;
+  private readonly ready: Promise<{ redis: OwnedRedis; queue: Queue; store: CampaignStore }>;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: ProducerOptions = {}) {
+    this.options = resolveProducerOptions(opts);
+    this.ready = this.open();
+    // Surface the failure through the first call, not as an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  private async open() {
+    const redis = await openRedis(this.options.connection, 'producer');
+    const queue = new Queue<SendJobData>(this.options.queueName, {
+      connection: redis.client,
+      prefix: this.options.prefix,
+    });
+    queue.on('error', () => {}); // failures reach the caller through the awaited calls
+    return { redis, queue, store: new CampaignStore(redis.client, queue.toKey('')) };
+  }
+
+  /** The queue and store, once connected. */
+  async connection(): Promise<{ queue: Queue; store: CampaignStore }> {
+    const { queue, store } = await this.ready;
+    return { queue, store };
+  }
+
+  /**
+   * Enqueues messages for a campaign. `messages` may be an array or any (async) iterable; it is read
+   * a chunk at a time. Invalid messages are reported (never enqueued), duplicates are reported.
+   */
+  async enqueue(
+    campaign: string,
+    messages: Source<unknown>,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
+    return this.enqueueRows(campaign, numbered(messages), options);
+  }
+
+  /** As enqueue, for rows that carry their own line numbers (files). */
+  async enqueueRows(
+    campaign: string,
+    rows: Source<InputRow>,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
+    assertCampaignName(campaign);
+    const { queue, store } = await this.ready;
+    const result: EnqueueResult = {
+      campaign,
+      enqueued: 0,
+      duplicates: 0,
+      duplicateIds: [],
+      rejected: [],
+      rejectedCount: 0,
+    };
+    const max = this.options.maxReportedRejects;
+    const reject = (r: RejectedRow): void => {
+      result.rejectedCount++;
+      if (result.rejected.length < max) result.rejected.push(r);
+    };
+    let rows_ = 0;
+    let chunk: ViberMessage[] = [];
+    const flush = async (): Promise<void> => {
+      if (chunk.length === 0) return;
+      const messages = chunk;
+      chunk = [];
+      await this.addChunk(campaign, messages, queue, store, result);
+      options.onProgress?.({
+        rows: rows_,
+        enqueued: result.enqueued,
+        duplicates: result.duplicates,
+        rejected: result.rejectedCount,
+      });
+    };
+    for await (const row of rows) {
+      rows_++;
+      if (row.error !== undefined) {
+        reject({ line: row.line, errors: [{ field: '(row)', rule: row.error }] });
+        continue;
+      }
+      const v = validateMessage(row.value, options.defaults, this.options.limits);
+      if (v.ok) chunk.push(v.message);
+      else reject({ line: row.line, id: idOf(row.value), errors: v.problems });
+      if (chunk.length >= this.options.chunkSize) await flush();
+    }
+    await flush();
+    if (rows_ % this.options.chunkSize !== 0 || rows_ === 0) {
+      options.onProgress?.({
+        rows: rows_,
+        enqueued: result.enqueued,
+        duplicates: result.duplicates,
+        rejected: result.rejectedCount,
+      });
+    }
+    return result;
+  }
+
+  private async addChunk(
+    campaign: string,
+    messages: ViberMessage[],
+    queue: Queue<SendJobData>,
+    store: CampaignStore,
+    result: EnqueueResult,
+  ): Promise<void> {
+    const { attempts, backoffMs, maxReportedRejects } = this.options;
+    try {
+      const claims = await store.claim(
+        campaign,
+        messages.map((m) => m.id),
+      );
+      const jobs = [];
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i] as ViberMessage;
+        const c = claims[i];
+        if (c === 'new' || c === 'reclaimed') {
+          jobs.push({
+            name: SEND_JOB_NAME,
+            data: { campaign, message: m },
+            opts: {
+              jobId: jobIdOf(m.id),
+              attempts,
+              backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
+            },
+          });
+        } else {
+          result.duplicates++;
+          if (result.duplicateIds.length < maxReportedRejects) result.duplicateIds.push(m.id);
+        }
+      }
+      if (jobs.length > 0) await queue.addBulk(jobs);
+      result.enqueued += jobs.length;
+    } catch (err) {
+      throw new RedisUnavailableError(
+        `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +
+          'Run the same input again: what was enqueued is reported as duplicate, the rest is added.',
+        { cause: err },
+      );
+    }
+  }
+
+  /** Closes what the producer opened; a connection you passed in stays open. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      let state;
+      try {
+        state = await this.ready;
+      } catch {
+        return; // never connected: nothing to close
+      }
+      try {
+        await state.queue.close();
+      } finally {
+        if (state.redis.owned) await state.redis.client.quit().catch(() => undefined);
+      }
+    })();
+    return this.closing;
+  }
+}
+
+async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {
+  let line = 0;
+  for await (const value of messages) yield { line: ++line, value };
+}
+
+function idOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+}

@@ -1,0 +1,175 @@
+/**
+ * Validation of one message, pure. A row from a CSV file (all strings), an NDJSON object or a
+ * library call goes through the same zod schema; every broken rule is reported with its field.
+ * Empty strings count as absent, so a CSV column left blank falls back to the campaign default.
+ */
+import { z } from 'zod';
+import type { FieldProblem } from '../errors.js';
+import { MESSAGE_TYPES, type ViberMessage } from '../message.js';
+import { findXmlUnsafe } from '../xml/escape.js';
+
+/** Campaign-wide values a row may leave out (the CLI's --sender, --text, --image, --type). */
+export type MessageDefaults = Partial<Omit<ViberMessage, 'id' | 'phone'>>;
+
+export interface ValidationLimits {
+  /**
+   * Longest text accepted, in characters. The gateway documents no maximum; Viber's own is 1,000.
+   * @defaultValue 1000
+   */
+  maxTextLength: number;
+}
+
+export const DEFAULT_LIMITS: ValidationLimits = { maxTextLength: 1000 };
+
+export type Validation = { ok: true; message: ViberMessage } | { ok: false; problems: FieldProblem[] };
+
+const IMAGE_PATH = /\.(jpe?g|png|gif)$/i;
+
+function httpUrl(value: string): URL | undefined {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const blankToUndefined = (v: unknown): unknown => (v === '' || v === null ? undefined : v);
+
+const xmlSafe = (s: string, ctx: z.RefinementCtx): void => {
+  const problem = findXmlUnsafe(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+
+const text = (max: number, what: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+      .min(1, 'must not be empty')
+      .max(max, `must be at most ${max} characters (${what})`)
+      .superRefine(xmlSafe),
+  );
+
+const idSchema = z.preprocess(
+  (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : blankToUndefined(v)),
+  z
+    .number({
+      error: (i) => (i.input === undefined ? 'is required' : 'must be a positive integer'),
+    })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer (at most 2^53-1)'),
+);
+
+function schema(limits: ValidationLimits) {
+  return z
+    .object({
+      id: idSchema,
+      phone: z.preprocess(
+        blankToUndefined,
+        z
+          .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+          .regex(/^\+?[0-9]+$/, 'must be digits with an optional leading +')
+          .max(21, 'must be at most 21 characters'),
+      ),
+      sender: text(11, 'the gateway limit'),
+      type: z.preprocess(
+        blankToUndefined,
+        z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
+      ),
+      text: text(limits.maxTextLength, 'maxTextLength'),
+      image: z.preprocess(blankToUndefined, z.string('must be a string').optional()),
+      button: z.preprocess(blankToUndefined, z.string('must be a string').optional()),
+      url: z.preprocess(blankToUndefined, z.string('must be a string').optional()),
+    })
+    .superRefine((m, ctx) => {
+      if (m.type === 'image' || m.type === 'button') {
+        if (m.image === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['image'], message: `is required for ${m.type}` });
+        } else {
+          const u = httpUrl(m.image);
+          if (!u) ctx.addIssue({ code: 'custom', path: ['image'], message: 'must be an http(s) URL' });
+          else if (!IMAGE_PATH.test(u.pathname)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['image'],
+              message: 'path must end in .jpg, .jpeg, .png or .gif',
+            });
+          }
+          const bad = findXmlUnsafe(m.image);
+          if (bad) ctx.addIssue({ code: 'custom', path: ['image'], message: bad });
+        }
+      }
+      if (m.type === 'button') {
+        if (m.button === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['button'], message: 'is required for button' });
+        } else {
+          const len = [...m.button].length;
+          if (len > 19) {
+            ctx.addIssue({ code: 'custom', path: ['button'], message: 'must be 1 to 19 characters' });
+          }
+          const bad = findXmlUnsafe(m.button);
+          if (bad) ctx.addIssue({ code: 'custom', path: ['button'], message: bad });
+        }
+        if (m.url === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required for button' });
+        } else if (!httpUrl(m.url)) {
+          ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be an http(s) URL' });
+        } else {
+          const bad = findXmlUnsafe(m.url);
+          if (bad) ctx.addIssue({ code: 'custom', path: ['url'], message: bad });
+        }
+      }
+    });
+}
+
+const schemas = new Map<number, ReturnType<typeof schema>>();
+
+function schemaFor(limits: ValidationLimits): ReturnType<typeof schema> {
+  let s = schemas.get(limits.maxTextLength);
+  if (!s) schemas.set(limits.maxTextLength, (s = schema(limits)));
+  return s;
+}
+
+/**
+ * Validates one message; fields the input leaves out (or blank) are taken from `defaults`.
+ * Returns the normalised message (only the fields its type uses) or every problem found.
+ */
+export function validateMessage(
+  input: unknown,
+  defaults: MessageDefaults = {},
+  limits: ValidationLimits = DEFAULT_LIMITS,
+): Validation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, problems: [{ field: '(message)', rule: 'must be an object' }] };
+  }
+  const row = input as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(row)) if (blankToUndefined(v) !== undefined) merged[k] = v;
+  merged['type'] ??= 'text';
+  const parsed = schemaFor(limits).safeParse(merged);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((i) => ({
+        field: i.path.map(String).join('.') || '(message)',
+        rule: i.message,
+      })),
+    };
+  }
+  const m = parsed.data;
+  const message: ViberMessage = {
+    id: m.id,
+    phone: m.phone,
+    sender: m.sender,
+    type: m.type,
+    text: m.text,
+  };
+  if (m.type !== 'text' && m.image !== undefined) message.image = m.image;
+  if (m.type === 'button') {
+    if (m.button !== undefined) message.button = m.button;
+    if (m.url !== undefined) message.url = m.url;
+  }
+  return { ok: true, message };
+}

@@ -1,0 +1,153 @@
+/**
+ * The sandbox gateway's protocol core, pure: reads a request package the way the real gateway
+ * documents it, decides per-message codes, and writes answers. The HTTP server (server.ts) adds
+ * transport, timing and fault injection around it.
+ */
+import { XMLParser } from 'fast-xml-parser';
+import { escapeAttr, escapeText } from '../xml/escape.js';
+
+/** One `<msg>` of a request, as read (strings, unvalidated). */
+export interface RequestMsg {
+  id: string | undefined;
+  phone: string | undefined;
+  sender: string | undefined;
+  type: string | undefined;
+  text: string | undefined;
+  image: string | undefined;
+  button: string | undefined;
+  url: string | undefined;
+}
+
+export interface RequestPackage {
+  key: string | undefined;
+  viber: RequestMsg[];
+  /** `<status>` requests: by user id or by gateway id. */
+  status: Array<{ id: string | undefined; smsId: string | undefined }>;
+}
+
+// Text must arrive exactly as sent: no trimming, entities decoded.
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  htmlEntities: true,
+  isArray: (name) => name === 'msg' || name === 'message-viber' || name === 'status',
+});
+
+type Node = Record<string, unknown>;
+const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+function str(node: Node, name: string): string | undefined {
+  const v = node[name];
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (isNode(v)) return typeof v['#text'] === 'string' ? v['#text'] : '';
+  return String(v);
+}
+
+/** Parses a request body; `undefined` means the gateway would answer package error 201. */
+export function readRequest(body: string): RequestPackage | undefined {
+  let doc: unknown;
+  try {
+    doc = parser.parse(body.replace(/^\uFEFF/, ''), true);
+  } catch {
+    return undefined;
+  }
+  if (!isNode(doc) || !isNode(doc['package'])) return undefined;
+  const pkg = doc['package'];
+  const viber: RequestMsg[] = [];
+  for (const block of list(pkg['message-viber'])) {
+    if (!isNode(block)) continue;
+    for (const m of list(block['msg'])) {
+      const n = isNode(m) ? m : {};
+      viber.push({
+        id: typeof n['@id'] === 'string' ? n['@id'] : undefined,
+        phone: str(n, 'phone'),
+        sender: str(n, 'sender'),
+        type: str(n, 'type'),
+        text: str(n, 'text'),
+        image: str(n, 'image'),
+        button: str(n, 'button'),
+        url: str(n, 'url'),
+      });
+    }
+  }
+  const status: RequestPackage['status'] = [];
+  for (const block of list(pkg['status'])) {
+    if (!isNode(block)) continue;
+    for (const m of list(block['msg'])) {
+      const n = isNode(m) ? m : {};
+      status.push({
+        id: typeof n['@id'] === 'string' ? n['@id'] : undefined,
+        smsId: typeof n['@sms_id'] === 'string' ? n['@sms_id'] : undefined,
+      });
+    }
+  }
+  return { key: typeof pkg['@key'] === 'string' ? pkg['@key'] : undefined, viber, status };
+}
+
+const isHttpUrl = (s: string): boolean => {
+  try {
+    return ['http:', 'https:'].includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The per-message code the sandbox gives a message it has not seen before: 1 when acceptable,
+ * else the documented error code for the first rule it breaks.
+ */
+export function checkMsg(m: RequestMsg): number {
+  if (m.id === undefined || !/^[1-9]\d{0,15}$/.test(m.id)) return 201;
+  if (!m.sender || [...m.sender].length > 11) return 202;
+  // Stricter than our producer on purpose: E.164 is 8 to 15 digits.
+  if (!m.phone || !/^\+?\d{8,15}$/.test(m.phone)) return 203;
+  if (!m.text || [...m.text].length > 1000) return 204;
+  if (m.type !== 'text' && m.type !== 'image' && m.type !== 'button') return 200;
+  if (m.type !== 'text') {
+    if (!m.image || !isHttpUrl(m.image) || !/\.(jpe?g|png|gif)$/i.test(new URL(m.image).pathname)) {
+      return 200;
+    }
+  }
+  if (m.type === 'button') {
+    if (!m.button || [...m.button].length > 19 || !m.url || !isHttpUrl(m.url)) return 200;
+  }
+  return 1;
+}
+
+const PROLOG = '<?xml version="1.0" encoding="utf-8" ?>\n';
+
+export function packageError(code: number): string {
+  return `${PROLOG}<package><error>${code}</error></package>`;
+}
+
+export interface AnswerParts {
+  viber?: Array<{ id: string; msgId: number; code: number }>;
+  status?: Array<{ id?: string; smsId: number; code: number; dateCompleted?: string }>;
+}
+
+/** An answer in the documented shape (`message-viber` as in the examples). */
+export function answer(parts: AnswerParts): string {
+  let out = `${PROLOG}<package>`;
+  if (parts.viber) {
+    out += '<message-viber>';
+    for (const r of parts.viber) {
+      out += `<msg id="${escapeAttr(r.id)}" msg_id="${r.msgId}">${r.code}</msg>`;
+    }
+    out += '</message-viber>';
+  }
+  if (parts.status) {
+    out += '<status>';
+    for (const s of parts.status) {
+      const id = s.id === undefined ? '' : ` id="${escapeAttr(s.id)}"`;
+      const done = s.dateCompleted ? ` date_completed="${escapeAttr(s.dateCompleted)}"` : '';
+      out += `<msg${id} sms_id="${s.smsId}" sms_count="1"${done}>${escapeText(String(s.code))}</msg>`;
+    }
+    out += '</status>';
+  }
+  return out + '</package>';
+}

@@ -1,0 +1,299 @@
+/**
+ * The sandbox gateway: an HTTP server that speaks the AlphaSMS XML protocol (protocol.ts) well
+ * enough to test against — it checks the key (package 202), validates each message (per-message
+ * codes), assigns msg_ids, answers 208 for an id it already has, answers `<status>`, can enforce a
+ * rate (package 212) — and can misbehave on request: see `Fault`.
+ * Like the real gateway it answers HTTP 200 with `Content-Type: application/json` (sic).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { answer, checkMsg, packageError, readRequest, type AnswerParts, type RequestMsg } from './protocol.js';
+
+export type Fault =
+  /** An HTTP error status; nothing processed. */
+  | { kind: 'http-error'; status?: number }
+  /** The connection is reset before anything is processed. */
+  | { kind: 'reset' }
+  /** The package is processed (messages accepted), then the connection drops: the answer is lost. */
+  | { kind: 'lose-answer' }
+  /** Processed, but the answer comes after `delayMs` (longer than the client waits). */
+  | { kind: 'slow-answer'; delayMs: number }
+  /** Processed, and only half of the answer is written. */
+  | { kind: 'truncate' }
+  /** A 200 with an HTML error page; nothing processed. */
+  | { kind: 'html' }
+  /** `<package><error>code</error></package>`; nothing processed. */
+  | { kind: 'package-error'; code: number }
+  /** Every message of the package that is not a duplicate gets this code and is not accepted. */
+  | { kind: 'message-code'; code: number };
+
+export type FaultKind = Fault['kind'];
+
+export interface AcceptedMessage {
+  id: number;
+  msgId: number;
+  at: number;
+  message: RequestMsg | undefined;
+}
+
+export interface SandboxOptions {
+  /** @defaultValue 0 (any free port) */
+  port?: number;
+  /** @defaultValue `127.0.0.1` */
+  host?: string;
+  /** The API key it accepts. @defaultValue `sandbox-key` */
+  apiKey?: string;
+  /** Delay before every answer, ms. @defaultValue 0 */
+  latencyMs?: number;
+  /** Messages per second it accepts before answering package error 212; 0 = no limit. @defaultValue 0 */
+  rate?: number;
+  /** Keep each accepted message's fields (tests); off for million-message benchmarks. @defaultValue true */
+  keepMessages?: boolean;
+  /** Per-request probability of each fault, for chaos runs. */
+  faultRates?: Partial<Record<FaultKind, number>>;
+  /** Forces a per-message code (tests): return undefined to let the normal checks decide. */
+  codeFor?: (m: RequestMsg) => number | undefined;
+  /** First msg_id it assigns. @defaultValue 1000001 */
+  firstMsgId?: number;
+}
+
+export interface SandboxStats {
+  requests: number;
+  sendPackages: number;
+  statusRequests: number;
+  messages: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  faults: number;
+  throttled: number;
+}
+
+const PATH = '/api/xml.php';
+const MAX_BODY = 16 * 1024 * 1024;
+
+export class SandboxGateway {
+  readonly options: Required<Omit<SandboxOptions, 'codeFor' | 'faultRates'>> &
+    Pick<SandboxOptions, 'codeFor'>;
+  faultRates: Partial<Record<FaultKind, number>>;
+  /** Every message it accepted, by the user's id: the gateway's own record, for invariants. */
+  readonly accepted = new Map<number, AcceptedMessage>();
+  /** Acceptance time of every accepted message, in order (rate checks). */
+  readonly arrivals: number[] = [];
+  readonly stats: SandboxStats = {
+    requests: 0,
+    sendPackages: 0,
+    statusRequests: 0,
+    messages: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    faults: 0,
+    throttled: 0,
+  };
+  private readonly next: Fault[] = [];
+  private server: Server | undefined;
+  private nextMsgId: number;
+  private windowStart = 0;
+
+  constructor(opts: SandboxOptions = {}) {
+    this.options = {
+      port: opts.port ?? 0,
+      host: opts.host ?? '127.0.0.1',
+      apiKey: opts.apiKey ?? 'sandbox-key',
+      latencyMs: opts.latencyMs ?? 0,
+      rate: opts.rate ?? 0,
+      keepMessages: opts.keepMessages ?? true,
+      firstMsgId: opts.firstMsgId ?? 1_000_001,
+      codeFor: opts.codeFor,
+    };
+    this.faultRates = { ...opts.faultRates };
+    this.nextMsgId = this.options.firstMsgId;
+  }
+
+  /** Queues faults for the next requests, one per request, in order. */
+  inject(...faults: Fault[]): void {
+    this.next.push(...faults);
+  }
+
+  /** Starts listening; resolves with the full endpoint URL. */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    this.server = server;
+    return this.url;
+  }
+
+  get url(): string {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (!a) throw new Error('sandbox is not listening');
+    return `http://${this.options.host}:${a.port}${PATH}`;
+  }
+
+  /** Stops listening and drops open connections. Idempotent. */
+  async close(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private pickFault(): Fault | undefined {
+    const queued = this.next.shift();
+    if (queued) return queued;
+    for (const [kind, p] of Object.entries(this.faultRates)) {
+      if (p && Math.random() < p) {
+        switch (kind as FaultKind) {
+          case 'slow-answer':
+            return { kind: 'slow-answer', delayMs: 60_000 };
+          case 'package-error':
+            return { kind: 'package-error', code: 212 };
+          case 'message-code':
+            return { kind: 'message-code', code: 206 };
+          default:
+            return { kind } as Fault;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== PATH) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch {
+      res.writeHead(413).end();
+      return;
+    }
+    this.stats.requests++;
+    const fault = this.pickFault();
+    if (fault) this.stats.faults++;
+    switch (fault?.kind) {
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'http-error':
+        res.writeHead(fault.status ?? 500, { 'content-type': 'text/html' }).end('<h1>error</h1>');
+        return;
+      case 'html':
+        return this.reply(res, '<html><body><h1>502 Bad Gateway</h1></body></html>');
+      case 'package-error':
+        return this.reply(res, packageError(fault.code));
+    }
+    const xml = this.process(body, fault?.kind === 'message-code' ? fault.code : undefined);
+    switch (fault?.kind) {
+      case 'lose-answer':
+        req.socket.destroy();
+        return;
+      case 'truncate':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(xml.slice(0, Math.floor(xml.length / 2)));
+        return;
+      case 'slow-answer':
+        await sleep(fault.delayMs);
+        break;
+    }
+    await this.reply(res, xml);
+  }
+
+  private async reply(res: ServerResponse, xml: string): Promise<void> {
+    if (this.options.latencyMs > 0) await sleep(this.options.latencyMs);
+    if (res.destroyed) return;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(xml);
+  }
+
+  /** The gateway's work for one package; returns the answer. */
+  process(body: string, forcedCode?: number): string {
+    const pkg = readRequest(body);
+    if (!pkg) return packageError(201);
+    if (pkg.key !== this.options.apiKey) return packageError(202);
+    const parts: AnswerParts = {};
+    if (pkg.viber.length > 0) {
+      this.stats.sendPackages++;
+      if (this.overRate(pkg.viber.length)) {
+        this.stats.throttled++;
+        return packageError(212);
+      }
+      parts.viber = pkg.viber.map((m) => this.sendOne(m, forcedCode));
+    }
+    if (pkg.status.length > 0) {
+      this.stats.statusRequests++;
+      parts.status = pkg.status.map((s) => {
+        const hit = s.id !== undefined ? this.accepted.get(Number(s.id)) : this.byMsgId(s.smsId);
+        return hit
+          ? { id: s.id, smsId: hit.msgId, code: 102, dateCompleted: new Date(hit.at).toISOString() }
+          : { id: s.id, smsId: 0, code: 201 };
+      });
+    }
+    return answer(parts);
+  }
+
+  private byMsgId(smsId: string | undefined): AcceptedMessage | undefined {
+    for (const m of this.accepted.values()) if (String(m.msgId) === smsId) return m;
+    return undefined;
+  }
+
+  private sendOne(m: RequestMsg, forcedCode: number | undefined) {
+    this.stats.messages++;
+    const id = m.id ?? '';
+    const known = /^\d+$/.test(id) ? this.accepted.get(Number(id)) : undefined;
+    if (known) {
+      this.stats.duplicates++;
+      return { id, msgId: 0, code: 208 };
+    }
+    const code = forcedCode ?? this.options.codeFor?.(m) ?? checkMsg(m);
+    if (code !== 1) {
+      this.stats.rejected++;
+      return { id, msgId: 0, code };
+    }
+    const msgId = this.nextMsgId++;
+    const at = Date.now();
+    this.accepted.set(Number(id), {
+      id: Number(id),
+      msgId,
+      at,
+      message: this.options.keepMessages ? m : undefined,
+    });
+    this.arrivals.push(at);
+    this.stats.accepted++;
+    return { id, msgId, code: 1 };
+  }
+
+  /** Sliding one-second window over accepted messages. */
+  private overRate(n: number): boolean {
+    const { rate } = this.options;
+    if (rate <= 0) return false;
+    const now = Date.now();
+    while (this.windowStart < this.arrivals.length && (this.arrivals[this.windowStart] ?? 0) <= now - 1000) {
+      this.windowStart++;
+    }
+    return this.arrivals.length - this.windowStart + n > rate;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

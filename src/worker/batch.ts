@@ -1,0 +1,263 @@
+/**
+ * Sending one batch and recording each message's outcome on its own job.
+ *
+ * A batch goes: active (states written) → rate limit → POST (retried in transit by the gateway
+ * client) → decideBatch (pure) → 208s recovered through `<status>` → states written → each job
+ * settled. States are written before jobs are settled, so the campaign counts never lag BullMQ; if
+ * that write fails, the jobs are left to their locks and come back as stalled — never completed or
+ * failed without being counted.
+ */
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { state as st } from '../campaign/state.js';
+import type { CampaignStore } from '../campaign/store.js';
+import { hasCode } from '../errors.js';
+import type { GatewayClient } from '../gateway/client.js';
+import type { SendJobData, SendJobResult } from '../job.js';
+import type { ViberMessage } from '../message.js';
+import { buildViberMsg } from '../xml/build.js';
+import { codeName } from '../xml/codes.js';
+import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** A job waiting in a batch, with the processor promise BullMQ awaits for it. */
+export interface Pending {
+  job: Job<SendJobData, SendJobResult>;
+  token: string;
+  resolve(result: SendJobResult): void;
+  reject(err: Error): void;
+}
+
+/** What one batch came to; emitted as the worker's `batch` event and logged. */
+export interface BatchReport {
+  size: number;
+  durationMs: number;
+  completed: number;
+  recovered: number;
+  failed: number;
+  retried: number;
+  requeued: number;
+  /** Package-level code, when the gateway refused the whole package. */
+  packageError?: number;
+}
+
+export interface BatchContext {
+  gateway: GatewayClient;
+  store: CampaignStore;
+  limiter: RateLimiter | undefined;
+  logger: Logger;
+  /** Aborted when shutdown runs out of time: in-flight work hands its jobs back. */
+  signal: AbortSignal;
+  /** The gateway said 212: pause every worker on the queue. */
+  onThrottle(): Promise<void>;
+  /** A package was accepted: throttling is over. */
+  onAccepted(): void;
+  /** The account cannot send: stop taking work. */
+  onHalt(halt: NonNullable<BatchDecision['halt']>): void;
+}
+
+const jobError = (name: string, message: string): Error => {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+};
+
+/** Runs one batch to the end. Never rejects: every job is settled one way or another. */
+export async function runBatch(items: Pending[], ctx: BatchContext): Promise<BatchReport> {
+  const started = Date.now();
+  const report: BatchReport = {
+    size: items.length,
+    durationMs: 0,
+    completed: 0,
+    recovered: 0,
+    failed: 0,
+    retried: 0,
+    requeued: 0,
+  };
+  const decisions = new Map<Pending, Decision>();
+  try {
+    // A job added around the producer (no validation) may hold text XML cannot carry: fail it
+    // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
+    const sendable: Pending[] = [];
+    const seen = new Set<number>();
+    for (const p of items) {
+      const m = p.job.data.message;
+      try {
+        buildViberMsg(m);
+      } catch (err) {
+        decisions.set(p, { action: 'fail', code: undefined, reason: (err as Error).message });
+        continue;
+      }
+      if (seen.has(m.id)) {
+        decisions.set(p, { action: 'requeue', reason: 'same message id twice in one batch' });
+        continue;
+      }
+      seen.add(m.id);
+      sendable.push(p);
+    }
+    await record(ctx.store, sendable.map((p) => [p, st.active]));
+    if (ctx.limiter && sendable.length > 0) await ctx.limiter.acquire(sendable.length, ctx.signal);
+    await send(sendable, ctx, decisions, report);
+  } catch (err) {
+    // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
+    for (const p of items) {
+      if (!decisions.has(p)) decisions.set(p, { action: 'requeue', reason: (err as Error).message });
+    }
+  }
+  await settle(items, decisions, ctx, report);
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+/** POSTs the package (bisecting on package error 201) and fills `decisions` for every item. */
+async function send(
+  items: Pending[],
+  ctx: BatchContext,
+  decisions: Map<Pending, Decision>,
+  report: BatchReport,
+): Promise<void> {
+  if (items.length === 0) return;
+  const messages: ViberMessage[] = items.map((p) => p.job.data.message);
+  const ids = messages.map((m) => m.id);
+  let batch: BatchDecision;
+  try {
+    batch = decideBatch(await ctx.gateway.send(messages, { signal: ctx.signal }), ids);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    const d: Decision = { action: 'retry', code: undefined, reason: (err as Error).message };
+    for (const p of items) decisions.set(p, d);
+    return;
+  }
+  if (batch.bisect) {
+    const half = Math.ceil(items.length / 2);
+    await send(items.slice(0, half), ctx, decisions, report);
+    await send(items.slice(half), ctx, decisions, report);
+    return;
+  }
+  const first = batch.decisions.values().next().value;
+  if (batch.throttle) {
+    report.packageError = 212;
+    await ctx.onThrottle();
+  } else if (first && first.action !== 'requeue') {
+    ctx.onAccepted();
+  }
+  if (batch.halt) {
+    if (batch.halt.level === 'package') report.packageError = batch.halt.code;
+    ctx.onHalt(batch.halt);
+  }
+  const toRecover: Pending[] = [];
+  for (const p of items) {
+    const d = batch.decisions.get(p.job.data.message.id);
+    if (!d) continue;
+    if (d.action === 'recover') toRecover.push(p);
+    else decisions.set(p, d);
+  }
+  if (toRecover.length > 0) await recover(toRecover, ctx, decisions);
+}
+
+/** 208: the gateway has these already. Read their msg_ids back, or try again later. */
+async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pending, Decision>) {
+  const ids = items.map((p) => p.job.data.message.id);
+  try {
+    const statuses = await ctx.gateway.status(ids, { signal: ctx.signal });
+    const byId = new Map(statuses.filter((s) => s.id !== undefined).map((s) => [s.id, s]));
+    for (const p of items) {
+      const s = byId.get(p.job.data.message.id);
+      decisions.set(
+        p,
+        s && s.smsId > 0
+          ? { action: 'complete', msgId: s.smsId, recovered: true }
+          : { action: 'retry', code: 208, reason: '208 ERR_DUPLICATE, and <status> gave no msg_id' },
+      );
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    const reason = `208 ERR_DUPLICATE, and <status> failed: ${(err as Error).message}`;
+    for (const p of items) decisions.set(p, { action: 'retry', code: 208, reason });
+  }
+}
+
+/** The state each decision leaves a job in (see campaign/state.ts). */
+function stateAfter(p: Pending, d: Decision): string {
+  switch (d.action) {
+    case 'complete':
+      return st.completed(1);
+    case 'fail':
+      return st.failed(d.code);
+    case 'retry': {
+      const attempts = p.job.opts.attempts ?? 1;
+      return p.job.attemptsMade + 1 >= attempts ? st.failed(d.code) : st.delayed;
+    }
+    default:
+      return st.waiting;
+  }
+}
+
+async function record(store: CampaignStore, changes: Array<[Pending, string]>): Promise<void> {
+  const byCampaign = new Map<string, Array<[number, string]>>();
+  for (const [p, s] of changes) {
+    const c = p.job.data.campaign;
+    let list = byCampaign.get(c);
+    if (!list) byCampaign.set(c, (list = []));
+    list.push([p.job.data.message.id, s]);
+  }
+  await Promise.all([...byCampaign].map(([c, list]) => store.transition(c, list)));
+}
+
+async function settle(
+  items: Pending[],
+  decisions: Map<Pending, Decision>,
+  ctx: BatchContext,
+  report: BatchReport,
+): Promise<void> {
+  try {
+    await record(
+      ctx.store,
+      items.map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
+    );
+  } catch (err) {
+    // Counts could not be written: leave every job to its lock (it comes back as stalled and is
+    // sent again; a message the gateway took answers 208 and is recovered then).
+    ctx.logger.error({ err: (err as Error).message }, 'could not record outcomes; jobs will stall');
+    for (const p of items) p.reject(new WaitingError());
+    report.requeued += items.length;
+    return;
+  }
+  const sentAt = new Date().toISOString();
+  await Promise.all(
+    items.map(async (p) => {
+      const d = decisions.get(p) as Decision;
+      switch (d.action) {
+        case 'complete':
+          if (d.recovered) report.recovered++;
+          report.completed++;
+          p.resolve({
+            msgId: d.msgId,
+            statusCode: 1,
+            status: codeName('message', 1),
+            sentAt,
+            attempts: p.job.attemptsMade + 1,
+            ...(d.recovered ? { recovered: true } : {}),
+          });
+          return;
+        case 'fail':
+          report.failed++;
+          p.reject(new UnrecoverableError(d.reason));
+          return;
+        case 'retry':
+          report.retried++;
+          p.reject(jobError(d.code ? `GATEWAY_${d.code}` : 'TRANSIENT', d.reason));
+          return;
+        default:
+          report.requeued++;
+          try {
+            await p.job.moveToWait(p.token);
+          } catch (err) {
+            // Lock lost or Redis away: the stalled checker will bring the job back.
+            if (!hasCode(err, 'REDIS_UNAVAILABLE')) ctx.logger.debug({ err }, 'moveToWait failed');
+          }
+          p.reject(new WaitingError());
+      }
+    }),
+  );
+}

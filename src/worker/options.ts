@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import { InvalidOptionError } from '../errors.js';
+import { stripUndefined, type GatewayOptions } from '../gateway/options.js';
+import { assertQueueName, intInRange } from '../producer/options.js';
+import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
+
+/** Options of a send worker (library: `createWorker(opts)`; CLI: `viber-bulk worker`). */
+export interface SendWorkerOptions {
+  /** The gateway: URL, API key, timeouts, retries. */
+  gateway: GatewayOptions;
+  /**
+   * Redis: a URL, or an ioredis client you own, created with `maxRetriesPerRequest: null`.
+   * @defaultValue `redis://127.0.0.1:6379`
+   */
+  connection?: RedisConnection;
+  /**
+   * The queue to work.
+   * @defaultValue `viber`
+   */
+  queueName?: string;
+  /**
+   * BullMQ key prefix.
+   * @defaultValue `bull`
+   */
+  prefix?: string;
+  /**
+   * Most messages in one package. The gateway documents no maximum; its client libraries use 50.
+   * @defaultValue 50
+   */
+  batchSize?: number;
+  /**
+   * How long the first message of a batch waits for others before the batch is sent anyway, ms.
+   * @defaultValue 50
+   */
+  lingerMs?: number;
+  /**
+   * Batches in flight at once in this process (sending, or waiting for the rate limit).
+   * @defaultValue 4
+   */
+  concurrency?: number;
+  /**
+   * Messages per second for the whole queue, shared by every worker process on it (a sliding
+   * window in Redis). 0 means no limit.
+   * @defaultValue 0
+   */
+  rate?: number;
+  /**
+   * The rate limit's window, ms. A little over 1000 absorbs network jitter between our clock and
+   * the gateway's.
+   * @defaultValue 1000
+   */
+  rateWindowMs?: number;
+  /**
+   * First pause after the gateway throttles us (package error 212), ms; doubles while it keeps
+   * throttling, up to `throttleMaxMs`. Throttled messages go back to the queue, using no attempt.
+   * @defaultValue 1000
+   */
+  throttleMs?: number;
+  /**
+   * Longest pause after repeated throttling, ms.
+   * @defaultValue 60000
+   */
+  throttleMaxMs?: number;
+  /**
+   * BullMQ job lock, ms. A job whose worker died comes back after at most this long (plus the
+   * stalled-check interval). Locks are renewed while a request is in flight.
+   * @defaultValue 30000
+   */
+  lockDuration?: number;
+  /**
+   * How often stalled jobs (held by dead workers) are looked for, ms.
+   * @defaultValue 15000
+   */
+  stalledInterval?: number;
+  /**
+   * How many times a job may come back from a dead worker before BullMQ fails it. High on purpose:
+   * a worker crash must never fail a message.
+   * @defaultValue 1000
+   */
+  maxStalledCount?: number;
+  /**
+   * Graceful shutdown: how long `close()` lets batches in flight finish before it aborts them and
+   * hands their messages back to the queue, ms.
+   * @defaultValue 20000
+   */
+  shutdownTimeoutMs?: number;
+  /**
+   * Logger (pino). Default: a silent one.
+   */
+  logger?: Logger;
+}
+
+export type ResolvedWorkerOptions = Required<Omit<SendWorkerOptions, 'logger'>> & {
+  logger: Logger | undefined;
+};
+
+export const WORKER_DEFAULTS = {
+  connection: DEFAULT_REDIS_URL,
+  queueName: 'viber',
+  prefix: 'bull',
+  batchSize: 50,
+  lingerMs: 50,
+  concurrency: 4,
+  rate: 0,
+  rateWindowMs: 1000,
+  throttleMs: 1000,
+  throttleMaxMs: 60_000,
+  lockDuration: 30_000,
+  stalledInterval: 15_000,
+  maxStalledCount: 1000,
+  shutdownTimeoutMs: 20_000,
+} as const;
+
+export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOptions {
+  if (!opts || typeof opts.gateway !== 'object') {
+    throw new InvalidOptionError('gateway options are required: { gateway: { apiKey, url } }');
+  }
+  const o = { ...WORKER_DEFAULTS, ...stripUndefined(opts) };
+  const r: ResolvedWorkerOptions = {
+    gateway: opts.gateway,
+    connection: o.connection,
+    queueName: assertQueueName(o.queueName),
+    prefix: assertQueueName(o.prefix, 'prefix'),
+    batchSize: intInRange('batchSize', o.batchSize, 1, 1000),
+    lingerMs: intInRange('lingerMs', o.lingerMs, 0, 60_000),
+    concurrency: intInRange('concurrency', o.concurrency, 1, 256),
+    rate: intInRange('rate', o.rate, 0, 1_000_000),
+    rateWindowMs: intInRange('rateWindowMs', o.rateWindowMs, 100, 60_000),
+    throttleMs: intInRange('throttleMs', o.throttleMs, 1, 3_600_000),
+    throttleMaxMs: intInRange('throttleMaxMs', o.throttleMaxMs, 1, 3_600_000),
+    lockDuration: intInRange('lockDuration', o.lockDuration, 1000, 3_600_000),
+    stalledInterval: intInRange('stalledInterval', o.stalledInterval, 100, 3_600_000),
+    maxStalledCount: intInRange('maxStalledCount', o.maxStalledCount, 0, 1_000_000),
+    shutdownTimeoutMs: intInRange('shutdownTimeoutMs', o.shutdownTimeoutMs, 0, 3_600_000),
+    logger: opts.logger,
+  };
+  const timeoutMs = opts.gateway.timeoutMs ?? 15_000;
+  if (timeoutMs >= r.lockDuration) {
+    // Locks are renewed, but a request longer than the lock means a frozen event loop can lose it.
+    throw new InvalidOptionError(
+      `gateway.timeoutMs (${timeoutMs}) must be less than lockDuration (${r.lockDuration}): raise lockDuration or lower the timeout`,
+    );
+  }
+  return r;
+}

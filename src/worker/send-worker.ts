@@ -1,0 +1,193 @@
+/**
+ * The send worker: a BullMQ Worker whose processor parks each job in a Batcher; full (or lingered)
+ * batches are sent by runBatch, at most `concurrency` at once, and each parked processor promise
+ * settles with its own message's outcome. BullMQ keeps doing what it is good at: locks and their
+ * renewal, stalled-job recovery, attempts and backoff.
+ *
+ * Lifecycle:
+ *   running  --account problem-->  halted   (fetches nothing more; held jobs go back to the queue;
+ *                                            the `halted` event says why)
+ *   running|halted --close()-->    draining (no new jobs; the batch being filled is sent now;
+ *                                            batches in flight finish)
+ *   draining --shutdownTimeoutMs--> aborting (requests and rate-limit waits are aborted, their
+ *                                            jobs handed back to the queue, untouched)
+ *   draining|aborting --> closed    (BullMQ worker closed, HTTP pool closed, our Redis quit)
+ */
+import { EventEmitter } from 'node:events';
+import { Worker, type Job } from 'bullmq';
+import { pino, type Logger } from 'pino';
+import { CampaignStore } from '../campaign/store.js';
+import { GatewayClient } from '../gateway/client.js';
+import type { SendJobData, SendJobResult } from '../job.js';
+import { openRedis, type OwnedRedis } from '../redis.js';
+import { runBatch, type BatchReport, type Pending } from './batch.js';
+import { Batcher } from './batcher.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type SendWorkerOptions } from './options.js';
+import { RateLimiter } from './rate-limiter.js';
+import { Slots } from './slots.js';
+
+export interface HaltReason {
+  level: 'message' | 'package';
+  code: number;
+  name: string;
+}
+
+export interface SendWorkerEvents {
+  batch: [BatchReport];
+  halted: [HaltReason];
+  error: [Error];
+}
+
+/** Creates a worker and starts it. Options are checked before anything connects. */
+export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker> {
+  const options = resolveWorkerOptions(opts);
+  const gateway = new GatewayClient(options.gateway);
+  let redis: OwnedRedis;
+  try {
+    redis = await openRedis(options.connection, 'worker');
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  return new SendWorker(options, gateway, redis);
+}
+
+export class SendWorker extends EventEmitter<SendWorkerEvents> {
+  readonly options: ResolvedWorkerOptions;
+  readonly gateway: GatewayClient;
+  /** Why the worker stopped taking work, if it did. */
+  halted: HaltReason | undefined;
+  private readonly worker: Worker<SendJobData, SendJobResult>;
+  private readonly batcher: Batcher<Pending>;
+  private readonly slots: Slots;
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private readonly store: CampaignStore;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private throttleStreak = 0;
+  private closing: Promise<void> | undefined;
+
+  /** Use createWorker(). */
+  constructor(
+    options: ResolvedWorkerOptions,
+    gateway: GatewayClient,
+    private readonly redis: OwnedRedis,
+  ) {
+    super();
+    this.options = options;
+    this.gateway = gateway;
+    this.log = options.logger ?? pino({ level: 'silent' });
+    const batchSize = options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
+    this.slots = new Slots(options.concurrency);
+    this.batcher = new Batcher<Pending>(batchSize, options.lingerMs, (b) => this.dispatch(b));
+    this.worker = new Worker<SendJobData, SendJobResult>(
+      options.queueName,
+      (job, token) => this.park(job, token),
+      {
+        connection: redis.client,
+        prefix: options.prefix,
+        // One batch filling while `concurrency` batches are in flight.
+        concurrency: batchSize * (options.concurrency + 1),
+        lockDuration: options.lockDuration,
+        stalledInterval: options.stalledInterval,
+        maxStalledCount: options.maxStalledCount,
+        autorun: true,
+      },
+    );
+    this.worker.on('error', (err) => {
+      this.log.warn({ err: err.message }, 'queue error');
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+    const base = `${options.prefix}:${options.queueName}:`;
+    this.store = new CampaignStore(redis.client, base);
+    this.limiter =
+      options.rate > 0
+        ? new RateLimiter(redis.client, `${base}vb:rate`, options.rate, options.rateWindowMs)
+        : undefined;
+  }
+
+  /** Resolves once the worker is connected and fetching. */
+  async waitUntilReady(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  private park(job: Job<SendJobData, SendJobResult>, token: string | undefined): Promise<SendJobResult> {
+    return new Promise<SendJobResult>((resolve, reject) => {
+      this.batcher.add({ job, token: token ?? '', resolve, reject });
+    });
+  }
+
+  private dispatch(items: Pending[]): void {
+    const run = (async () => {
+      await this.slots.acquire();
+      try {
+        const report = await runBatch(items, {
+          gateway: this.gateway,
+          store: this.store,
+          limiter: this.limiter,
+          logger: this.log,
+          signal: this.halted ? AbortSignal.abort(new Error('worker halted')) : this.abort.signal,
+          onThrottle: () => this.throttle(),
+          onAccepted: () => (this.throttleStreak = 0),
+          onHalt: (h) => this.halt(h),
+        });
+        this.log.info(report, 'batch sent');
+        this.emit('batch', report);
+      } finally {
+        this.slots.release();
+      }
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** 212: pause every worker on the queue, longer each time in a row (BullMQ's queue rate limit). */
+  private async throttle(): Promise<void> {
+    const { throttleMs, throttleMaxMs } = this.options;
+    const ms = Math.min(throttleMs * 2 ** this.throttleStreak, throttleMaxMs);
+    this.throttleStreak++;
+    this.log.warn({ pauseMs: ms }, 'gateway throttled us (212); pausing the queue');
+    await this.worker.rateLimit(ms);
+  }
+
+  private halt(reason: HaltReason): void {
+    if (this.halted) return;
+    this.halted = reason;
+    this.log.error(
+      { code: reason.code, status: reason.name, level: reason.level },
+      'the gateway account cannot send; this worker stops taking work, messages stay queued',
+    );
+    void this.worker.pause(true).catch(() => undefined);
+    this.emit('halted', reason);
+  }
+
+  /**
+   * Stops taking jobs, sends what is held, waits for batches in flight (at most
+   * shutdownTimeoutMs, then hands them back), and closes. Idempotent; a connection you passed in
+   * stays open.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const timer = setTimeout(() => this.abort.abort(new Error('shutdown timeout')), this.options.shutdownTimeoutMs);
+      const errors: unknown[] = [];
+      const step = async (fn: () => Promise<unknown>): Promise<void> => {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      };
+      // Reverse order of acquisition; each step runs even if an earlier one failed.
+      const closingWorker = this.worker.close();
+      this.batcher.drain();
+      await step(() => closingWorker);
+      await step(() => Promise.all(this.inFlight));
+      clearTimeout(timer);
+      await step(() => this.gateway.close());
+      if (this.redis.owned) await step(() => this.redis.client.quit());
+      if (errors.length > 0) this.log.warn({ errors: errors.map(String) }, 'errors while closing');
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,56 @@
+/** Shared by the integration tests: unique queue names, cleanup, polling, sample messages. */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { ViberMessage } from '../src/message.js';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** A queue name no other test (or test run) uses. */
+export function uniqueQueue(tag = 't'): string {
+  return `vbtest-${tag}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Removes every key of a queue (BullMQ's and ours). */
+export async function dropQueue(queueName: string, prefix = 'bull', url = REDIS_URL): Promise<void> {
+  const r = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:${queueName}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Polls until `check` returns a truthy value, or fails after `timeoutMs` with `what`. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** n valid image messages with ids from `first`. */
+export function sampleMessages(n: number, first = 1, over: Partial<ViberMessage> = {}): ViberMessage[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: first + i,
+    phone: `+38097${String(1_000_000 + i).padStart(7, '0')}`,
+    sender: 'SMSTest',
+    type: 'image' as const,
+    text: `Message ${first + i} — привіт & <b>"hi"</b> 👋`,
+    image: 'https://image.url/image.png',
+    ...over,
+  }));
+}
