@@ -50,7 +50,7 @@ export async function openRedis(connection: RedisConnection, role: RedisRole): P
   } catch (err) {
     client.disconnect();
     throw new RedisUnavailableError(
-      `cannot connect to Redis at ${safeRedisUrl(connection)}: ${(err as Error).message}. Is Redis running? Set REDIS_URL to point elsewhere.`,
+      `cannot connect to Redis at ${safeRedisUrl(connection)} (${(err as Error).message.replace(/\.$/, '')}): is it running? Set REDIS_URL to point elsewhere`,
       { cause: err },
     );
   }

@@ -162,6 +162,11 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.emit('halted', reason);
   }
 
+  /** Aborts requests and rate-limit waits in flight now; their jobs go back to the queue. */
+  abortInFlight(): void {
+    this.abort.abort(new Error('shutdown forced'));
+  }
+
   /**
    * Stops taking jobs, sends what is held, waits for batches in flight (at most
    * shutdownTimeoutMs, then hands them back), and closes. Idempotent; a connection you passed in

@@ -1,0 +1,101 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { Producer } from '../../producer/producer.js';
+import { formatOf, readRows, type InputFormat } from '../../producer/input.js';
+import { MESSAGE_TYPES, type MessageType } from '../../message.js';
+import type { MessageDefaults } from '../../producer/validate.js';
+import { InvalidOptionError } from '../../errors.js';
+import { readEnv } from '../env.js';
+import { EXIT } from '../util.js';
+
+interface EnqueueFlags {
+  campaign: string;
+  file: string;
+  sender?: string;
+  text?: string;
+  image?: string;
+  type?: string;
+  button?: string;
+  url?: string;
+  format?: string;
+  json?: boolean;
+}
+
+export function enqueueCommand(program: Command): void {
+  program
+    .command('enqueue')
+    .description('validate a CSV or NDJSON file and enqueue its messages for a campaign')
+    .requiredOption('--campaign <name>', 'campaign name')
+    .requiredOption('--file <path>', 'CSV with header (id,phone required) or .ndjson/.jsonl; - for stdin')
+    .option('--sender <name>', 'sender for rows without one')
+    .option('--text <text>', 'text for rows without one')
+    .option('--image <url>', 'image URL for rows without one')
+    .option('--type <type>', `message type for rows without one: ${MESSAGE_TYPES.join('|')} (default: image when an image is given, else text)`)
+    .option('--button <caption>', 'button caption for rows without one')
+    .option('--url <url>', 'button URL for rows without one')
+    .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
+    .option('--json', 'end with one JSON line: {campaign, enqueued, duplicates, rejected}')
+    .action(async (flags: EnqueueFlags) => {
+      process.exitCode = await enqueue(flags);
+    });
+}
+
+async function enqueue(flags: EnqueueFlags): Promise<number> {
+  const env = readEnv();
+  let format: InputFormat = flags.file === '-' ? 'csv' : formatOf(flags.file);
+  if (flags.format !== undefined) {
+    if (flags.format !== 'csv' && flags.format !== 'ndjson') {
+      throw new InvalidOptionError(`--format must be csv or ndjson (got ${flags.format})`);
+    }
+    format = flags.format;
+  }
+  if (flags.type !== undefined && !(MESSAGE_TYPES as readonly string[]).includes(flags.type)) {
+    throw new InvalidOptionError(`--type must be one of ${MESSAGE_TYPES.join(', ')} (got ${flags.type})`);
+  }
+  const defaults: MessageDefaults = {};
+  if (flags.sender !== undefined) defaults.sender = flags.sender;
+  if (flags.text !== undefined) defaults.text = flags.text;
+  if (flags.image !== undefined) defaults.image = flags.image;
+  if (flags.button !== undefined) defaults.button = flags.button;
+  if (flags.url !== undefined) defaults.url = flags.url;
+  defaults.type = (flags.type as MessageType | undefined) ?? (flags.image ? 'image' : 'text');
+
+  // Fail on an unreadable file before touching Redis.
+  if (flags.file !== '-') {
+    const st = await stat(flags.file).catch((err: Error) => {
+      throw new InvalidOptionError(`--file ${flags.file}: ${err.message}`);
+    });
+    if (!st.isFile()) throw new InvalidOptionError(`--file ${flags.file}: not a regular file`);
+  }
+  const input = flags.file === '-' ? process.stdin : createReadStream(flags.file);
+
+  const producer = new Producer({ connection: env.redisUrl, queueName: env.queueName });
+  try {
+    const res = await producer.enqueueRows(flags.campaign, readRows(input, format), { defaults });
+    const out = flags.json ? process.stderr : process.stdout;
+    for (const r of res.rejected) {
+      const problems = r.errors.map((e) => `${e.field}: ${e.rule}`).join('; ');
+      out.write(`rejected line ${r.line}${r.id !== undefined ? ` (id ${String(r.id)})` : ''}: ${problems}\n`);
+    }
+    if (res.rejectedCount > res.rejected.length) {
+      out.write(`… and ${res.rejectedCount - res.rejected.length} more rejected rows\n`);
+    }
+    out.write(
+      `campaign ${res.campaign}: ${res.enqueued} enqueued, ${res.duplicates} duplicate, ${res.rejectedCount} rejected\n`,
+    );
+    if (flags.json) {
+      process.stdout.write(
+        JSON.stringify({
+          campaign: res.campaign,
+          enqueued: res.enqueued,
+          duplicates: res.duplicates,
+          rejected: res.rejected.map((r) => ({ line: r.line, id: r.id ?? null, errors: r.errors })),
+        }) + '\n',
+      );
+    }
+    return res.rejectedCount > 0 ? EXIT.rejected : EXIT.ok;
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { InvalidOptionError } from '../../errors.js';
+import { Inspector, type MessageResult } from '../../inspect/inspector.js';
+import { readEnv } from '../env.js';
+import { writeLine } from '../util.js';
+
+const COLUMNS = ['id', 'phone', 'state', 'msgId', 'statusCode', 'status', 'attempts', 'error'] as const;
+
+export function resultsCommand(program: Command): void {
+  program
+    .command('results')
+    .description('one row per message of a campaign, streamed')
+    .requiredOption('--campaign <name>', 'campaign name')
+    .option('--format <format>', 'ndjson|csv', 'ndjson')
+    .action(async (flags: { campaign: string; format: string }) => {
+      if (flags.format !== 'ndjson' && flags.format !== 'csv') {
+        throw new InvalidOptionError(`--format must be ndjson or csv (got ${flags.format})`);
+      }
+      const env = readEnv();
+      const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
+      try {
+        const row = (r: MessageResult) => COLUMNS.map((k) => r[k]);
+        if (flags.format === 'csv') await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());
+        for await (const r of inspector.results(flags.campaign)) {
+          const line =
+            flags.format === 'csv'
+              ? stringify([row(r)]).trimEnd()
+              : JSON.stringify(Object.fromEntries(COLUMNS.map((k) => [k, r[k]])));
+          await writeLine(line);
+        }
+      } finally {
+        await inspector.close();
+      }
+    });
+}

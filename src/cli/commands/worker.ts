@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { createWorker } from '../../worker/send-worker.js';
+import { readEnv, requireApiKey } from '../env.js';
+import { createLogger } from '../log.js';
+import { EXIT, intArg } from '../util.js';
+
+interface WorkerFlags {
+  rate: number;
+  batchSize: number;
+  lingerMs: number;
+  timeoutMs: number;
+  concurrency: number;
+  shutdownTimeoutMs: number;
+}
+
+export function workerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('send queued messages until SIGTERM/SIGINT (a second signal hands back what is in flight)')
+    .option('--rate <n>', 'messages/s for the whole queue, shared by all workers (0: no limit)', intArg(0, 1_000_000), 0)
+    .option('--batch-size <n>', 'messages per XML package', intArg(1, 1000), 50)
+    .option('--linger-ms <n>', 'longest wait for a batch to fill', intArg(0, 60_000), 50)
+    .option('--timeout-ms <n>', 'gateway answer timeout (headers, then body)', intArg(1, 600_000), 15_000)
+    .option('--concurrency <n>', 'batches in flight at once', intArg(1, 256), 4)
+    .option('--shutdown-timeout-ms <n>', 'on SIGTERM, how long batches in flight may finish', intArg(0, 3_600_000), 20_000)
+    .action(async (flags: WorkerFlags) => {
+      const env = readEnv();
+      const apiKey = requireApiKey(env);
+      const logger = createLogger(env.logLevel);
+      const worker = await createWorker({
+        connection: env.redisUrl,
+        queueName: env.queueName,
+        gateway: { url: env.gatewayUrl, apiKey, timeoutMs: flags.timeoutMs },
+        rate: flags.rate,
+        batchSize: flags.batchSize,
+        lingerMs: flags.lingerMs,
+        concurrency: flags.concurrency,
+        shutdownTimeoutMs: flags.shutdownTimeoutMs,
+        // Requests must end well inside the job lock.
+        lockDuration: Math.max(30_000, flags.timeoutMs * 2 + 5000),
+        logger,
+      });
+      await worker.waitUntilReady();
+      logger.info(
+        { queue: env.queueName, gateway: new URL(env.gatewayUrl).origin, ...flags },
+        'worker started',
+      );
+      let signals = 0;
+      const stop = await new Promise<string>((resolve) => {
+        const onSignal = (sig: string) => {
+          signals++;
+          if (signals === 1) resolve(sig);
+          else if (signals === 2) {
+            logger.warn('second signal: handing back batches in flight');
+            worker.abortInFlight();
+          } else {
+            logger.error('third signal: exiting now');
+            process.exit(EXIT.failed);
+          }
+        };
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        process.on('SIGINT', () => onSignal('SIGINT'));
+        worker.once('halted', (h) => resolve(`halted: ${h.code} ${h.name}`));
+      });
+      logger.info({ reason: stop }, 'worker stopping: no new jobs, finishing batches in flight');
+      await worker.close();
+      logger.info('worker closed');
+      logger.flush();
+      process.exitCode = worker.halted ? EXIT.halted : EXIT.ok;
+    });
+}
