@@ -1,0 +1,158 @@
+/**
+ * `npm run demo`: the whole path on the built-in defaults. Starts the sandbox gateway in-process,
+ * a worker, enqueues examples/campaign.csv (1,000 messages) into a fresh queue, shows progress, and
+ * checks the outcome: every message accepted, each with its own msg_id. Needs a Redis: the one at
+ * REDIS_URL, or one it starts itself when `redis-server` is installed.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { Inspector } from '../inspect/inspector.js';
+import { readRows } from '../producer/input.js';
+import { Producer } from '../producer/producer.js';
+import { safeRedisUrl } from '../redis.js';
+import { SandboxGateway } from '../sandbox/server.js';
+import { createWorker } from '../worker/send-worker.js';
+import { readEnv } from './env.js';
+import { createLogger } from './log.js';
+
+const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', import.meta.url));
+const out = (s: string) => process.stdout.write(s);
+
+async function ping(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** The Redis to use, and the server we started for it, if any. */
+async function redisForDemo(url: string): Promise<{ url: string; server?: ChildProcess }> {
+  if (await ping(url)) return { url };
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    out(
+      `No Redis answers at ${safeRedisUrl(url)}, and redis-server is not installed.\n` +
+        'Start one, then run the demo again:\n' +
+        '  sudo apt-get install -y redis-server && redis-server --daemonize yes\n' +
+        'or point REDIS_URL at a Redis you have: REDIS_URL=redis://host:6379 npm run demo\n',
+    );
+    process.exit(2);
+  }
+  const port = await freePort();
+  out(`No Redis at ${safeRedisUrl(url)}: starting redis-server on port ${port} for the demo.\n`);
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const local = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && !(await ping(local)); i++) await sleep(100);
+  return { url: local, server };
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return '[' + '#'.repeat(filled) + '-'.repeat(width - filled) + ']';
+}
+
+async function main(): Promise<number> {
+  const env = readEnv();
+  const redis = await redisForDemo(env.redisUrl);
+  const queueName = `viber-demo-${Date.now().toString(36)}`;
+  const apiKey = randomBytes(16).toString('hex');
+  const sandbox = new SandboxGateway({ apiKey, latencyMs: 20 });
+  await sandbox.start();
+  const worker = await createWorker({
+    connection: redis.url,
+    queueName,
+    gateway: { url: sandbox.url, apiKey },
+    logger: createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
+  });
+  const producer = new Producer({ connection: redis.url, queueName });
+  const inspector = new Inspector({ connection: redis.url, queueName });
+  let ok = false;
+  try {
+    out(`Sandbox gateway at ${sandbox.url}; queue ${queueName} on ${safeRedisUrl(redis.url)}\n`);
+    const started = Date.now();
+    const enq = await producer.enqueueRows('demo', readRows(createReadStream(CAMPAIGN_FILE), 'csv'), {
+      defaults: { sender: 'SMSTest' },
+    });
+    out(`Enqueued ${enq.enqueued} messages from examples/campaign.csv (${enq.rejectedCount} rejected)\n`);
+    const tty = process.stdout.isTTY;
+    let last = '';
+    for (;;) {
+      const c = await inspector.counts('demo');
+      const done = c.completed + c.failed;
+      const secs = (Date.now() - started) / 1000;
+      const line = `${bar(done, c.total)} ${done}/${c.total}  completed ${c.completed}  failed ${c.failed}  ${Math.round(c.completed / secs)} msg/s`;
+      if (tty) out(`\r${line}`);
+      else if (line !== last) out(line + '\n');
+      last = line;
+      if (done >= c.total) break;
+      await sleep(tty ? 100 : 500);
+    }
+    if (tty) out('\n');
+
+    const msgIds = new Set<number>();
+    let accepted = 0;
+    const samples = [];
+    for await (const r of inspector.results('demo')) {
+      if (r.state === 'completed' && r.msgId !== null && r.msgId > 0) {
+        accepted++;
+        msgIds.add(r.msgId);
+        if (samples.length < 3) samples.push(r);
+      }
+    }
+    const secs = (Date.now() - started) / 1000;
+    out(
+      `\nSummary: ${enq.enqueued} messages, ${accepted} accepted by the gateway, ${msgIds.size} distinct msg_ids, ` +
+        `${sandbox.stats.sendPackages} packages, ${secs.toFixed(1)} s\n`,
+    );
+    for (const s of samples) out(`  id ${s.id} → msg_id ${s.msgId} (${s.status})\n`);
+    ok = enq.enqueued > 0 && accepted === enq.enqueued && msgIds.size === accepted;
+    out(ok ? 'All messages accepted, each with its own msg_id.\n' : 'Some messages were not accepted.\n');
+  } finally {
+    await worker.close();
+    await producer.close();
+    await inspector.close();
+    await sandbox.close();
+    await dropQueue(redis.url, queueName);
+    redis.server?.kill();
+  }
+  return ok ? 0 : 1;
+}
+
+/** The demo's queue is its own: remove it so that demos leave nothing behind. */
+async function dropQueue(url: string, queueName: string): Promise<void> {
+  const r = new Redis(url);
+  try {
+    const stream = r.scanStream({ match: `bull:${queueName}:*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await r.unlink(...keys);
+  } finally {
+    r.disconnect();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`demo failed: ${err.message}\n`);
+    process.exit(1);
+  },
+);
