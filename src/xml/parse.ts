@@ -114,10 +114,10 @@ function parseStatuses(block: unknown): StatusResult[] {
 
 /** Parses any package answer. Throws XML_MALFORMED for anything that is not one. */
 export function parseAnswer(body: string | Uint8Array): GatewayAnswer {
-  const text = (typeof body === 'string' ? body : Buffer.from(body).toString('utf8')).replace(
-    /^\uFEFF/,
-    '',
-  );
+  // A BOM or blank lines before the declaration are not well-formed XML, but harmless: tolerate.
+  const text = (typeof body === 'string' ? body : Buffer.from(body).toString('utf8'))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   if (text.trim() === '') throw new XmlMalformedError('gateway answer is empty');
   let doc: unknown;
   try {

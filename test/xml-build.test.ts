@@ -1,0 +1,108 @@
+import fc from 'fast-check';
+import { buildSendPackage, buildStatusPackage } from '../src/xml/build.js';
+import { readRequest } from '../src/sandbox/protocol.js';
+import type { ViberMessage } from '../src/message.js';
+
+const seed: ViberMessage = {
+  id: 1234,
+  phone: '+380971234567',
+  sender: 'SMSTest',
+  type: 'image',
+  text: 'Message text to be sent via Viber',
+  image: 'https://image.url/image.png',
+};
+
+describe('building a send package', () => {
+  it('builds the seed page example: key attribute, message-viber block, msg with id and child elements', () => {
+    const xml = buildSendPackage('bb56a4369eb19cfec6d1776bd25', [seed]);
+    expect(xml).toBe(
+      '<?xml version="1.0" encoding="utf-8"?><package key="bb56a4369eb19cfec6d1776bd25"><message-viber>' +
+        '<msg id="1234"><phone>+380971234567</phone><sender>SMSTest</sender><type>image</type>' +
+        '<text>Message text to be sent via Viber</text><image>https://image.url/image.png</image></msg>' +
+        '</message-viber></package>',
+    );
+  });
+
+  it('reads back, through the gateway-side parser, exactly what was put in', () => {
+    const pkg = readRequest(buildSendPackage('k', [seed]));
+    expect(pkg?.key).toBe('k');
+    expect(pkg?.viber).toEqual([
+      { id: '1234', phone: seed.phone, sender: 'SMSTest', type: 'image', text: seed.text, image: seed.image, button: undefined, url: undefined },
+    ]);
+  });
+
+  it.each([
+    ['markup characters', `a & b < c > d " e ' f`],
+    ['what looks like an entity', '&amp; &lt; &#13; &#x41;'],
+    ['a CDATA terminator', 'x ]]> y <![CDATA[ z ]]>'],
+    ['emoji and Cyrillic', 'Привіт, світ! 👋🏽 🇺🇦'],
+    ['newlines, CRLF and tabs', 'line1\nline2\r\nline3\r\tend'],
+    ['surrounding whitespace', '   padded   '],
+    ['right-to-left text and combining marks', 'مرحبا e\u0301 \u202Eevil'],
+  ])('escapes %s so the text survives unchanged', (_what, text) => {
+    const pkg = readRequest(buildSendPackage('k', [{ ...seed, text }]));
+    expect(pkg?.viber[0]?.text).toBe(text);
+  });
+
+  it('carries button messages with caption and url, and text messages without an image', () => {
+    const button: ViberMessage = { ...seed, id: 2, type: 'button', button: 'Buy & save', url: 'https://shop.example/?a=1&b=2' };
+    const text: ViberMessage = { id: 3, phone: '+380971234568', sender: 'S', type: 'text', text: 'hi', image: 'https://x/y.png' };
+    const pkg = readRequest(buildSendPackage('k', [button, text]));
+    expect(pkg?.viber[0]).toMatchObject({ id: '2', type: 'button', button: 'Buy & save', url: 'https://shop.example/?a=1&b=2' });
+    expect(pkg?.viber[1]).toMatchObject({ id: '3', type: 'text', image: undefined });
+  });
+
+  it('escapes the key attribute, whatever it holds', () => {
+    expect(readRequest(buildSendPackage(`k"&<'>`, [seed]))?.key).toBe(`k"&<'>`);
+  });
+
+  it.each([
+    ['a NUL', 'a\u0000b', 'U+0000'],
+    ['a vertical tab', 'a\u000Bb', 'U+000B'],
+    ['a lone surrogate', 'a\uD800b', 'U+D800'],
+    ['U+FFFF', 'a\uFFFFb', 'U+FFFF'],
+  ])('rejects text with %s, naming the message, field and position', (_what, text, hex) => {
+    expect(() => buildSendPackage('k', [{ ...seed, text }])).toThrow(
+      expect.objectContaining({ code: 'XML_UNSAFE_TEXT', message: `message 1234 text: character ${hex} at position 1 cannot be carried by XML 1.0` }),
+    );
+  });
+
+  it('never names the key in an error about the key', () => {
+    try {
+      buildSendPackage('secret\u0001key', [seed]);
+      throw new Error('expected a throw');
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+      expect((err as Error).message).not.toContain('secret');
+    }
+  });
+
+  it('builds a status request by user ids', () => {
+    const pkg = readRequest(buildStatusPackage('k', [1234, 77]));
+    expect(pkg?.status).toEqual([
+      { id: '1234', smsId: undefined },
+      { id: '77', smsId: undefined },
+    ]);
+  });
+
+  it('refuses an empty package', () => {
+    expect(() => buildSendPackage('k', [])).toThrow(RangeError);
+  });
+
+  it('round-trips any text XML can carry, and rejects before building any it cannot', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 30 }), (a, b) => {
+        const text = a + b;
+        let xml: string;
+        try {
+          xml = buildSendPackage('k', [{ ...seed, text }]);
+        } catch (err) {
+          expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+          return;
+        }
+        expect(readRequest(xml)?.viber[0]?.text).toBe(text);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

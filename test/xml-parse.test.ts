@@ -1,0 +1,97 @@
+import fc from 'fast-check';
+import { parseAnswer, parseSendAnswer } from '../src/xml/parse.js';
+
+const SEED_OK = `<?xml version="1.0" encoding="utf-8" ?>
+<package>
+    <message-viber>
+        <msg id="1234" msg_id="1234568">1</msg>
+    </message-viber>
+</package>`;
+
+const SEED_ERR = `<?xml version="1.0" encoding="utf-8" ?>
+<package>
+    <message-viber>
+        <msg id="7777" msg_id="0">201</msg>
+    </message-viber>
+</package>`;
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+  return 'no error';
+};
+
+describe('parsing gateway answers', () => {
+  it('reads the seed page success example', () => {
+    expect(parseSendAnswer(SEED_OK, [1234])).toEqual({
+      kind: 'results',
+      results: new Map([[1234, { id: 1234, msgId: 1234568, code: 1 }]]),
+      missing: [],
+    });
+  });
+
+  it('reads the seed page "wrong message ID" example', () => {
+    const a = parseSendAnswer(SEED_ERR, [7777]);
+    expect(a.kind === 'results' && a.results.get(7777)).toEqual({ id: 7777, msgId: 0, code: 201 });
+  });
+
+  it('accepts <message> as well as <message-viber> (the docs use both)', () => {
+    const xml = '<package><message><msg id="1" msg_id="9">1</msg><msg id="2" msg_id="0">203</msg></message></package>';
+    expect(parseAnswer(xml).messages).toEqual([
+      { id: 1, msgId: 9, code: 1 },
+      { id: 2, msgId: 0, code: 203 },
+    ]);
+  });
+
+  it('tolerates a BOM, a Buffer body and whitespace everywhere', () => {
+    const body = Buffer.from('\uFEFF \n' + SEED_OK.replace('>1<', '> 1 \n<') + '\n\n');
+    expect(parseAnswer(body).messages).toEqual([{ id: 1234, msgId: 1234568, code: 1 }]);
+  });
+
+  it('checks a package-level <error> first: 202 there is a bad key, not a bad sender', () => {
+    expect(parseSendAnswer('<package><error>202</error></package>', [1])).toEqual({ kind: 'package-error', code: 202 });
+    expect(parseSendAnswer('<package><error>212</error><message-viber><msg id="1" msg_id="5">1</msg></message-viber></package>', [1])).toEqual({
+      kind: 'package-error',
+      code: 212,
+    });
+  });
+
+  it('lists the ids the answer does not mention, and ignores ids we did not send', () => {
+    const a = parseSendAnswer('<package><message-viber><msg id="1" msg_id="5">1</msg><msg id="99" msg_id="6">1</msg></message-viber></package>', [1, 2, 3]);
+    expect(a).toEqual({ kind: 'results', results: new Map([[1, { id: 1, msgId: 5, code: 1 }]]), missing: [2, 3] });
+  });
+
+  it('reads <status> answers, whose id attribute is sms_id', () => {
+    const xml = '<package><status><msg id="1234" sms_id="1234568" sms_count="1" date_completed="2024-11-11T12:00:00">102</msg><msg sms_id="5">101</msg></status></package>';
+    expect(parseAnswer(xml).statuses).toEqual([
+      { id: 1234, smsId: 1234568, code: 102, smsCount: 1, dateCompleted: '2024-11-11T12:00:00' },
+      { id: undefined, smsId: 5, code: 101, smsCount: undefined, dateCompleted: undefined },
+    ]);
+  });
+
+  it.each([
+    ['an empty body', ''],
+    ['an HTML error page', '<html><body><h1>502 Bad Gateway</h1></body></html>'],
+    ['truncated XML', SEED_OK.slice(0, SEED_OK.length / 2)],
+    ['a non-numeric status code', '<package><message-viber><msg id="1" msg_id="5">OK</msg></message-viber></package>'],
+    ['a msg without an id', '<package><message-viber><msg msg_id="5">1</msg></message-viber></package>'],
+    ['plain text', 'Internal Server Error'],
+    ['JSON', '{"error":500}'],
+  ])('turns %s into XML_MALFORMED', (_what, body) => {
+    expect(code(() => parseSendAnswer(body, [1]))).toBe('XML_MALFORMED');
+  });
+
+  it('never throws anything but XML_MALFORMED, whatever the bytes', () => {
+    const fragments = fc.constantFrom('<package>', '</package>', '<message-viber>', '<msg id="1" msg_id="2">', '</msg>', '1', '<error>', '</error>', '<status>', '&amp;', '<!--', ']]>', '\uFEFF');
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), fc.array(fc.oneof(fragments, fc.string()), { maxLength: 20 }).map((a) => a.join(''))), (body) => {
+        const c = code(() => parseSendAnswer(body, [1, 2]));
+        expect(['no error', 'XML_MALFORMED']).toContain(c);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
