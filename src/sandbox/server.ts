@@ -25,6 +25,8 @@ export type Fault =
   | { kind: 'html' }
   /** `<package><error>code</error></package>`; nothing processed. */
   | { kind: 'package-error'; code: number }
+  /** Processed in full, but the answer leaves out the last `<msg>`. */
+  | { kind: 'omit-last' }
   /** Every message of the package that is not a duplicate gets this code and is not accepted. */
   | { kind: 'message-code'; code: number };
 
@@ -191,7 +193,10 @@ export class SandboxGateway {
       case 'package-error':
         return this.reply(res, packageError(fault.code));
     }
-    const xml = this.process(body, fault?.kind === 'message-code' ? fault.code : undefined);
+    const xml = this.process(body, {
+      forcedCode: fault?.kind === 'message-code' ? fault.code : undefined,
+      omitLast: fault?.kind === 'omit-last',
+    });
     switch (fault?.kind) {
       case 'lose-answer':
         req.socket.destroy();
@@ -214,7 +219,7 @@ export class SandboxGateway {
   }
 
   /** The gateway's work for one package; returns the answer. */
-  process(body: string, forcedCode?: number): string {
+  process(body: string, how: { forcedCode?: number | undefined; omitLast?: boolean } = {}): string {
     const pkg = readRequest(body);
     if (!pkg) return packageError(201);
     if (pkg.key !== this.options.apiKey) return packageError(202);
@@ -225,7 +230,8 @@ export class SandboxGateway {
         this.stats.throttled++;
         return packageError(212);
       }
-      parts.viber = pkg.viber.map((m) => this.sendOne(m, forcedCode));
+      parts.viber = pkg.viber.map((m) => this.sendOne(m, how.forcedCode));
+      if (how.omitLast) parts.viber.pop();
     }
     if (pkg.status.length > 0) {
       this.stats.statusRequests++;

@@ -37,6 +37,8 @@ export interface BatchReport {
   failed: number;
   retried: number;
   requeued: number;
+  /** Times the gateway throttled this batch (212) before taking it. */
+  throttled: number;
   /** Package-level code, when the gateway refused the whole package. */
   packageError?: number;
 }
@@ -44,11 +46,12 @@ export interface BatchReport {
 export interface BatchContext {
   gateway: GatewayClient;
   store: CampaignStore;
-  limiter: RateLimiter | undefined;
+  /** Rate limit and throttle pauses, shared by all workers on the queue. */
+  limiter: RateLimiter;
   logger: Logger;
   /** Aborted when shutdown runs out of time: in-flight work hands its jobs back. */
   signal: AbortSignal;
-  /** The gateway said 212: pause every worker on the queue. */
+  /** The gateway said 212: pause every worker on the queue (the batch is then sent again). */
   onThrottle(): Promise<void>;
   /** A package was accepted: throttling is over. */
   onAccepted(): void;
@@ -73,6 +76,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     failed: 0,
     retried: 0,
     requeued: 0,
+    throttled: 0,
   };
   const decisions = new Map<Pending, Decision>();
   try {
@@ -96,7 +100,6 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
       sendable.push(p);
     }
     await record(ctx.store, sendable.map((p) => [p, st.active]));
-    if (ctx.limiter && sendable.length > 0) await ctx.limiter.acquire(sendable.length, ctx.signal);
     await send(sendable, ctx, decisions, report);
   } catch (err) {
     // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
@@ -109,7 +112,11 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
   return report;
 }
 
-/** POSTs the package (bisecting on package error 201) and fills `decisions` for every item. */
+/**
+ * Waits for its slot, POSTs the package and fills `decisions` for every item. Throttled (212):
+ * pauses every worker and sends the same package again, using no attempt. Package error 201:
+ * sends each half on its own, so that one unreadable message cannot sink the rest.
+ */
 async function send(
   items: Pending[],
   ctx: BatchContext,
@@ -120,13 +127,19 @@ async function send(
   const messages: ViberMessage[] = items.map((p) => p.job.data.message);
   const ids = messages.map((m) => m.id);
   let batch: BatchDecision;
-  try {
-    batch = decideBatch(await ctx.gateway.send(messages, { signal: ctx.signal }), ids);
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const d: Decision = { action: 'retry', code: undefined, reason: (err as Error).message };
-    for (const p of items) decisions.set(p, d);
-    return;
+  for (;;) {
+    await ctx.limiter.acquire(items.length, ctx.signal);
+    try {
+      batch = decideBatch(await ctx.gateway.send(messages, { signal: ctx.signal }), ids);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const d: Decision = { action: 'retry', code: undefined, reason: (err as Error).message };
+      for (const p of items) decisions.set(p, d);
+      return;
+    }
+    if (!batch.throttle) break;
+    report.throttled++;
+    await ctx.onThrottle();
   }
   if (batch.bisect) {
     const half = Math.ceil(items.length / 2);
@@ -134,16 +147,11 @@ async function send(
     await send(items.slice(half), ctx, decisions, report);
     return;
   }
-  const first = batch.decisions.values().next().value;
-  if (batch.throttle) {
-    report.packageError = 212;
-    await ctx.onThrottle();
-  } else if (first && first.action !== 'requeue') {
-    ctx.onAccepted();
-  }
   if (batch.halt) {
     if (batch.halt.level === 'package') report.packageError = batch.halt.code;
     ctx.onHalt(batch.halt);
+  } else {
+    ctx.onAccepted();
   }
   const toRecover: Pending[] = [];
   for (const p of items) {

@@ -52,7 +52,8 @@ export interface SendWorkerOptions {
   rateWindowMs?: number;
   /**
    * First pause after the gateway throttles us (package error 212), ms; doubles while it keeps
-   * throttling, up to `throttleMaxMs`. Throttled messages go back to the queue, using no attempt.
+   * throttling, up to `throttleMaxMs`. Every worker on the queue pauses; the throttled package is
+   * sent again afterwards, using no attempt.
    * @defaultValue 1000
    */
   throttleMs?: number;

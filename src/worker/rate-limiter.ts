@@ -1,78 +1,77 @@
 /**
- * A rate limit shared by every worker process on a queue: a sliding-window log in one Redis sorted
- * set. Each granted batch is an entry `count:token` scored with Redis's own clock (TIME), so
- * workers on machines with skewed clocks still agree. A batch is granted only if the messages
- * granted in the last window plus its own stay within the limit; otherwise the script answers how
- * long until enough of the oldest entries leave the window, and the caller sleeps that long.
+ * Pacing shared by every worker process on a queue, on one Redis key holding the theoretical
+ * arrival time (TAT) of the next send — GCRA, "virtual scheduling":
+ * - With a rate limit, a batch of n messages reserves the next slot and pushes the TAT on by
+ *   n × window / limit. Sends are evenly spaced rather than bursty, so any window of `windowMs`
+ *   holds at most `limit` messages at send time; network jitter on the way to the gateway can add
+ *   at most one batch.
+ * - When the gateway throttles us (212), pause() pushes the TAT past `now + ms`: every worker's
+ *   next send waits, with or without a rate limit.
+ * Redis's own clock (TIME) is the only clock, so workers on machines with skewed clocks agree.
  *
- * States of one acquire(): asking --granted--> done; asking --wait w--> sleeping --w elapsed-->
- * asking; sleeping --signal aborted--> rejected.
+ * States of one acquire(): reserving --slot now--> done; reserving --slot in w ms--> sleeping
+ * --w elapsed--> done; sleeping --signal aborted--> rejected (a reserved slot is simply wasted).
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 
-const ACQUIRE_LUA = `
+const PACE_LUA = `
 --[[
-  KEYS[1] sorted set of grants: member "count:token", score = grant time (ms, Redis clock)
-  ARGV[1] window (ms)   ARGV[2] limit (messages per window)
-  ARGV[3] count asked   ARGV[4] unique token
-  Returns 0 when granted, else the ms to wait before asking again.
+  KEYS[1] the TAT key (ms, Redis clock)
+  ARGV[1] 'acquire' or 'pause'
+  acquire: ARGV[2] window (ms), ARGV[3] limit (0: none), ARGV[4] messages in the batch
+           returns the ms to wait before sending (0: now); with a limit the slot is reserved
+  pause:   ARGV[2] ms; returns 0
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window, limit, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local used = 0
-for i = 1, #entries, 2 do
-  used = used + tonumber(string.match(entries[i], '^(%d+):'))
-end
-if used + n <= limit then
-  redis.call('ZADD', KEYS[1], now, n .. ':' .. ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], window * 2)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if ARGV[1] == 'pause' then
+  local untilMs = math.max(tat, now + tonumber(ARGV[2]))
+  redis.call('SET', KEYS[1], string.format('%.3f', untilMs), 'PX', math.ceil(untilMs - now) + 1000)
   return 0
 end
-local free = limit - used
-for i = 1, #entries, 2 do
-  free = free + tonumber(string.match(entries[i], '^(%d+):'))
-  if free >= n then
-    return math.max(1, tonumber(entries[i + 1]) + window - now + 1)
-  end
+local window, limit, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if limit > 0 then
+  local nextTat = tat + n * window / limit
+  redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + window)
 end
-return window
+return math.ceil(tat - now)
 `;
 
-interface LimiterCommands {
-  vbAcquire(key: string, window: number, limit: number, n: number, token: string): Promise<number>;
+interface PaceCommands {
+  vbPace(key: string, ...args: Array<string | number>): Promise<number>;
 }
 
 export class RateLimiter {
-  private readonly redis: Redis & LimiterCommands;
+  private readonly redis: Redis & PaceCommands;
 
+  /**
+   * @param limit messages per window, 0 for none; batches larger than the limit are sent as
+   *              `limit` (the worker caps its batch size to it).
+   */
   constructor(
     redis: Redis,
     private readonly key: string,
-    /** Messages per window; a batch larger than this can never pass, so batches are capped to it. */
     readonly limit: number,
     private readonly windowMs: number,
   ) {
-    const r = redis as Redis & Partial<LimiterCommands>;
-    if (typeof r.vbAcquire !== 'function') {
-      redis.defineCommand('vbAcquire', { numberOfKeys: 1, lua: ACQUIRE_LUA });
-    }
-    this.redis = redis as Redis & LimiterCommands;
+    const r = redis as Redis & Partial<PaceCommands>;
+    if (typeof r.vbPace !== 'function') redis.defineCommand('vbPace', { numberOfKeys: 1, lua: PACE_LUA });
+    this.redis = redis as Redis & PaceCommands;
   }
 
   /** Resolves when `n` messages may be sent; rejects with the signal's reason if it aborts first. */
   async acquire(n: number, signal?: AbortSignal): Promise<void> {
-    const count = Math.min(n, this.limit);
-    const token = randomUUID();
-    for (;;) {
-      signal?.throwIfAborted();
-      const wait = await this.redis.vbAcquire(this.key, this.windowMs, this.limit, count, token);
-      if (wait === 0) return;
-      await sleep(wait, undefined, { signal });
-    }
+    signal?.throwIfAborted();
+    const count = this.limit > 0 ? Math.min(n, this.limit) : n;
+    const wait = await this.redis.vbPace(this.key, 'acquire', this.windowMs, this.limit, count);
+    if (wait > 0) await sleep(wait, undefined, { signal });
+  }
+
+  /** Holds every worker's next send for at least `ms`. */
+  async pause(ms: number): Promise<void> {
+    await this.redis.vbPace(this.key, 'pause', ms);
   }
 }

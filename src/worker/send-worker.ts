@@ -63,7 +63,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private readonly abort = new AbortController();
   private readonly log: Logger;
   private readonly store: CampaignStore;
-  private readonly limiter: RateLimiter | undefined;
+  private readonly limiter: RateLimiter;
   private readonly inFlight = new Set<Promise<void>>();
   private throttleStreak = 0;
   private closing: Promise<void> | undefined;
@@ -101,10 +101,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     });
     const base = `${options.prefix}:${options.queueName}:`;
     this.store = new CampaignStore(redis.client, base);
-    this.limiter =
-      options.rate > 0
-        ? new RateLimiter(redis.client, `${base}vb:rate`, options.rate, options.rateWindowMs)
-        : undefined;
+    this.limiter = new RateLimiter(redis.client, `${base}vb:pace`, options.rate, options.rateWindowMs);
   }
 
   /** Resolves once the worker is connected and fetching. */
@@ -142,13 +139,13 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     void run.finally(() => this.inFlight.delete(run));
   }
 
-  /** 212: pause every worker on the queue, longer each time in a row (BullMQ's queue rate limit). */
+  /** 212: pause every worker on the queue, longer each time in a row. */
   private async throttle(): Promise<void> {
     const { throttleMs, throttleMaxMs } = this.options;
-    const ms = Math.min(throttleMs * 2 ** this.throttleStreak, throttleMaxMs);
+    const ms = Math.min(throttleMs * 2 ** Math.min(this.throttleStreak, 30), throttleMaxMs);
     this.throttleStreak++;
-    this.log.warn({ pauseMs: ms }, 'gateway throttled us (212); pausing the queue');
-    await this.worker.rateLimit(ms);
+    this.log.warn({ pauseMs: ms }, 'gateway throttled us (212); pausing every worker');
+    await this.limiter.pause(ms);
   }
 
   private halt(reason: HaltReason): void {

@@ -1,0 +1,167 @@
+import { createRig, type Rig } from './fixture.js';
+import { sampleMessages, waitFor } from './helpers.js';
+
+describe('the send worker against a misbehaving gateway', () => {
+  let rig: Rig;
+
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  // Campaign counts are written just before BullMQ moves a job: wait for both to agree.
+  const allDone = (campaign: string, n: number) =>
+    waitFor(async () => {
+      const c = await rig.inspector.counts(campaign);
+      const q = await rig.queue.getJobCounts('completed', 'failed');
+      return c.completed + c.failed === n && (q['completed'] ?? 0) + (q['failed'] ?? 0) === n ? c : undefined;
+    }, `${n} messages of ${campaign} to finish`);
+
+  /** Every job completed with the msg_id the gateway assigned to its message. */
+  async function expectAllAcceptedOnce(n: number) {
+    const jobs = await rig.queue.getJobs(['completed'], 0, -1);
+    expect(jobs).toHaveLength(n);
+    for (const job of jobs) {
+      expect(job.returnvalue.msgId).toBe(rig.sandbox.accepted.get(job.data.message.id)?.msgId);
+    }
+    expect(rig.sandbox.stats.accepted).toBe(n);
+    return jobs;
+  }
+
+  it('fails only the messages the gateway rejected, and completes the rest', async () => {
+    rig = await createRig('perm');
+    // The sandbox wants 8-15 digits; the producer lets shorter numbers through (its rule is <=21).
+    const msgs = sampleMessages(100, 1).map((m, i) => (i % 10 === 3 ? { ...m, phone: '+12345' } : m));
+    await rig.producer.enqueue('c', msgs);
+    await rig.startWorker();
+    const counts = await allDone('c', 100);
+    expect(counts).toMatchObject({ completed: 90, failed: 10, byStatus: { '1': 90, '203': 10 } });
+    const failed = await rig.queue.getJobs(['failed'], 0, -1);
+    expect(failed.map((j) => j.data.message.phone)).toEqual(Array(10).fill('+12345'));
+    for (const j of failed) {
+      expect(j.failedReason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
+      expect(j.attemptsMade).toBe(1); // permanent: no retries
+    }
+    expect(await rig.inspector.result(4)).toMatchObject({ state: 'failed', statusCode: 203, status: 'ERR_RECIPIENT', msgId: null, error: '203 ERR_RECIPIENT: incorrect recipient number' });
+  });
+
+  it('retries a package the gateway answered with HTTP 5xx, and each message is accepted once', async () => {
+    rig = await createRig('5xx');
+    rig.sandbox.inject({ kind: 'http-error', status: 503 }, { kind: 'http-error', status: 500 }, { kind: 'html' });
+    await rig.producer.enqueue('c', sampleMessages(20, 1));
+    await rig.startWorker();
+    await allDone('c', 20);
+    const jobs = await expectAllAcceptedOnce(20);
+    expect(jobs.every((j) => j.returnvalue.attempts === 1)).toBe(true);
+    expect(rig.sandbox.stats.requests).toBe(4);
+  });
+
+  it.each([
+    ['the connection drops after the gateway accepted the package', { kind: 'lose-answer' as const }],
+    ['the answer is truncated', { kind: 'truncate' as const }],
+    ['the answer comes after the client gave up', { kind: 'slow-answer' as const, delayMs: 3000 }],
+  ])('records the original msg_id when %s (the re-send gets 208)', async (_what, fault) => {
+    rig = await createRig('lost');
+    rig.sandbox.inject(fault);
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    await rig.startWorker({ gateway: { timeoutMs: 500 } as never });
+    await allDone('c', 10);
+    const jobs = await expectAllAcceptedOnce(10);
+    expect(jobs.every((j) => j.returnvalue.recovered === true && j.returnvalue.statusCode === 1)).toBe(true);
+    expect(rig.sandbox.stats.duplicates).toBe(10);
+    expect(rig.sandbox.stats.statusRequests).toBe(1);
+  });
+
+  it('retries a message missing from the answer, and recovers its msg_id', async () => {
+    rig = await createRig('omit');
+    rig.sandbox.inject({ kind: 'omit-last' });
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    await rig.startWorker({ batchSize: 5, lingerMs: 200 });
+    await allDone('c', 5);
+    const jobs = await expectAllAcceptedOnce(5);
+    const retried = jobs.filter((j) => j.returnvalue.attempts === 2);
+    expect(retried.map((j) => j.data.message.id)).toEqual([5]);
+    expect(retried[0]?.returnvalue.recovered).toBe(true);
+  });
+
+  it('hands a batch back to BullMQ when transport retries run out, and a later attempt sends it', async () => {
+    rig = await createRig('attempts');
+    rig.sandbox.inject({ kind: 'reset' }, { kind: 'reset' });
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    await rig.startWorker({ batchSize: 5, lingerMs: 200, gateway: { retries: 1 } as never });
+    await allDone('c', 5);
+    const jobs = await expectAllAcceptedOnce(5);
+    expect(jobs.every((j) => j.returnvalue.attempts === 2)).toBe(true);
+  });
+
+  it('backs off on throttling (212) without using an attempt, pausing every worker, then sends', async () => {
+    rig = await createRig('throttle');
+    rig.sandbox.inject({ kind: 'package-error', code: 212 }, { kind: 'package-error', code: 212 });
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const w = await rig.startWorker({ batchSize: 10, lingerMs: 100, throttleMs: 200 });
+    const reports: number[] = [];
+    w.on('batch', (r) => reports.push(r.throttled));
+    const started = Date.now();
+    await allDone('c', 10);
+    // Paused 200 ms, then 400 ms (doubling while the gateway keeps throttling).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    const jobs = await expectAllAcceptedOnce(10);
+    // BullMQ counts the successful attempt too: 1 means no attempt went to the throttling.
+    expect(jobs.every((j) => j.returnvalue.attempts === 1 && j.attemptsMade === 1)).toBe(true);
+    expect(reports).toEqual([2]);
+    expect(rig.sandbox.stats.requests).toBe(3);
+  });
+
+  it('stops taking work on a bad key (package 202) and leaves every message queued', async () => {
+    rig = await createRig('halt');
+    await rig.producer.enqueue('c', sampleMessages(30, 1));
+    const bad = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, batchSize: 10 });
+    const halted = await new Promise((resolve) => bad.once('halted', resolve));
+    expect(halted).toEqual({ level: 'package', code: 202, name: 'ERR_AUTHORIZATION' });
+    await waitFor(async () => (await rig.inspector.counts('c')).waiting === 30, 'all 30 back to waiting');
+    expect(await rig.inspector.counts('c')).toMatchObject({ total: 30, waiting: 30, active: 0, failed: 0, completed: 0 });
+    expect(await rig.queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 30, active: 0, failed: 0 });
+    await bad.close();
+    // With the key fixed, the same messages go out, none of them having used an attempt.
+    await rig.startWorker();
+    await allDone('c', 30);
+    const jobs = await expectAllAcceptedOnce(30);
+    expect(jobs.every((j) => j.returnvalue.attempts === 1)).toBe(true);
+  });
+
+  it('halts on a per-message billing error (206), keeping the messages queued', async () => {
+    rig = await createRig('billing');
+    rig.sandbox.inject({ kind: 'message-code', code: 206 });
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const w = await rig.startWorker({ batchSize: 10, lingerMs: 100 });
+    expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual({ level: 'message', code: 206, name: 'ERR_BILLING' });
+    await waitFor(async () => (await rig.inspector.counts('c')).waiting === 10, 'all back to waiting');
+    expect((await rig.inspector.counts('c')).failed).toBe(0);
+  });
+
+  it('splits a package the gateway could not read (201) to send the rest', async () => {
+    rig = await createRig('bisect');
+    rig.sandbox.inject({ kind: 'package-error', code: 201 });
+    await rig.producer.enqueue('c', sampleMessages(8, 1));
+    await rig.startWorker({ batchSize: 8, lingerMs: 200 });
+    await allDone('c', 8);
+    await expectAllAcceptedOnce(8);
+    expect(rig.sandbox.stats.requests).toBe(3); // the refused package, then each half
+  });
+
+  it('keeps a shared rate limit across two workers: no more than the limit in any one-second window', async () => {
+    rig = await createRig('rate');
+    await rig.producer.enqueue('c', sampleMessages(250, 1));
+    await rig.startWorker({ rate: 100, batchSize: 20 });
+    await rig.startWorker({ rate: 100, batchSize: 20 });
+    await allDone('c', 250);
+    const t = rig.sandbox.arrivals;
+    let worst = 0;
+    for (let i = 0, j = 0; i < t.length; i++) {
+      while ((t[i] as number) - (t[j] as number) >= 1000) j++;
+      worst = Math.max(worst, i - j + 1);
+    }
+    // Arrival times at the gateway add network jitter to the limiter's own clock: allow one batch.
+    expect(worst).toBeLessThanOrEqual(100 + 20);
+    expect((t[t.length - 1] as number) - (t[0] as number)).toBeGreaterThanOrEqual(2000);
+  });
+});
