@@ -32,7 +32,8 @@ export interface MessageResult {
   error: string | null;
 }
 
-const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'attemptsMade'] as const;
+// BullMQ keeps attemptsMade in the job hash as `atm`.
+const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'atm'] as const;
 
 function parseJson<T>(s: string | null | undefined): T | undefined {
   if (!s) return undefined;

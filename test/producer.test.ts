@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+import { Producer } from '../src/producer/producer.js';
+import { CampaignStore } from '../src/campaign/store.js';
+import { Inspector } from '../src/inspect/inspector.js';
+import { dropQueue, REDIS_URL, sampleMessages, uniqueQueue } from './helpers.js';
+
+describe('enqueueing a campaign', () => {
+  let queueName: string;
+  let producer: Producer;
+  let inspector: Inspector;
+
+  beforeEach(() => {
+    queueName = uniqueQueue('prod');
+    producer = new Producer({ connection: REDIS_URL, queueName, chunkSize: 7 });
+    inspector = new Inspector({ connection: REDIS_URL, queueName });
+  });
+
+  afterEach(async () => {
+    await producer.close();
+    await inspector.close();
+    await dropQueue(queueName);
+  });
+
+  it('reports duplicates within one call, across calls and across campaigns, and queues each id once', async () => {
+    const msgs = sampleMessages(20, 1);
+    const first = await producer.enqueue('a', [...msgs, msgs[3], msgs[15]]);
+    expect(first).toMatchObject({ enqueued: 20, duplicates: 2, duplicateIds: [4, 16], rejectedCount: 0 });
+    const again = await producer.enqueue('a', msgs.slice(0, 5));
+    expect(again).toMatchObject({ enqueued: 0, duplicates: 5, duplicateIds: [1, 2, 3, 4, 5] });
+    const other = await producer.enqueue('b', [...sampleMessages(3, 19), ...sampleMessages(2, 100)]);
+    expect(other).toMatchObject({ enqueued: 3, duplicates: 2, duplicateIds: [19, 20] });
+    expect(await inspector.counts('a')).toMatchObject({ total: 20, waiting: 20 });
+    expect(await inspector.counts('b')).toMatchObject({ total: 3, waiting: 3 });
+  });
+
+  it('streams an async iterable in chunks and reports each invalid row with its position', async () => {
+    async function* rows() {
+      yield* sampleMessages(10, 1);
+      yield { id: 11, phone: 'not-a-phone', sender: 'S', text: 'x' };
+      yield { id: 12, phone: '+380971234567', sender: 'S', text: 'x', type: 'image' };
+      yield 'garbage';
+    }
+    const res = await producer.enqueue('c', rows());
+    expect(res.enqueued).toBe(10);
+    expect(res.rejected).toEqual([
+      { line: 11, id: 11, errors: [{ field: 'phone', rule: 'must be digits with an optional leading +' }] },
+      { line: 12, id: 12, errors: [{ field: 'image', rule: 'is required for image' }] },
+      { line: 13, id: undefined, errors: [{ field: '(message)', rule: 'must be an object' }] },
+    ]);
+  });
+
+  it('keeps only the message and its campaign in job data', async () => {
+    await producer.enqueue('c', sampleMessages(1, 77));
+    const { queue } = await producer.connection();
+    const job = await queue.getJob('m77');
+    expect(Object.keys(job?.data ?? {}).sort()).toEqual(['campaign', 'message']);
+    expect(job?.opts).toMatchObject({ attempts: 8, jobId: 'm77' });
+  });
+
+  it('adds, on a re-run, messages whose ids were claimed but never added (a producer that died halfway)', async () => {
+    const r = new Redis(REDIS_URL);
+    try {
+      // The claim happened, the addBulk did not.
+      await new CampaignStore(r, `bull:${queueName}:`).claim('c', [1, 2, 3]);
+    } finally {
+      r.disconnect();
+    }
+    const res = await producer.enqueue('c', sampleMessages(4, 1));
+    expect(res).toMatchObject({ enqueued: 4, duplicates: 0 });
+    expect(await inspector.counts('c')).toMatchObject({ total: 4, waiting: 4 });
+    const { queue } = await producer.connection();
+    expect(await queue.getJobCounts('wait')).toEqual({ wait: 4 });
+  });
+
+  it('fails fast, naming the Redis URL, when Redis is down', async () => {
+    const dead = new Producer({ connection: 'redis://127.0.0.1:1', queueName });
+    const started = Date.now();
+    await expect(dead.enqueue('c', sampleMessages(1))).rejects.toMatchObject({
+      code: 'REDIS_UNAVAILABLE',
+      message: expect.stringContaining('redis://127.0.0.1:1'),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await dead.close();
+    await dead.close(); // idempotent
+  });
+
+  it('refuses bad options and campaign names with the name of the option and the fix', async () => {
+    expect(() => new Producer({ chunkSize: 0 })).toThrow('chunkSize must be an integer in 1..100000 (got 0)');
+    await expect(producer.enqueue('no spaces', [])).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('campaign must be') });
+  });
+});
