@@ -8,7 +8,11 @@ export type {
   RejectedRow,
 } from './producer/producer.js';
 export type { ProducerOptions } from './producer/options.js';
-export { validateMessage, type MessageDefaults, type ValidationLimits } from './producer/validate.js';
+export {
+  validateMessage,
+  type MessageDefaults,
+  type ValidationLimits,
+} from './producer/validate.js';
 export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.js';
 export type { SendWorkerOptions } from './worker/options.js';
 export type { BatchReport } from './worker/batch.js';

@@ -17,7 +17,9 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, REDIS_URL, ...env } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, REDIS_URL, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -36,7 +38,11 @@ describe('the viber-bulk command', () => {
 
   beforeEach(async () => {
     rig = await createRig('cli');
-    env = { VIBER_QUEUE: rig.queueName, ALPHASMS_URL: rig.sandbox.url, ALPHASMS_API_KEY: rig.apiKey };
+    env = {
+      VIBER_QUEUE: rig.queueName,
+      ALPHASMS_URL: rig.sandbox.url,
+      ALPHASMS_API_KEY: rig.apiKey,
+    };
     dir = await mkdtemp(join(tmpdir(), 'vb-cli-'));
   });
   afterEach(async () => {
@@ -45,8 +51,14 @@ describe('the viber-bulk command', () => {
 
   it('enqueues a CSV, reports rejected rows by line, and exits 1 when some were rejected', async () => {
     const file = join(dir, 'c.csv');
-    await writeFile(file, 'id,phone,text\n1,+380971234567,Hello "you"\n2,+380971234568,\n3,+3809712,Hi\nx,+380971234569,Hi\n1,+380971234567,again\n');
-    const r = await cli(['enqueue', '--campaign', 'spring', '--file', file, '--sender', 'Shop', '--json'], env);
+    await writeFile(
+      file,
+      'id,phone,text\n1,+380971234567,Hello "you"\n2,+380971234568,\n3,+3809712,Hi\nx,+380971234569,Hi\n1,+380971234567,again\n',
+    );
+    const r = await cli(
+      ['enqueue', '--campaign', 'spring', '--file', file, '--sender', 'Shop', '--json'],
+      env,
+    );
     expect(r.code).toBe(1);
     expect(lastJson(r.stdout)).toEqual({
       campaign: 'spring',
@@ -59,23 +71,66 @@ describe('the viber-bulk command', () => {
     });
     const s = await cli(['status', '--campaign', 'spring', '--json'], env);
     expect(s.code).toBe(0);
-    expect(lastJson(s.stdout)).toEqual({ campaign: 'spring', total: 2, waiting: 2, active: 0, delayed: 0, completed: 0, failed: 0, byStatus: {} });
+    expect(lastJson(s.stdout)).toEqual({
+      campaign: 'spring',
+      total: 2,
+      waiting: 2,
+      active: 0,
+      delayed: 0,
+      completed: 0,
+      failed: 0,
+      byStatus: {},
+    });
   });
 
   it('reads NDJSON from stdin and exits 0 when every row is enqueued', async () => {
-    const rows = [1, 2, 3].map((id) => JSON.stringify({ id, phone: `+38097123456${id}`, text: 'hi', image: 'https://x.example/a.jpg' })).join('\n');
-    const r = await cli(['enqueue', '--campaign', 'nd', '--file', '-', '--format', 'ndjson', '--sender', 'Shop', '--json'], env, rows);
+    const rows = [1, 2, 3]
+      .map((id) =>
+        JSON.stringify({
+          id,
+          phone: `+38097123456${id}`,
+          text: 'hi',
+          image: 'https://x.example/a.jpg',
+        }),
+      )
+      .join('\n');
+    const r = await cli(
+      [
+        'enqueue',
+        '--campaign',
+        'nd',
+        '--file',
+        '-',
+        '--format',
+        'ndjson',
+        '--sender',
+        'Shop',
+        '--json',
+      ],
+      env,
+      rows,
+    );
     expect(r.code).toBe(0);
     expect(lastJson(r.stdout)).toMatchObject({ enqueued: 3, duplicates: 0, rejected: [] });
     // --image was not given, but the rows carry one: the type defaults to text unless --type says so.
     const job = await rig.queue.getJob('m1');
-    expect(job?.data.message).toEqual({ id: 1, phone: '+380971234561', sender: 'Shop', type: 'text', text: 'hi' });
+    expect(job?.data.message).toEqual({
+      id: 1,
+      phone: '+380971234561',
+      sender: 'Shop',
+      type: 'text',
+      text: 'hi',
+    });
   });
 
   it('exits 2 with a message naming the problem for usage, configuration and connection errors', async () => {
     const cases: Array<[string[], Record<string, string>, string]> = [
       [['enqueue', '--campaign', 'c', '--file', join(dir, 'missing.csv')], env, '--file'],
-      [['status', '--campaign', 'c'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' }, 'redis://127.0.0.1:1'],
+      [
+        ['status', '--campaign', 'c'],
+        { ...env, REDIS_URL: 'redis://127.0.0.1:1' },
+        'redis://127.0.0.1:1',
+      ],
       [['worker'], { ...env, ALPHASMS_API_KEY: '' }, 'ALPHASMS_API_KEY'],
       [['worker', '--batch-size', '0'], env, '--batch-size'],
       [['results', '--campaign', 'c', '--format', 'xml'], env, '--format'],
@@ -90,36 +145,81 @@ describe('the viber-bulk command', () => {
     await writeFile(bad, 'id,telephone\n1,2\n');
     const r = await cli(['enqueue', '--campaign', 'c', '--file', bad], env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('line 1: CSV header: missing column(s) phone; unknown column(s) telephone');
+    expect(r.stderr).toContain(
+      'line 1: CSV header: missing column(s) phone; unknown column(s) telephone',
+    );
   });
 
   it('runs a campaign through the worker and exports one row per message, with no trace of the API key anywhere', async () => {
     const file = join(dir, 'c.csv');
     const lines = ['id,phone,text,image'];
-    for (let i = 1; i <= 60; i++) lines.push(`${i},${i === 7 ? '+123' : `+3809712345${String(i).padStart(2, '0')}`},Привіт ${i},https://x.example/p.png`);
+    for (let i = 1; i <= 60; i++)
+      lines.push(
+        `${i},${i === 7 ? '+123' : `+3809712345${String(i).padStart(2, '0')}`},Привіт ${i},https://x.example/p.png`,
+      );
     await writeFile(file, lines.join('\n') + '\n');
-    expect((await cli(['enqueue', '--campaign', 'run', '--file', file, '--sender', 'Shop'], env)).code).toBe(0);
+    expect(
+      (await cli(['enqueue', '--campaign', 'run', '--file', file, '--sender', 'Shop'], env)).code,
+    ).toBe(0);
 
-    const worker = spawn(process.execPath, [CLI, 'worker', '--batch-size', '25'], { env: { ...process.env, REDIS_URL, ...env, LOG_LEVEL: 'trace' } });
+    const worker = spawn(process.execPath, [CLI, 'worker', '--batch-size', '25'], {
+      env: { ...process.env, REDIS_URL, ...env, LOG_LEVEL: 'trace' },
+    });
     let logs = '';
     worker.stdout.on('data', (d: Buffer) => (logs += d.toString()));
     worker.stderr.on('data', (d: Buffer) => (logs += d.toString()));
-    await waitFor(async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 59, 'the campaign to be sent');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 59,
+      'the campaign to be sent',
+    );
     worker.kill('SIGTERM');
     expect(await new Promise((resolve) => worker.on('exit', resolve))).toBe(0);
     expect(logs).toContain('batch sent');
 
     const status = lastJson((await cli(['status', '--campaign', 'run', '--json'], env)).stdout);
-    expect(status).toMatchObject({ total: 60, completed: 59, failed: 1, byStatus: { '1': 59, '203': 1 } });
+    expect(status).toMatchObject({
+      total: 60,
+      completed: 59,
+      failed: 1,
+      byStatus: { '1': 59, '203': 1 },
+    });
 
     const nd = await cli(['results', '--campaign', 'run', '--format', 'ndjson'], env);
-    const rows = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = nd.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows).toHaveLength(60);
-    expect(Object.keys(rows[0] ?? {})).toEqual(['id', 'phone', 'state', 'msgId', 'statusCode', 'status', 'attempts', 'error']);
+    expect(Object.keys(rows[0] ?? {})).toEqual([
+      'id',
+      'phone',
+      'state',
+      'msgId',
+      'statusCode',
+      'status',
+      'attempts',
+      'error',
+    ]);
     const seven = rows.find((r) => r['id'] === 7);
-    expect(seven).toEqual({ id: 7, phone: '+123', state: 'failed', msgId: null, statusCode: 203, status: 'ERR_RECIPIENT', attempts: 1, error: '203 ERR_RECIPIENT: incorrect recipient number' });
+    expect(seven).toEqual({
+      id: 7,
+      phone: '+123',
+      state: 'failed',
+      msgId: null,
+      statusCode: 203,
+      status: 'ERR_RECIPIENT',
+      attempts: 1,
+      error: '203 ERR_RECIPIENT: incorrect recipient number',
+    });
     const one = rows.find((r) => r['id'] === 1);
-    expect(one).toMatchObject({ state: 'completed', statusCode: 1, status: 'OK', msgId: rig.sandbox.accepted.get(1)?.msgId, attempts: 1, error: null });
+    expect(one).toMatchObject({
+      state: 'completed',
+      statusCode: 1,
+      status: 'OK',
+      msgId: rig.sandbox.accepted.get(1)?.msgId,
+      attempts: 1,
+      error: null,
+    });
 
     const csv = await cli(['results', '--campaign', 'run', '--format', 'csv'], env);
     const csvLines = csv.stdout.trim().split('\n');
@@ -138,7 +238,10 @@ async function redisDump(queueName: string): Promise<string> {
   const r = new Redis(REDIS_URL);
   let out = '';
   try {
-    for await (const keys of r.scanStream({ match: `bull:${queueName}:*`, count: 500 }) as AsyncIterable<string[]>) {
+    for await (const keys of r.scanStream({
+      match: `bull:${queueName}:*`,
+      count: 500,
+    }) as AsyncIterable<string[]>) {
       for (const k of keys) {
         out += k + '\n';
         const type = await r.type(k);

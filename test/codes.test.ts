@@ -3,7 +3,10 @@ import { decideBatch } from '../src/worker/outcome.js';
 
 describe('the status-code table', () => {
   it('names every documented per-message and package code', () => {
-    expect(Object.keys(MESSAGE_CODES).map(Number)).toEqual([1, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 200, 201, 202, 203, 204, 206, 207, 208, 211]);
+    expect(Object.keys(MESSAGE_CODES).map(Number)).toEqual([
+      1, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 200, 201, 202, 203,
+      204, 206, 207, 208, 211,
+    ]);
     expect(Object.keys(PACKAGE_CODES).map(Number)).toEqual([200, 201, 202, 205, 209, 210, 212]);
     expect(codeName('message', 203)).toBe('ERR_RECIPIENT');
     expect(codeName('package', 202)).toBe('ERR_AUTHORIZATION');
@@ -47,11 +50,21 @@ describe('what an answer means for each message of a batch', () => {
   });
 
   it('completes accepted messages, fails permanent ones, recovers 208s and retries the missing', () => {
-    const d = decideBatch({ ...results([1, 11, 1], [2, 0, 203], [3, 0, 208]), missing: [4] }, [1, 2, 3, 4]);
+    const d = decideBatch(
+      { ...results([1, 11, 1], [2, 0, 203], [3, 0, 208]), missing: [4] },
+      [1, 2, 3, 4],
+    );
     expect(d.decisions.get(1)).toEqual({ action: 'complete', msgId: 11 });
-    expect(d.decisions.get(2)).toEqual({ action: 'fail', code: 203, reason: '203 ERR_RECIPIENT: incorrect recipient number' });
+    expect(d.decisions.get(2)).toEqual({
+      action: 'fail',
+      code: 203,
+      reason: '203 ERR_RECIPIENT: incorrect recipient number',
+    });
     expect(d.decisions.get(3)).toEqual({ action: 'recover' });
-    expect(d.decisions.get(4)).toMatchObject({ action: 'retry', reason: 'missing from the gateway answer' });
+    expect(d.decisions.get(4)).toMatchObject({
+      action: 'retry',
+      reason: 'missing from the gateway answer',
+    });
     expect(d).toMatchObject({ throttle: false, halt: undefined, bisect: false });
   });
 
@@ -63,7 +76,9 @@ describe('what an answer means for each message of a batch', () => {
   });
 
   it('never completes an accepted message without a msg_id: it retries and recovers it later', () => {
-    expect(decideBatch(results([1, 0, 1]), [1]).decisions.get(1)).toMatchObject({ action: 'retry' });
+    expect(decideBatch(results([1, 0, 1]), [1]).decisions.get(1)).toMatchObject({
+      action: 'retry',
+    });
   });
 
   it('requeues everything and throttles on package 212', () => {
@@ -80,7 +95,9 @@ describe('what an answer means for each message of a batch', () => {
 
   it('bisects a batch the gateway could not read (201), and fails a lone message it could not read', () => {
     expect(decideBatch({ kind: 'package-error', code: 201 }, [1, 2]).bisect).toBe(true);
-    expect(decideBatch({ kind: 'package-error', code: 201 }, [1]).decisions.get(1)).toMatchObject({ action: 'fail' });
+    expect(decideBatch({ kind: 'package-error', code: 201 }, [1]).decisions.get(1)).toMatchObject({
+      action: 'fail',
+    });
   });
 
   it('retries everything on package 200 and on unknown package codes', () => {

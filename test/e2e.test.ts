@@ -40,10 +40,19 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
       gateway: { url: sandbox.url, apiKey: 'k-e2e' },
       batchSize: 50,
     });
-    await waitFor(async () => (await inspector.counts('spring')).completed === 1000, 'all completed');
+    await waitFor(
+      async () => (await inspector.counts('spring')).completed === 1000,
+      'all completed',
+    );
 
     const counts = await inspector.counts('spring');
-    expect(counts).toMatchObject({ total: 1000, completed: 1000, failed: 0, waiting: 0, active: 0 });
+    expect(counts).toMatchObject({
+      total: 1000,
+      completed: 1000,
+      failed: 0,
+      waiting: 0,
+      active: 0,
+    });
     expect(counts.byStatus).toEqual({ '1': 1000 });
     // Batched: far fewer packages than messages.
     expect(sandbox.stats.sendPackages).toBeLessThanOrEqual(1000 / 10);
@@ -55,7 +64,12 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
       const msgIds = new Set<number>();
       for (const job of jobs) {
         const gw = sandbox.accepted.get(job.data.message.id);
-        expect(job.returnvalue).toMatchObject({ msgId: gw?.msgId, statusCode: 1, status: 'OK', attempts: 1 });
+        expect(job.returnvalue).toMatchObject({
+          msgId: gw?.msgId,
+          statusCode: 1,
+          status: 'OK',
+          attempts: 1,
+        });
         msgIds.add(job.returnvalue.msgId);
       }
       expect(msgIds.size).toBe(1000);
@@ -63,6 +77,11 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
       await queue.close();
     }
     const one = await inspector.result(5001);
-    expect(one).toMatchObject({ id: 5001, state: 'completed', statusCode: 1, msgId: sandbox.accepted.get(5001)?.msgId });
+    expect(one).toMatchObject({
+      id: 5001,
+      state: 'completed',
+      statusCode: 1,
+      msgId: sandbox.accepted.get(5001)?.msgId,
+    });
   });
 });

@@ -28,7 +28,9 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
   // Short backoffs so retries happen within a test.
   const producer = new Producer({ connection: REDIS_URL, queueName, backoffMs: 50, attempts: 5 });
   const inspector = new Inspector({ connection: REDIS_URL, queueName });
-  const queue = new Queue<SendJobData, SendJobResult>(queueName, { connection: { url: REDIS_URL } });
+  const queue = new Queue<SendJobData, SendJobResult>(queueName, {
+    connection: { url: REDIS_URL },
+  });
   const workers: SendWorker[] = [];
   return {
     queueName,
@@ -45,7 +47,14 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
         batchSize: 20,
         lingerMs: 20,
         ...over,
-        gateway: { url: sandbox.url, apiKey, timeoutMs: 2000, retryMinDelayMs: 10, retryMaxDelayMs: 50, ...over.gateway },
+        gateway: {
+          url: sandbox.url,
+          apiKey,
+          timeoutMs: 2000,
+          retryMinDelayMs: 10,
+          retryMaxDelayMs: 50,
+          ...over.gateway,
+        },
       });
       workers.push(w);
       return w;

@@ -12,7 +12,11 @@ export function uniqueQueue(tag = 't'): string {
 }
 
 /** Removes every key of a queue (BullMQ's and ours). */
-export async function dropQueue(queueName: string, prefix = 'bull', url = REDIS_URL): Promise<void> {
+export async function dropQueue(
+  queueName: string,
+  prefix = 'bull',
+  url = REDIS_URL,
+): Promise<void> {
   const r = new Redis(url);
   try {
     let cursor = '0';
@@ -43,7 +47,11 @@ export async function waitFor<T>(
 }
 
 /** n valid image messages with ids from `first`. */
-export function sampleMessages(n: number, first = 1, over: Partial<ViberMessage> = {}): ViberMessage[] {
+export function sampleMessages(
+  n: number,
+  first = 1,
+  over: Partial<ViberMessage> = {},
+): ViberMessage[] {
   return Array.from({ length: n }, (_, i) => ({
     id: first + i,
     phone: `+38097${String(1_000_000 + i).padStart(7, '0')}`,

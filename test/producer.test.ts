@@ -24,10 +24,18 @@ describe('enqueueing a campaign', () => {
   it('reports duplicates within one call, across calls and across campaigns, and queues each id once', async () => {
     const msgs = sampleMessages(20, 1);
     const first = await producer.enqueue('a', [...msgs, msgs[3], msgs[15]]);
-    expect(first).toMatchObject({ enqueued: 20, duplicates: 2, duplicateIds: [4, 16], rejectedCount: 0 });
+    expect(first).toMatchObject({
+      enqueued: 20,
+      duplicates: 2,
+      duplicateIds: [4, 16],
+      rejectedCount: 0,
+    });
     const again = await producer.enqueue('a', msgs.slice(0, 5));
     expect(again).toMatchObject({ enqueued: 0, duplicates: 5, duplicateIds: [1, 2, 3, 4, 5] });
-    const other = await producer.enqueue('b', [...sampleMessages(3, 19), ...sampleMessages(2, 100)]);
+    const other = await producer.enqueue('b', [
+      ...sampleMessages(3, 19),
+      ...sampleMessages(2, 100),
+    ]);
     expect(other).toMatchObject({ enqueued: 3, duplicates: 2, duplicateIds: [19, 20] });
     expect(await inspector.counts('a')).toMatchObject({ total: 20, waiting: 20 });
     expect(await inspector.counts('b')).toMatchObject({ total: 3, waiting: 3 });
@@ -43,7 +51,11 @@ describe('enqueueing a campaign', () => {
     const res = await producer.enqueue('c', rows());
     expect(res.enqueued).toBe(10);
     expect(res.rejected).toEqual([
-      { line: 11, id: 11, errors: [{ field: 'phone', rule: 'must be digits with an optional leading +' }] },
+      {
+        line: 11,
+        id: 11,
+        errors: [{ field: 'phone', rule: 'must be digits with an optional leading +' }],
+      },
       { line: 12, id: 12, errors: [{ field: 'image', rule: 'is required for image' }] },
       { line: 13, id: undefined, errors: [{ field: '(message)', rule: 'must be an object' }] },
     ]);
@@ -85,7 +97,12 @@ describe('enqueueing a campaign', () => {
   });
 
   it('refuses bad options and campaign names with the name of the option and the fix', async () => {
-    expect(() => new Producer({ chunkSize: 0 })).toThrow('chunkSize must be an integer in 1..100000 (got 0)');
-    await expect(producer.enqueue('no spaces', [])).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('campaign must be') });
+    expect(() => new Producer({ chunkSize: 0 })).toThrow(
+      'chunkSize must be an integer in 1..100000 (got 0)',
+    );
+    await expect(producer.enqueue('no spaces', [])).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('campaign must be'),
+    });
   });
 });

@@ -7,10 +7,21 @@ const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 /** Runs `viber-bulk worker` in a child process, as an operator would. */
 function startCliWorker(rig: Rig, args: string[] = []) {
-  const child = spawn(process.execPath, [CLI, 'worker', '--batch-size', '20', '--linger-ms', '20', ...args], {
-    env: { ...process.env, REDIS_URL, VIBER_QUEUE: rig.queueName, ALPHASMS_URL: rig.sandbox.url, ALPHASMS_API_KEY: rig.apiKey, LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'worker', '--batch-size', '20', '--linger-ms', '20', ...args],
+    {
+      env: {
+        ...process.env,
+        REDIS_URL,
+        VIBER_QUEUE: rig.queueName,
+        ALPHASMS_URL: rig.sandbox.url,
+        ALPHASMS_API_KEY: rig.apiKey,
+        LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let logs = '';
   child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
@@ -35,7 +46,11 @@ describe('shutting a worker down with a signal', () => {
     await rig.producer.enqueue('c', sampleMessages(3000, 1));
     const w = startCliWorker(rig);
     try {
-      await waitFor(async () => (await rig.inspector.counts('c')).completed >= 100, 'the worker to be sending', 20_000);
+      await waitFor(
+        async () => (await rig.inspector.counts('c')).completed >= 100,
+        'the worker to be sending',
+        20_000,
+      );
       const signalled = Date.now();
       w.child.kill('SIGTERM');
       const { code, at } = await w.exited;
@@ -60,21 +75,32 @@ describe('shutting a worker down with a signal', () => {
     await rig.producer.enqueue('c', sampleMessages(40, 1));
     const w = startCliWorker(rig, ['--shutdown-timeout-ms', '300', '--timeout-ms', '10000']);
     try {
-      await waitFor(() => rig.sandbox.stats.accepted >= 20, 'the gateway to have taken a package', 20_000);
+      await waitFor(
+        () => rig.sandbox.stats.accepted >= 20,
+        'the gateway to have taken a package',
+        20_000,
+      );
       const signalled = Date.now();
       w.child.kill('SIGTERM');
       const { code, at } = await w.exited;
       expect(code).toBe(0);
       expect(at - signalled).toBeLessThan(3000);
       expect(await rig.queue.getJobCounts('active', 'failed')).toEqual({ active: 0, failed: 0 });
-      expect(await rig.inspector.counts('c')).toMatchObject({ active: 0, waiting: 40, completed: 0 });
+      expect(await rig.inspector.counts('c')).toMatchObject({
+        active: 0,
+        waiting: 40,
+        completed: 0,
+      });
     } finally {
       await stopped(w.child);
     }
     // The gateway took those packages although their answers never arrived: 208, then recovered.
     rig.sandbox.options.latencyMs = 0;
     await rig.startWorker();
-    await waitFor(async () => (await rig.queue.getJobCounts('completed'))['completed'] === 40, 'all completed');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed'))['completed'] === 40,
+      'all completed',
+    );
     for (const job of await rig.queue.getJobs(['completed'])) {
       expect(job.returnvalue.msgId).toBe(rig.sandbox.accepted.get(job.data.message.id)?.msgId);
     }

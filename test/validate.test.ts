@@ -1,6 +1,13 @@
 import { validateMessage } from '../src/producer/validate.js';
 
-const ok = { id: 1, phone: '+380971234567', sender: 'SMSTest', type: 'image', text: 'hi', image: 'https://x.example/a.png' };
+const ok = {
+  id: 1,
+  phone: '+380971234567',
+  sender: 'SMSTest',
+  type: 'image',
+  text: 'hi',
+  image: 'https://x.example/a.png',
+};
 
 const problems = (input: unknown, defaults = {}) => {
   const v = validateMessage(input, defaults);
@@ -9,12 +16,28 @@ const problems = (input: unknown, defaults = {}) => {
 
 describe('validating a message', () => {
   it('accepts the seed message and keeps only the fields its type uses', () => {
-    expect(validateMessage({ ...ok, button: 'x', url: 'https://y' })).toEqual({ ok: true, message: { id: 1, phone: '+380971234567', sender: 'SMSTest', type: 'image', text: 'hi', image: 'https://x.example/a.png' } });
+    expect(validateMessage({ ...ok, button: 'x', url: 'https://y' })).toEqual({
+      ok: true,
+      message: {
+        id: 1,
+        phone: '+380971234567',
+        sender: 'SMSTest',
+        type: 'image',
+        text: 'hi',
+        image: 'https://x.example/a.png',
+      },
+    });
   });
 
   it('takes CSV strings: a numeric id string becomes a number, blank cells fall back to defaults', () => {
-    const v = validateMessage({ id: '42', phone: '+380971234567', sender: '', text: '' }, { sender: 'Shop', text: 'Sale', type: 'text' });
-    expect(v).toEqual({ ok: true, message: { id: 42, phone: '+380971234567', sender: 'Shop', type: 'text', text: 'Sale' } });
+    const v = validateMessage(
+      { id: '42', phone: '+380971234567', sender: '', text: '' },
+      { sender: 'Shop', text: 'Sale', type: 'text' },
+    );
+    expect(v).toEqual({
+      ok: true,
+      message: { id: 42, phone: '+380971234567', sender: 'Shop', type: 'text', text: 'Sale' },
+    });
   });
 
   it.each([
@@ -46,11 +69,18 @@ describe('validating a message', () => {
       { field: 'button', rule: 'must be 1 to 19 characters' },
       { field: 'url', rule: 'must be an http(s) URL' },
     ]);
-    expect(problems({ ...ok, type: 'button', button: '🛒 Buy now', url: 'https://shop.example' })).toEqual([]);
+    expect(
+      problems({ ...ok, type: 'button', button: '🛒 Buy now', url: 'https://shop.example' }),
+    ).toEqual([]);
   });
 
   it('reports every broken rule at once', () => {
-    expect(problems({ id: 'x', phone: 'y', text: '' }).map((p) => p.field)).toEqual(['id', 'phone', 'sender', 'text']);
+    expect(problems({ id: 'x', phone: 'y', text: '' }).map((p) => p.field)).toEqual([
+      'id',
+      'phone',
+      'sender',
+      'text',
+    ]);
   });
 
   it('rejects what is not an object', () => {
@@ -59,6 +89,8 @@ describe('validating a message', () => {
   });
 
   it('text type needs no image', () => {
-    expect(validateMessage({ id: 5, phone: '+380971234567', sender: 'S', text: 'plain' }).ok).toBe(true);
+    expect(validateMessage({ id: 5, phone: '+380971234567', sender: 'S', text: 'plain' }).ok).toBe(
+      true,
+    );
   });
 });

@@ -13,7 +13,9 @@ describe('the send worker against a misbehaving gateway', () => {
     waitFor(async () => {
       const c = await rig.inspector.counts(campaign);
       const q = await rig.queue.getJobCounts('completed', 'failed');
-      return c.completed + c.failed === n && (q['completed'] ?? 0) + (q['failed'] ?? 0) === n ? c : undefined;
+      return c.completed + c.failed === n && (q['completed'] ?? 0) + (q['failed'] ?? 0) === n
+        ? c
+        : undefined;
     }, `${n} messages of ${campaign} to finish`);
 
   /** Every job completed with the msg_id the gateway assigned to its message. */
@@ -30,7 +32,9 @@ describe('the send worker against a misbehaving gateway', () => {
   it('fails only the messages the gateway rejected, and completes the rest', async () => {
     rig = await createRig('perm');
     // The sandbox wants 8-15 digits; the producer lets shorter numbers through (its rule is <=21).
-    const msgs = sampleMessages(100, 1).map((m, i) => (i % 10 === 3 ? { ...m, phone: '+12345' } : m));
+    const msgs = sampleMessages(100, 1).map((m, i) =>
+      i % 10 === 3 ? { ...m, phone: '+12345' } : m,
+    );
     await rig.producer.enqueue('c', msgs);
     await rig.startWorker();
     const counts = await allDone('c', 100);
@@ -41,12 +45,22 @@ describe('the send worker against a misbehaving gateway', () => {
       expect(j.failedReason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
       expect(j.attemptsMade).toBe(1); // permanent: no retries
     }
-    expect(await rig.inspector.result(4)).toMatchObject({ state: 'failed', statusCode: 203, status: 'ERR_RECIPIENT', msgId: null, error: '203 ERR_RECIPIENT: incorrect recipient number' });
+    expect(await rig.inspector.result(4)).toMatchObject({
+      state: 'failed',
+      statusCode: 203,
+      status: 'ERR_RECIPIENT',
+      msgId: null,
+      error: '203 ERR_RECIPIENT: incorrect recipient number',
+    });
   });
 
   it('retries a package the gateway answered with HTTP 5xx, and each message is accepted once', async () => {
     rig = await createRig('5xx');
-    rig.sandbox.inject({ kind: 'http-error', status: 503 }, { kind: 'http-error', status: 500 }, { kind: 'html' });
+    rig.sandbox.inject(
+      { kind: 'http-error', status: 503 },
+      { kind: 'http-error', status: 500 },
+      { kind: 'html' },
+    );
     await rig.producer.enqueue('c', sampleMessages(20, 1));
     await rig.startWorker();
     await allDone('c', 20);
@@ -56,7 +70,10 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it.each([
-    ['the connection drops after the gateway accepted the package', { kind: 'lose-answer' as const }],
+    [
+      'the connection drops after the gateway accepted the package',
+      { kind: 'lose-answer' as const },
+    ],
     ['the answer is truncated', { kind: 'truncate' as const }],
     ['the answer comes after the client gave up', { kind: 'slow-answer' as const, delayMs: 3000 }],
   ])('records the original msg_id when %s (the re-send gets 208)', async (_what, fault) => {
@@ -66,7 +83,9 @@ describe('the send worker against a misbehaving gateway', () => {
     await rig.startWorker({ gateway: { timeoutMs: 500 } as never });
     await allDone('c', 10);
     const jobs = await expectAllAcceptedOnce(10);
-    expect(jobs.every((j) => j.returnvalue.recovered === true && j.returnvalue.statusCode === 1)).toBe(true);
+    expect(
+      jobs.every((j) => j.returnvalue.recovered === true && j.returnvalue.statusCode === 1),
+    ).toBe(true);
     expect(rig.sandbox.stats.duplicates).toBe(10);
     expect(rig.sandbox.stats.statusRequests).toBe(1);
   });
@@ -117,9 +136,22 @@ describe('the send worker against a misbehaving gateway', () => {
     const bad = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, batchSize: 10 });
     const halted = await new Promise((resolve) => bad.once('halted', resolve));
     expect(halted).toEqual({ level: 'package', code: 202, name: 'ERR_AUTHORIZATION' });
-    await waitFor(async () => (await rig.inspector.counts('c')).waiting === 30, 'all 30 back to waiting');
-    expect(await rig.inspector.counts('c')).toMatchObject({ total: 30, waiting: 30, active: 0, failed: 0, completed: 0 });
-    expect(await rig.queue.getJobCounts('wait', 'active', 'failed')).toEqual({ wait: 30, active: 0, failed: 0 });
+    await waitFor(
+      async () => (await rig.inspector.counts('c')).waiting === 30,
+      'all 30 back to waiting',
+    );
+    expect(await rig.inspector.counts('c')).toMatchObject({
+      total: 30,
+      waiting: 30,
+      active: 0,
+      failed: 0,
+      completed: 0,
+    });
+    expect(await rig.queue.getJobCounts('wait', 'active', 'failed')).toEqual({
+      wait: 30,
+      active: 0,
+      failed: 0,
+    });
     await bad.close();
     // With the key fixed, the same messages go out, none of them having used an attempt.
     await rig.startWorker();
@@ -133,8 +165,15 @@ describe('the send worker against a misbehaving gateway', () => {
     rig.sandbox.inject({ kind: 'message-code', code: 206 });
     await rig.producer.enqueue('c', sampleMessages(10, 1));
     const w = await rig.startWorker({ batchSize: 10, lingerMs: 100 });
-    expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual({ level: 'message', code: 206, name: 'ERR_BILLING' });
-    await waitFor(async () => (await rig.inspector.counts('c')).waiting === 10, 'all back to waiting');
+    expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual({
+      level: 'message',
+      code: 206,
+      name: 'ERR_BILLING',
+    });
+    await waitFor(
+      async () => (await rig.inspector.counts('c')).waiting === 10,
+      'all back to waiting',
+    );
     expect((await rig.inspector.counts('c')).failed).toBe(0);
   });
 

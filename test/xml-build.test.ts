@@ -27,7 +27,16 @@ describe('building a send package', () => {
     const pkg = readRequest(buildSendPackage('k', [seed]));
     expect(pkg?.key).toBe('k');
     expect(pkg?.viber).toEqual([
-      { id: '1234', phone: seed.phone, sender: 'SMSTest', type: 'image', text: seed.text, image: seed.image, button: undefined, url: undefined },
+      {
+        id: '1234',
+        phone: seed.phone,
+        sender: 'SMSTest',
+        type: 'image',
+        text: seed.text,
+        image: seed.image,
+        button: undefined,
+        url: undefined,
+      },
     ]);
   });
 
@@ -45,10 +54,28 @@ describe('building a send package', () => {
   });
 
   it('carries button messages with caption and url, and text messages without an image', () => {
-    const button: ViberMessage = { ...seed, id: 2, type: 'button', button: 'Buy & save', url: 'https://shop.example/?a=1&b=2' };
-    const text: ViberMessage = { id: 3, phone: '+380971234568', sender: 'S', type: 'text', text: 'hi', image: 'https://x/y.png' };
+    const button: ViberMessage = {
+      ...seed,
+      id: 2,
+      type: 'button',
+      button: 'Buy & save',
+      url: 'https://shop.example/?a=1&b=2',
+    };
+    const text: ViberMessage = {
+      id: 3,
+      phone: '+380971234568',
+      sender: 'S',
+      type: 'text',
+      text: 'hi',
+      image: 'https://x/y.png',
+    };
     const pkg = readRequest(buildSendPackage('k', [button, text]));
-    expect(pkg?.viber[0]).toMatchObject({ id: '2', type: 'button', button: 'Buy & save', url: 'https://shop.example/?a=1&b=2' });
+    expect(pkg?.viber[0]).toMatchObject({
+      id: '2',
+      type: 'button',
+      button: 'Buy & save',
+      url: 'https://shop.example/?a=1&b=2',
+    });
     expect(pkg?.viber[1]).toMatchObject({ id: '3', type: 'text', image: undefined });
   });
 
@@ -63,7 +90,10 @@ describe('building a send package', () => {
     ['U+FFFF', 'a\uFFFFb', 'U+FFFF'],
   ])('rejects text with %s, naming the message, field and position', (_what, text, hex) => {
     expect(() => buildSendPackage('k', [{ ...seed, text }])).toThrow(
-      expect.objectContaining({ code: 'XML_UNSAFE_TEXT', message: `message 1234 text: character ${hex} at position 1 cannot be carried by XML 1.0` }),
+      expect.objectContaining({
+        code: 'XML_UNSAFE_TEXT',
+        message: `message 1234 text: character ${hex} at position 1 cannot be carried by XML 1.0`,
+      }),
     );
   });
 
@@ -91,17 +121,21 @@ describe('building a send package', () => {
 
   it('round-trips any text XML can carry, and rejects before building any it cannot', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 30 }), (a, b) => {
-        const text = a + b;
-        let xml: string;
-        try {
-          xml = buildSendPackage('k', [{ ...seed, text }]);
-        } catch (err) {
-          expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
-          return;
-        }
-        expect(readRequest(xml)?.viber[0]?.text).toBe(text);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 60 }),
+        fc.string({ unit: 'binary', maxLength: 30 }),
+        (a, b) => {
+          const text = a + b;
+          let xml: string;
+          try {
+            xml = buildSendPackage('k', [{ ...seed, text }]);
+          } catch (err) {
+            expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+            return;
+          }
+          expect(readRequest(xml)?.viber[0]?.text).toBe(text);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

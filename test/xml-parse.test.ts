@@ -39,7 +39,8 @@ describe('parsing gateway answers', () => {
   });
 
   it('accepts <message> as well as <message-viber> (the docs use both)', () => {
-    const xml = '<package><message><msg id="1" msg_id="9">1</msg><msg id="2" msg_id="0">203</msg></message></package>';
+    const xml =
+      '<package><message><msg id="1" msg_id="9">1</msg><msg id="2" msg_id="0">203</msg></message></package>';
     expect(parseAnswer(xml).messages).toEqual([
       { id: 1, msgId: 9, code: 1 },
       { id: 2, msgId: 0, code: 203 },
@@ -52,20 +53,36 @@ describe('parsing gateway answers', () => {
   });
 
   it('checks a package-level <error> first: 202 there is a bad key, not a bad sender', () => {
-    expect(parseSendAnswer('<package><error>202</error></package>', [1])).toEqual({ kind: 'package-error', code: 202 });
-    expect(parseSendAnswer('<package><error>212</error><message-viber><msg id="1" msg_id="5">1</msg></message-viber></package>', [1])).toEqual({
+    expect(parseSendAnswer('<package><error>202</error></package>', [1])).toEqual({
+      kind: 'package-error',
+      code: 202,
+    });
+    expect(
+      parseSendAnswer(
+        '<package><error>212</error><message-viber><msg id="1" msg_id="5">1</msg></message-viber></package>',
+        [1],
+      ),
+    ).toEqual({
       kind: 'package-error',
       code: 212,
     });
   });
 
   it('lists the ids the answer does not mention, and ignores ids we did not send', () => {
-    const a = parseSendAnswer('<package><message-viber><msg id="1" msg_id="5">1</msg><msg id="99" msg_id="6">1</msg></message-viber></package>', [1, 2, 3]);
-    expect(a).toEqual({ kind: 'results', results: new Map([[1, { id: 1, msgId: 5, code: 1 }]]), missing: [2, 3] });
+    const a = parseSendAnswer(
+      '<package><message-viber><msg id="1" msg_id="5">1</msg><msg id="99" msg_id="6">1</msg></message-viber></package>',
+      [1, 2, 3],
+    );
+    expect(a).toEqual({
+      kind: 'results',
+      results: new Map([[1, { id: 1, msgId: 5, code: 1 }]]),
+      missing: [2, 3],
+    });
   });
 
   it('reads <status> answers, whose id attribute is sms_id', () => {
-    const xml = '<package><status><msg id="1234" sms_id="1234568" sms_count="1" date_completed="2024-11-11T12:00:00">102</msg><msg sms_id="5">101</msg></status></package>';
+    const xml =
+      '<package><status><msg id="1234" sms_id="1234568" sms_count="1" date_completed="2024-11-11T12:00:00">102</msg><msg sms_id="5">101</msg></status></package>';
     expect(parseAnswer(xml).statuses).toEqual([
       { id: 1234, smsId: 1234568, code: 102, smsCount: 1, dateCompleted: '2024-11-11T12:00:00' },
       { id: undefined, smsId: 5, code: 101, smsCount: undefined, dateCompleted: undefined },
@@ -76,8 +93,14 @@ describe('parsing gateway answers', () => {
     ['an empty body', ''],
     ['an HTML error page', '<html><body><h1>502 Bad Gateway</h1></body></html>'],
     ['truncated XML', SEED_OK.slice(0, SEED_OK.length / 2)],
-    ['a non-numeric status code', '<package><message-viber><msg id="1" msg_id="5">OK</msg></message-viber></package>'],
-    ['a msg without an id', '<package><message-viber><msg msg_id="5">1</msg></message-viber></package>'],
+    [
+      'a non-numeric status code',
+      '<package><message-viber><msg id="1" msg_id="5">OK</msg></message-viber></package>',
+    ],
+    [
+      'a msg without an id',
+      '<package><message-viber><msg msg_id="5">1</msg></message-viber></package>',
+    ],
     ['plain text', 'Internal Server Error'],
     ['JSON', '{"error":500}'],
   ])('turns %s into XML_MALFORMED', (_what, body) => {
@@ -85,12 +108,32 @@ describe('parsing gateway answers', () => {
   });
 
   it('never throws anything but XML_MALFORMED, whatever the bytes', () => {
-    const fragments = fc.constantFrom('<package>', '</package>', '<message-viber>', '<msg id="1" msg_id="2">', '</msg>', '1', '<error>', '</error>', '<status>', '&amp;', '<!--', ']]>', '\uFEFF');
+    const fragments = fc.constantFrom(
+      '<package>',
+      '</package>',
+      '<message-viber>',
+      '<msg id="1" msg_id="2">',
+      '</msg>',
+      '1',
+      '<error>',
+      '</error>',
+      '<status>',
+      '&amp;',
+      '<!--',
+      ']]>',
+      '\uFEFF',
+    );
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), fc.array(fc.oneof(fragments, fc.string()), { maxLength: 20 }).map((a) => a.join(''))), (body) => {
-        const c = code(() => parseSendAnswer(body, [1, 2]));
-        expect(['no error', 'XML_MALFORMED']).toContain(c);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+          fc.array(fc.oneof(fragments, fc.string()), { maxLength: 20 }).map((a) => a.join('')),
+        ),
+        (body) => {
+          const c = code(() => parseSendAnswer(body, [1, 2]));
+          expect(['no error', 'XML_MALFORMED']).toContain(c);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -23,7 +23,12 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
 }
 
 export type ClaimResult = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
-const CLAIM_RESULTS: readonly ClaimResult[] = ['new', 'reclaimed', 'duplicate', 'duplicate-in-call'];
+const CLAIM_RESULTS: readonly ClaimResult[] = [
+  'new',
+  'reclaimed',
+  'duplicate',
+  'duplicate-in-call',
+];
 
 export interface CampaignCounts extends Record<StateName, number> {
   campaign: string;
@@ -131,7 +136,8 @@ export class CampaignStore {
       const [next, flat] = await this.redis.hscan(this.stateKey(campaign), cursor, 'COUNT', count);
       cursor = next;
       const page: Array<[number, string]> = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) page.push([Number(flat[i]), flat[i + 1] as string]);
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        page.push([Number(flat[i]), flat[i + 1] as string]);
       if (page.length > 0) yield page;
     } while (cursor !== '0');
   }

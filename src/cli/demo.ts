@@ -24,7 +24,11 @@ const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', impor
 const out = (s: string) => process.stdout.write(s);
 
 async function ping(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -58,9 +62,13 @@ async function redisForDemo(url: string): Promise<{ url: string; server?: ChildP
   }
   const port = await freePort();
   out(`No Redis at ${safeRedisUrl(url)}: starting redis-server on port ${port} for the demo.\n`);
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const local = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50 && !(await ping(local)); i++) await sleep(100);
   return { url: local, server };
@@ -86,14 +94,20 @@ async function main(): Promise<number> {
   });
   const producer = new Producer({ connection: redis.url, queueName });
   const inspector = new Inspector({ connection: redis.url, queueName });
-  let ok = false;
+  let ok: boolean;
   try {
     out(`Sandbox gateway at ${sandbox.url}; queue ${queueName} on ${safeRedisUrl(redis.url)}\n`);
     const started = Date.now();
-    const enq = await producer.enqueueRows('demo', readRows(createReadStream(CAMPAIGN_FILE), 'csv'), {
-      defaults: { sender: 'SMSTest' },
-    });
-    out(`Enqueued ${enq.enqueued} messages from examples/campaign.csv (${enq.rejectedCount} rejected)\n`);
+    const enq = await producer.enqueueRows(
+      'demo',
+      readRows(createReadStream(CAMPAIGN_FILE), 'csv'),
+      {
+        defaults: { sender: 'SMSTest' },
+      },
+    );
+    out(
+      `Enqueued ${enq.enqueued} messages from examples/campaign.csv (${enq.rejectedCount} rejected)\n`,
+    );
     const tty = process.stdout.isTTY;
     let last = '';
     for (;;) {
@@ -126,7 +140,11 @@ async function main(): Promise<number> {
     );
     for (const s of samples) out(`  id ${s.id} → msg_id ${s.msgId} (${s.status})\n`);
     ok = enq.enqueued > 0 && accepted === enq.enqueued && msgIds.size === accepted;
-    out(ok ? 'All messages accepted, each with its own msg_id.\n' : 'Some messages were not accepted.\n');
+    out(
+      ok
+        ? 'All messages accepted, each with its own msg_id.\n'
+        : 'Some messages were not accepted.\n',
+    );
   } finally {
     await worker.close();
     await producer.close();
@@ -143,7 +161,8 @@ async function dropQueue(url: string, queueName: string): Promise<void> {
   const r = new Redis(url);
   try {
     const stream = r.scanStream({ match: `bull:${queueName}:*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await r.unlink(...keys);
+    for await (const keys of stream as AsyncIterable<string[]>)
+      if (keys.length > 0) await r.unlink(...keys);
   } finally {
     r.disconnect();
   }

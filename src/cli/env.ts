@@ -13,7 +13,9 @@ export interface CliEnv {
 export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
   const redisUrl = env['REDIS_URL'] || DEFAULT_REDIS_URL;
   if (!/^rediss?:\/\//.test(redisUrl)) {
-    throw new InvalidOptionError(`REDIS_URL must start with redis:// or rediss:// (got ${JSON.stringify(redisUrl.slice(0, 40))})`);
+    throw new InvalidOptionError(
+      `REDIS_URL must start with redis:// or rediss:// (got ${JSON.stringify(redisUrl.slice(0, 40))})`,
+    );
   }
   return {
     redisUrl,
@@ -26,7 +28,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
 
 export function requireApiKey(env: CliEnv): string {
   if (!env.apiKey) {
-    throw new InvalidOptionError('ALPHASMS_API_KEY is not set: the worker needs the gateway API key');
+    throw new InvalidOptionError(
+      'ALPHASMS_API_KEY is not set: the worker needs the gateway API key',
+    );
   }
   return env.apiKey;
 }

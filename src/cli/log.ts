@@ -9,7 +9,10 @@ export function createLogger(level: string): Logger {
     {
       level,
       base: { pid: process.pid },
-      redact: { paths: ['apiKey', '*.apiKey', 'gateway.apiKey', 'key', '*.key'], censor: '[redacted]' },
+      redact: {
+        paths: ['apiKey', '*.apiKey', 'gateway.apiKey', 'key', '*.key'],
+        censor: '[redacted]',
+      },
     },
     pino.destination(2),
   );

@@ -18,7 +18,11 @@ import type { ViberMessage } from '../message.js';
 import { buildSendPackage, buildStatusPackage } from '../xml/build.js';
 import { codeName } from '../xml/codes.js';
 import { parseAnswer, parseSendAnswer, type SendAnswer, type StatusResult } from '../xml/parse.js';
-import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import {
+  resolveGatewayOptions,
+  type GatewayOptions,
+  type ResolvedGatewayOptions,
+} from './options.js';
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -43,7 +47,8 @@ export function isTransient(err: unknown): boolean {
 function transportError(err: unknown): ViberBulkError {
   const code = (err as { code?: string }).code ?? '';
   const msg = `${code || (err as Error).name}: ${(err as Error).message}`;
-  if (TIMEOUT_CODES.has(code)) return new GatewayTimeoutError(`gateway timed out (${msg})`, { cause: err });
+  if (TIMEOUT_CODES.has(code))
+    return new GatewayTimeoutError(`gateway timed out (${msg})`, { cause: err });
   return new GatewayConnectionError(`gateway connection failed (${msg})`, { cause: err });
 }
 
@@ -144,7 +149,10 @@ export class GatewayClient {
     // Built once, before the first try: an unsafe character fails here, before any request.
     const xml = buildSendPackage(this.#apiKey, messages);
     const ids = messages.map((m) => m.id);
-    return this.#withRetries(async () => parseSendAnswer(await this.#post(xml, opts.signal), ids), opts.signal);
+    return this.#withRetries(
+      async () => parseSendAnswer(await this.#post(xml, opts.signal), ids),
+      opts.signal,
+    );
   }
 
   /** Asks `<status>` for messages by the user's ids. A package-level error is thrown. */

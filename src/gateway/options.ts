@@ -68,7 +68,9 @@ export function resolveGatewayOptions(opts: GatewayOptions): ResolvedGatewayOpti
   try {
     u = new URL(o.url);
   } catch {
-    throw new InvalidOptionError(`url must be an absolute http(s) URL (got ${JSON.stringify(o.url)})`);
+    throw new InvalidOptionError(
+      `url must be an absolute http(s) URL (got ${JSON.stringify(o.url)})`,
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new InvalidOptionError(`url must use http or https (got ${u.protocol})`);

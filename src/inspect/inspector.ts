@@ -4,7 +4,12 @@
  * of the jobs per page), so that exporting a million-message campaign holds one page in memory.
  */
 import { decodeState, type StateName } from '../campaign/state.js';
-import { assertCampaignName, CampaignStore, jobIdOf, type CampaignCounts } from '../campaign/store.js';
+import {
+  assertCampaignName,
+  CampaignStore,
+  jobIdOf,
+  type CampaignCounts,
+} from '../campaign/store.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import { DEFAULT_REDIS_URL, openRedis, type OwnedRedis, type RedisConnection } from '../redis.js';
@@ -90,13 +95,18 @@ export class Inspector {
     }
   }
 
-  private async resultsFor(campaign: string, page: Array<[number, string]>): Promise<MessageResult[]> {
+  private async resultsFor(
+    campaign: string,
+    page: Array<[number, string]>,
+  ): Promise<MessageResult[]> {
     const { redis, base } = await this.ready;
     const pipe = redis.client.pipeline();
     for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
     const rows = (await pipe.exec()) ?? [];
     return page.map(([id, raw], i) => {
-      const [data, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<string | null>;
+      const [data, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
+        string | null
+      >;
       const { state, code } = decodeState(raw);
       const job = parseJson<SendJobData>(data);
       const result = parseJson<SendJobResult>(returnvalue);

@@ -11,7 +11,16 @@ import type { InputRow } from './producer.js';
 
 export type InputFormat = 'csv' | 'ndjson';
 
-export const CSV_COLUMNS = ['id', 'phone', 'sender', 'text', 'image', 'type', 'button', 'url'] as const;
+export const CSV_COLUMNS = [
+  'id',
+  'phone',
+  'sender',
+  'text',
+  'image',
+  'type',
+  'button',
+  'url',
+] as const;
 const REQUIRED = ['id', 'phone'];
 
 /** csv for anything but .ndjson / .jsonl. */
@@ -59,7 +68,10 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
   // A header error is thrown by the parser itself; pass ours through untouched.
   input.on('error', (err) => parser.destroy(err));
   try {
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    for await (const rec of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
       while (skipped.length > 0) yield skipped.shift() as InputRow;
       yield { line: rec.info.lines, value: rec.record };
     }
@@ -67,7 +79,9 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof InvalidInputError) throw cause;
     if (err instanceof InvalidInputError) throw err;
-    throw new InvalidInputError(`cannot read CSV: ${(err as Error).message}`, undefined, { cause: err });
+    throw new InvalidInputError(`cannot read CSV: ${(err as Error).message}`, undefined, {
+      cause: err,
+    });
   }
   yield* skipped;
 }

@@ -10,7 +10,11 @@ import { SEND_JOB_NAME, type SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
 import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
-import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './options.js';
+import {
+  resolveProducerOptions,
+  type ProducerOptions,
+  type ResolvedProducerOptions,
+} from './options.js';
 import { validateMessage, type MessageDefaults } from './validate.js';
 
 /** One input item with where it came from: a file line, or an index for library calls. */

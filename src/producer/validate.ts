@@ -21,7 +21,8 @@ export interface ValidationLimits {
 
 export const DEFAULT_LIMITS: ValidationLimits = { maxTextLength: 1000 };
 
-export type Validation = { ok: true; message: ViberMessage } | { ok: false; problems: FieldProblem[] };
+export type Validation =
+  { ok: true; message: ViberMessage } | { ok: false; problems: FieldProblem[] };
 
 const IMAGE_PATH = /\.(jpe?g|png|gif)$/i;
 
@@ -89,7 +90,8 @@ function schema(limits: ValidationLimits) {
           ctx.addIssue({ code: 'custom', path: ['image'], message: `is required for ${m.type}` });
         } else {
           const u = httpUrl(m.image);
-          if (!u) ctx.addIssue({ code: 'custom', path: ['image'], message: 'must be an http(s) URL' });
+          if (!u)
+            ctx.addIssue({ code: 'custom', path: ['image'], message: 'must be an http(s) URL' });
           else if (!IMAGE_PATH.test(u.pathname)) {
             ctx.addIssue({
               code: 'custom',
@@ -107,7 +109,11 @@ function schema(limits: ValidationLimits) {
         } else {
           const len = [...m.button].length;
           if (len > 19) {
-            ctx.addIssue({ code: 'custom', path: ['button'], message: 'must be 1 to 19 characters' });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['button'],
+              message: 'must be 1 to 19 characters',
+            });
           }
           const bad = findXmlUnsafe(m.button);
           if (bad) ctx.addIssue({ code: 'custom', path: ['button'], message: bad });

@@ -8,7 +8,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { answer, checkMsg, packageError, readRequest, type AnswerParts, type RequestMsg } from './protocol.js';
+import {
+  answer,
+  checkMsg,
+  packageError,
+  readRequest,
+  type AnswerParts,
+  type RequestMsg,
+} from './protocol.js';
 
 export type Fault =
   /** An HTTP error status; nothing processed. */
@@ -281,7 +288,10 @@ export class SandboxGateway {
     const { rate } = this.options;
     if (rate <= 0) return false;
     const now = Date.now();
-    while (this.windowStart < this.arrivals.length && (this.arrivals[this.windowStart] ?? 0) <= now - 1000) {
+    while (
+      this.windowStart < this.arrivals.length &&
+      (this.arrivals[this.windowStart] ?? 0) <= now - 1000
+    ) {
       this.windowStart++;
     }
     return this.arrivals.length - this.windowStart + n > rate;

@@ -99,12 +99,16 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
       seen.add(m.id);
       sendable.push(p);
     }
-    await record(ctx.store, sendable.map((p) => [p, st.active]));
+    await record(
+      ctx.store,
+      sendable.map((p) => [p, st.active]),
+    );
     await send(sendable, ctx, decisions, report);
   } catch (err) {
     // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
     for (const p of items) {
-      if (!decisions.has(p)) decisions.set(p, { action: 'requeue', reason: (err as Error).message });
+      if (!decisions.has(p))
+        decisions.set(p, { action: 'requeue', reason: (err as Error).message });
     }
   }
   await settle(items, decisions, ctx, report);
@@ -175,7 +179,11 @@ async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pendi
         p,
         s && s.smsId > 0
           ? { action: 'complete', msgId: s.smsId, recovered: true }
-          : { action: 'retry', code: 208, reason: '208 ERR_DUPLICATE, and <status> gave no msg_id' },
+          : {
+              action: 'retry',
+              code: 208,
+              reason: '208 ERR_DUPLICATE, and <status> gave no msg_id',
+            },
       );
     }
   } catch (err) {

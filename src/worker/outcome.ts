@@ -37,7 +37,12 @@ function all(ids: readonly number[], d: Decision): Map<number, Decision> {
 }
 
 export function decideBatch(answer: SendAnswer, ids: readonly number[]): BatchDecision {
-  const out: BatchDecision = { decisions: new Map(), throttle: false, halt: undefined, bisect: false };
+  const out: BatchDecision = {
+    decisions: new Map(),
+    throttle: false,
+    halt: undefined,
+    bisect: false,
+  };
   if (answer.kind === 'package-error') {
     const code = answer.code;
     const reason = `package ${describe('package', code)}`;
@@ -62,7 +67,11 @@ export function decideBatch(answer: SendAnswer, ids: readonly number[]): BatchDe
   for (const id of ids) {
     const r = answer.results.get(id);
     if (!r) {
-      out.decisions.set(id, { action: 'retry', code: undefined, reason: 'missing from the gateway answer' });
+      out.decisions.set(id, {
+        action: 'retry',
+        code: undefined,
+        reason: 'missing from the gateway answer',
+      });
       continue;
     }
     const reason = describe('message', r.code);

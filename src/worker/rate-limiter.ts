@@ -58,7 +58,8 @@ export class RateLimiter {
     private readonly windowMs: number,
   ) {
     const r = redis as Redis & Partial<PaceCommands>;
-    if (typeof r.vbPace !== 'function') redis.defineCommand('vbPace', { numberOfKeys: 1, lua: PACE_LUA });
+    if (typeof r.vbPace !== 'function')
+      redis.defineCommand('vbPace', { numberOfKeys: 1, lua: PACE_LUA });
     this.redis = redis as Redis & PaceCommands;
   }
 

@@ -22,7 +22,11 @@ import type { SendJobData, SendJobResult } from '../job.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
 import { Batcher } from './batcher.js';
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type SendWorkerOptions } from './options.js';
+import {
+  resolveWorkerOptions,
+  type ResolvedWorkerOptions,
+  type SendWorkerOptions,
+} from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Slots } from './slots.js';
 
@@ -78,7 +82,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.options = options;
     this.gateway = gateway;
     this.log = options.logger ?? pino({ level: 'silent' });
-    const batchSize = options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
+    const batchSize =
+      options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
     this.slots = new Slots(options.concurrency);
     this.batcher = new Batcher<Pending>(batchSize, options.lingerMs, (b) => this.dispatch(b));
     this.worker = new Worker<SendJobData, SendJobResult>(
@@ -101,7 +106,12 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     });
     const base = `${options.prefix}:${options.queueName}:`;
     this.store = new CampaignStore(redis.client, base);
-    this.limiter = new RateLimiter(redis.client, `${base}vb:pace`, options.rate, options.rateWindowMs);
+    this.limiter = new RateLimiter(
+      redis.client,
+      `${base}vb:pace`,
+      options.rate,
+      options.rateWindowMs,
+    );
   }
 
   /** Resolves once the worker is connected and fetching. */
@@ -109,7 +119,10 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     await this.worker.waitUntilReady();
   }
 
-  private park(job: Job<SendJobData, SendJobResult>, token: string | undefined): Promise<SendJobResult> {
+  private park(
+    job: Job<SendJobData, SendJobResult>,
+    token: string | undefined,
+  ): Promise<SendJobResult> {
     return new Promise<SendJobResult>((resolve, reject) => {
       this.batcher.add({ job, token: token ?? '', resolve, reject });
     });
@@ -171,7 +184,10 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const timer = setTimeout(() => this.abort.abort(new Error('shutdown timeout')), this.options.shutdownTimeoutMs);
+      const timer = setTimeout(
+        () => this.abort.abort(new Error('shutdown timeout')),
+        this.options.shutdownTimeoutMs,
+      );
       const errors: unknown[] = [];
       const step = async (fn: () => Promise<unknown>): Promise<void> => {
         try {

@@ -4,7 +4,6 @@ import { XmlUnsafeTextError } from '../errors.js';
  * Characters XML 1.0 cannot carry at all, even escaped: C0 controls other than tab, LF and CR,
  * lone surrogates, U+FFFE and U+FFFF. With the `u` flag a lone surrogate is its own code point.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 /** Throws XML_UNSAFE_TEXT naming the field and position of the first character XML cannot carry. */

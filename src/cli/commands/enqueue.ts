@@ -27,11 +27,17 @@ export function enqueueCommand(program: Command): void {
     .command('enqueue')
     .description('validate a CSV or NDJSON file and enqueue its messages for a campaign')
     .requiredOption('--campaign <name>', 'campaign name')
-    .requiredOption('--file <path>', 'CSV with header (id,phone required) or .ndjson/.jsonl; - for stdin')
+    .requiredOption(
+      '--file <path>',
+      'CSV with header (id,phone required) or .ndjson/.jsonl; - for stdin',
+    )
     .option('--sender <name>', 'sender for rows without one')
     .option('--text <text>', 'text for rows without one')
     .option('--image <url>', 'image URL for rows without one')
-    .option('--type <type>', `message type for rows without one: ${MESSAGE_TYPES.join('|')} (default: image when an image is given, else text)`)
+    .option(
+      '--type <type>',
+      `message type for rows without one: ${MESSAGE_TYPES.join('|')} (default: image when an image is given, else text)`,
+    )
     .option('--button <caption>', 'button caption for rows without one')
     .option('--url <url>', 'button URL for rows without one')
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
@@ -51,7 +57,9 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     format = flags.format;
   }
   if (flags.type !== undefined && !(MESSAGE_TYPES as readonly string[]).includes(flags.type)) {
-    throw new InvalidOptionError(`--type must be one of ${MESSAGE_TYPES.join(', ')} (got ${flags.type})`);
+    throw new InvalidOptionError(
+      `--type must be one of ${MESSAGE_TYPES.join(', ')} (got ${flags.type})`,
+    );
   }
   const defaults: MessageDefaults = {};
   if (flags.sender !== undefined) defaults.sender = flags.sender;
@@ -76,7 +84,9 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     const out = flags.json ? process.stderr : process.stdout;
     for (const r of res.rejected) {
       const problems = r.errors.map((e) => `${e.field}: ${e.rule}`).join('; ');
-      out.write(`rejected line ${r.line}${r.id !== undefined ? ` (id ${String(r.id)})` : ''}: ${problems}\n`);
+      out.write(
+        `rejected line ${r.line}${r.id !== undefined ? ` (id ${String(r.id)})` : ''}: ${problems}\n`,
+      );
     }
     if (res.rejectedCount > res.rejected.length) {
       out.write(`… and ${res.rejectedCount - res.rejected.length} more rejected rows\n`);

@@ -5,7 +5,16 @@ import { Inspector, type MessageResult } from '../../inspect/inspector.js';
 import { readEnv } from '../env.js';
 import { writeLine } from '../util.js';
 
-const COLUMNS = ['id', 'phone', 'state', 'msgId', 'statusCode', 'status', 'attempts', 'error'] as const;
+const COLUMNS = [
+  'id',
+  'phone',
+  'state',
+  'msgId',
+  'statusCode',
+  'status',
+  'attempts',
+  'error',
+] as const;
 
 export function resultsCommand(program: Command): void {
   program
@@ -21,7 +30,8 @@ export function resultsCommand(program: Command): void {
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
         const row = (r: MessageResult) => COLUMNS.map((k) => r[k]);
-        if (flags.format === 'csv') await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());
+        if (flags.format === 'csv')
+          await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());
         for await (const r of inspector.results(flags.campaign)) {
           const line =
             flags.format === 'csv'

@@ -24,7 +24,9 @@ export function statusCommand(program: Command): void {
         const lines = [`campaign ${c.campaign}: ${c.total} messages`];
         for (const s of STATE_NAMES) lines.push(`  ${s.padEnd(10)} ${c[s]}`);
         for (const [code, n] of Object.entries(c.byStatus)) {
-          lines.push(`  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`);
+          lines.push(
+            `  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`,
+          );
         }
         process.stdout.write(lines.join('\n') + '\n');
       } finally {

@@ -16,13 +16,30 @@ interface WorkerFlags {
 export function workerCommand(program: Command): void {
   program
     .command('worker')
-    .description('send queued messages until SIGTERM/SIGINT (a second signal hands back what is in flight)')
-    .option('--rate <n>', 'messages/s for the whole queue, shared by all workers (0: no limit)', intArg(0, 1_000_000), 0)
+    .description(
+      'send queued messages until SIGTERM/SIGINT (a second signal hands back what is in flight)',
+    )
+    .option(
+      '--rate <n>',
+      'messages/s for the whole queue, shared by all workers (0: no limit)',
+      intArg(0, 1_000_000),
+      0,
+    )
     .option('--batch-size <n>', 'messages per XML package', intArg(1, 1000), 50)
     .option('--linger-ms <n>', 'longest wait for a batch to fill', intArg(0, 60_000), 50)
-    .option('--timeout-ms <n>', 'gateway answer timeout (headers, then body)', intArg(1, 600_000), 15_000)
+    .option(
+      '--timeout-ms <n>',
+      'gateway answer timeout (headers, then body)',
+      intArg(1, 600_000),
+      15_000,
+    )
     .option('--concurrency <n>', 'batches in flight at once', intArg(1, 256), 4)
-    .option('--shutdown-timeout-ms <n>', 'on SIGTERM, how long batches in flight may finish', intArg(0, 3_600_000), 20_000)
+    .option(
+      '--shutdown-timeout-ms <n>',
+      'on SIGTERM, how long batches in flight may finish',
+      intArg(0, 3_600_000),
+      20_000,
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
