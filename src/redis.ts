@@ -42,6 +42,9 @@ export async function openRedis(connection: RedisConnection, role: RedisRole): P
           maxRetriesPerRequest: 1,
           // Reconnect a few times for a blip, then give up so that callers see the error.
           retryStrategy: (times) => (times > 5 ? null : Math.min(times * 200, 1000)),
+          // After a refused connect, ioredis keeps a timer this long to destroy the socket: keep
+          // it short so a failed CLI command or test exits at once.
+          disconnectTimeout: 100,
         });
   // ioredis logs unhandled 'error' events; the failure surfaces through connect() instead.
   client.on('error', () => {});

@@ -103,6 +103,8 @@ export class SandboxGateway {
   };
   private readonly next: Fault[] = [];
   private server: Server | undefined;
+  /** Ends pending latency and slow-answer sleeps at close(). */
+  private readonly closed = new AbortController();
   private nextMsgId: number;
   private windowStart = 0;
 
@@ -149,6 +151,7 @@ export class SandboxGateway {
     const s = this.server;
     if (!s) return;
     this.server = undefined;
+    this.closed.abort();
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
@@ -213,14 +216,24 @@ export class SandboxGateway {
         res.end(xml.slice(0, Math.floor(xml.length / 2)));
         return;
       case 'slow-answer':
-        await sleep(fault.delayMs);
+        if (!(await this.pause(fault.delayMs))) return;
         break;
     }
     await this.reply(res, xml);
   }
 
+  /** Sleeps; false when the sandbox closed meanwhile. */
+  private async pause(ms: number): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.closed.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async reply(res: ServerResponse, xml: string): Promise<void> {
-    if (this.options.latencyMs > 0) await sleep(this.options.latencyMs);
+    if (this.options.latencyMs > 0 && !(await this.pause(this.options.latencyMs))) return;
     if (res.destroyed) return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(xml);
   }
