@@ -79,6 +79,9 @@ describe('the viber-bulk command', () => {
       delayed: 0,
       completed: 0,
       failed: 0,
+      paused: 0,
+      cancelled: 0,
+      control: null,
       byStatus: {},
     });
   });

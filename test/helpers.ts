@@ -36,11 +36,11 @@ export async function waitFor<T>(
   what: string,
   timeoutMs = 30_000,
   everyMs = 50,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }

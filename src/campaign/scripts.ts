@@ -63,12 +63,14 @@ export const TRANSITION_LUA = `
   batch re-run after a crash counts once.
 
   KEYS[1] state hash   id -> state (see state.ts for the encoding)
-  KEYS[2] counts hash  waiting, active, delayed, completed, failed, code:<n>
-  ARGV    pairs: id, new state
+  KEYS[2] counts hash  waiting, active, delayed, completed, failed, paused, cancelled, code:<n>
+  ARGV[1] 'only-from' prefix: letters of the states a message may leave ('' = any), e.g. 'wd'
+  ARGV[2..] pairs: id, new state
 
-  Returns the number of messages whose state changed.
+  Returns the ids whose state changed.
 ]]
-local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed' }
+local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
+  p = 'paused', x = 'cancelled' }
 
 local function bump(st, by)
   redis.call('HINCRBY', KEYS[2], names[string.sub(st, 1, 1)], by)
@@ -78,16 +80,18 @@ local function bump(st, by)
   end
 end
 
-local changed = 0
-for i = 1, #ARGV, 2 do
+local from = ARGV[1]
+local changed = {}
+for i = 2, #ARGV, 2 do
   local id, new = ARGV[i], ARGV[i + 1]
   local old = redis.call('HGET', KEYS[1], id)
-  -- A message the producer never claimed is not ours to count.
-  if old and old ~= new then
+  -- A message the producer never claimed is not ours to count; 'from' guards operator actions
+  -- against a worker that moved the message meanwhile.
+  if old and old ~= new and (from == '' or string.find(from, string.sub(old, 1, 1), 1, true)) then
     redis.call('HSET', KEYS[1], id, new)
     bump(old, -1)
     bump(new, 1)
-    changed = changed + 1
+    changed[#changed + 1] = id
   end
 end
 return changed

@@ -6,11 +6,15 @@
  *   d        delayed: a transient failure; BullMQ retries it after its backoff
  *   c:<code> completed with the gateway's code (always 1: accepted, or 208 recovered as 1)
  *   f:<code> failed for good; code is the gateway's, or empty for a transport failure
+ *   p        paused: its campaign is paused; the job is parked in BullMQ's delayed set
+ *   x        cancelled: its campaign was cancelled before it was sent
  *
- * Transitions happen in the worker, one Lua call per batch (transition.lua), and only there;
- * the producer writes the initial `w` in the same call that claims the id (claim.lua).
+ * The producer writes the initial `w` in the same Lua call that claims the id; the worker moves
+ * messages on, one Lua call per batch; campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and
+ * f → w. All through TRANSITION_LUA, which keeps the counts in step.
  */
-export type StateName = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
+export type StateName =
+  'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled';
 
 export const STATE_NAMES: readonly StateName[] = [
   'waiting',
@@ -18,6 +22,8 @@ export const STATE_NAMES: readonly StateName[] = [
   'delayed',
   'completed',
   'failed',
+  'paused',
+  'cancelled',
 ];
 
 const BY_LETTER: Readonly<Record<string, StateName>> = {
@@ -26,6 +32,8 @@ const BY_LETTER: Readonly<Record<string, StateName>> = {
   d: 'delayed',
   c: 'completed',
   f: 'failed',
+  p: 'paused',
+  x: 'cancelled',
 };
 
 export const state = {
@@ -34,6 +42,8 @@ export const state = {
   delayed: 'd',
   completed: (code: number): string => `c:${code}`,
   failed: (code?: number): string => `f:${code ?? ''}`,
+  paused: 'p',
+  cancelled: 'x',
 } as const;
 
 /** Decodes a stored state string: its name and the gateway code, if any. */

@@ -22,6 +22,9 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
   }
 }
 
+/** What an operator set on a campaign; workers read it once per batch. */
+export type CampaignControl = 'paused' | 'cancelled';
+
 export type ClaimResult = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
 const CLAIM_RESULTS: readonly ClaimResult[] = [
   'new',
@@ -33,13 +36,15 @@ const CLAIM_RESULTS: readonly ClaimResult[] = [
 export interface CampaignCounts extends Record<StateName, number> {
   campaign: string;
   total: number;
+  /** Set by pause/cancel; null while the campaign runs. */
+  control: CampaignControl | null;
   /** Messages by the gateway's status code, for those that reached a final state. */
   byStatus: Record<string, number>;
 }
 
 interface StoreCommands {
   vbClaim(...args: (string | number)[]): Promise<number[]>;
-  vbTransition(...args: (string | number)[]): Promise<number>;
+  vbTransition(...args: (string | number)[]): Promise<string[]>;
 }
 
 export class CampaignStore {
@@ -93,23 +98,65 @@ export class CampaignStore {
     return raw.map((r) => CLAIM_RESULTS[r] ?? 'duplicate');
   }
 
-  /** Moves messages to new states (state.ts encoding). Returns how many changed. */
-  async transition(campaign: string, changes: ReadonlyArray<readonly [number, string]>) {
-    if (changes.length === 0) return 0;
-    const args: (string | number)[] = [];
+  /**
+   * Moves messages to new states (state.ts encoding); with `onlyFrom` (state letters, e.g. 'wd')
+   * only messages now in one of those states move. Returns the ids that moved.
+   */
+  async transition(
+    campaign: string,
+    changes: ReadonlyArray<readonly [number, string]>,
+    onlyFrom = '',
+  ): Promise<number[]> {
+    if (changes.length === 0) return [];
+    const args: (string | number)[] = [onlyFrom];
     for (const [id, st] of changes) args.push(id, st);
-    return this.redis.vbTransition(this.stateKey(campaign), this.countsKey(campaign), ...args);
+    const moved = await this.redis.vbTransition(
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      ...args,
+    );
+    return moved.map(Number);
+  }
+
+  private get controlKey(): string {
+    return `${this.base}vb:control`;
+  }
+
+  /** Sets (or clears, with undefined) a campaign's control: paused or cancelled. */
+  async setControl(campaign: string, control: CampaignControl | undefined): Promise<void> {
+    if (control) await this.redis.hset(this.controlKey, campaign, control);
+    else await this.redis.hdel(this.controlKey, campaign);
+  }
+
+  /** The controls of some campaigns, in one round trip. */
+  async controls(campaigns: readonly string[]): Promise<Map<string, CampaignControl>> {
+    const out = new Map<string, CampaignControl>();
+    if (campaigns.length === 0) return out;
+    const values = await this.redis.hmget(this.controlKey, ...campaigns);
+    campaigns.forEach((c, i) => {
+      const v = values[i];
+      if (v === 'paused' || v === 'cancelled') out.set(c, v);
+    });
+    return out;
   }
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
   async counts(campaign: string): Promise<CampaignCounts> {
-    const raw = await this.redis.hgetall(this.countsKey(campaign));
+    const [raw, control] = await Promise.all([
+      this.redis.hgetall(this.countsKey(campaign)),
+      this.redis.hget(this.controlKey, campaign),
+    ]);
     const num = (k: string): number => Number(raw[k] ?? 0);
     const byStatus: Record<string, number> = {};
     for (const [k, v] of Object.entries(raw)) {
       if (k.startsWith('code:') && Number(v) !== 0) byStatus[k.slice(5)] = Number(v);
     }
-    const out = { campaign, total: num('total'), byStatus } as CampaignCounts;
+    const out = {
+      campaign,
+      total: num('total'),
+      control: control === 'paused' || control === 'cancelled' ? control : null,
+      byStatus,
+    } as CampaignCounts;
     for (const s of STATE_NAMES) out[s] = num(s);
     return out;
   }

@@ -19,6 +19,7 @@ import { SandboxGateway } from '../sandbox/server.js';
 import { createWorker } from '../worker/send-worker.js';
 import { readEnv } from './env.js';
 import { createLogger } from './log.js';
+import { bar } from './progress.js';
 
 const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', import.meta.url));
 const out = (s: string) => process.stdout.write(s);
@@ -72,11 +73,6 @@ async function redisForDemo(url: string): Promise<{ url: string; server?: ChildP
   const local = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50 && !(await ping(local)); i++) await sleep(100);
   return { url: local, server };
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return '[' + '#'.repeat(filled) + '-'.repeat(width - filled) + ']';
 }
 
 async function main(): Promise<number> {

@@ -7,7 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { enqueueCommand } from './commands/enqueue.js';
 import { resultsCommand } from './commands/results.js';
 import { sandboxCommand } from './commands/sandbox.js';
-import { statusCommand } from './commands/status.js';
+import { statusCommands } from './commands/status.js';
+import { controlCommands } from './commands/control.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT } from './util.js';
 
@@ -20,7 +21,8 @@ const program = new Command('viber-bulk')
 
 enqueueCommand(program);
 workerCommand(program);
-statusCommand(program);
+statusCommands(program);
+controlCommands(program);
 resultsCommand(program);
 sandboxCommand(program);
 

@@ -70,9 +70,10 @@ export class Inspector {
     return (await this.ready).store.counts(campaign);
   }
 
-  /** Known campaigns, oldest first. */
-  async campaigns(): Promise<string[]> {
-    return (await this.ready).store.campaigns();
+  /** Known campaigns with their counts, oldest first. */
+  async campaigns(): Promise<CampaignCounts[]> {
+    const { store } = await this.ready;
+    return Promise.all((await store.campaigns()).map((c) => store.counts(c)));
   }
 
   /** One message's result by its id, or undefined if it was never enqueued. */

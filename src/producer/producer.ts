@@ -11,6 +11,12 @@ import type { ViberMessage } from '../message.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
 import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
 import {
+  cancelCampaign,
+  pauseCampaign,
+  resumeCampaign,
+  retryFailedCampaign,
+} from '../campaign/controls.js';
+import {
   resolveProducerOptions,
   type ProducerOptions,
   type ResolvedProducerOptions,
@@ -201,6 +207,37 @@ export class Producer {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * Pauses a campaign: its messages are not sent until resume (other campaigns keep flowing).
+   * Messages already in a package being sent finish. Returns how many messages were paused.
+   */
+  async pause(campaign: string): Promise<number> {
+    return pauseCampaign((await this.ready).store, campaign);
+  }
+
+  /** Resumes a paused campaign where it stopped. Returns how many messages were resumed. */
+  async resume(campaign: string): Promise<number> {
+    const { store, queue } = await this.ready;
+    return resumeCampaign(store, queue, campaign);
+  }
+
+  /**
+   * Cancels what is not sent yet; what the gateway accepted stays accepted. Returns how many
+   * messages were cancelled.
+   */
+  async cancel(campaign: string): Promise<number> {
+    return cancelCampaign((await this.ready).store, campaign);
+  }
+
+  /**
+   * Queues a campaign's failed messages again (all, or those that failed with one of `codes`),
+   * with their ids and fresh attempts. Returns how many.
+   */
+  async retryFailed(campaign: string, codes?: readonly number[]): Promise<number> {
+    const { store, queue } = await this.ready;
+    return retryFailedCampaign(store, queue, campaign, codes);
   }
 
   /** Closes what the producer opened; a connection you passed in stays open. Idempotent. */

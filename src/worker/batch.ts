@@ -7,7 +7,7 @@
  * that write fails, the jobs are left to their locks and come back as stalled — never completed or
  * failed without being counted.
  */
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { state as st } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
@@ -37,6 +37,10 @@ export interface BatchReport {
   failed: number;
   retried: number;
   requeued: number;
+  /** Jobs of paused campaigns, parked instead of sent. */
+  parked: number;
+  /** Jobs of cancelled campaigns, failed instead of sent. */
+  cancelled: number;
   /** Times the gateway throttled this batch (212) before taking it. */
   throttled: number;
   /** Package-level code, when the gateway refused the whole package. */
@@ -49,6 +53,8 @@ export interface BatchContext {
   /** Rate limit and throttle pauses, shared by all workers on the queue. */
   limiter: RateLimiter;
   logger: Logger;
+  /** How long a paused campaign's job stays parked before a worker looks at it again, ms. */
+  pauseRecheckMs: number;
   /** Aborted when shutdown runs out of time: in-flight work hands its jobs back. */
   signal: AbortSignal;
   /** The gateway said 212: pause every worker on the queue (the batch is then sent again). */
@@ -77,6 +83,8 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     retried: 0,
     requeued: 0,
     throttled: 0,
+    parked: 0,
+    cancelled: 0,
   };
   const decisions = new Map<Pending, Decision>();
   try {
@@ -84,8 +92,14 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
     const sendable: Pending[] = [];
     const seen = new Set<number>();
+    const controls = await ctx.store.controls([...new Set(items.map((p) => p.job.data.campaign))]);
     for (const p of items) {
       const m = p.job.data.message;
+      const control = controls.get(p.job.data.campaign);
+      if (control) {
+        decisions.set(p, { action: control === 'paused' ? 'park' : 'cancel' });
+        continue;
+      }
       try {
         buildViberMsg(m);
       } catch (err) {
@@ -204,6 +218,10 @@ function stateAfter(p: Pending, d: Decision): string {
       const attempts = p.job.opts.attempts ?? 1;
       return p.job.attemptsMade + 1 >= attempts ? st.failed(d.code) : st.delayed;
     }
+    case 'park':
+      return st.paused;
+    case 'cancel':
+      return st.cancelled;
     default:
       return st.waiting;
   }
@@ -263,6 +281,23 @@ async function settle(
         case 'retry':
           report.retried++;
           p.reject(jobError(d.code ? `GATEWAY_${d.code}` : 'TRANSIENT', d.reason));
+          return;
+        case 'cancel':
+          report.cancelled++;
+          p.reject(
+            new UnrecoverableError(`cancelled: campaign ${p.job.data.campaign} was cancelled`),
+          );
+          return;
+        case 'park':
+          report.parked++;
+          try {
+            // Resume promotes it at once; the recheck is the safety net for a resume that ran
+            // while this job was on its way to the delayed set.
+            await p.job.moveToDelayed(Date.now() + ctx.pauseRecheckMs, p.token);
+            p.reject(new DelayedError());
+          } catch {
+            p.reject(new WaitingError()); // lock lost: the stalled checker brings it back
+          }
           return;
         default:
           report.requeued++;

@@ -86,6 +86,12 @@ export interface SendWorkerOptions {
    */
   shutdownTimeoutMs?: number;
   /**
+   * A paused campaign's jobs are parked in BullMQ's delayed set; `resume` promotes them at once,
+   * and this is how long until a worker looks at one again anyway (a safety net), ms.
+   * @defaultValue 300000
+   */
+  pauseRecheckMs?: number;
+  /**
    * Logger (pino). Default: a silent one.
    */
   logger?: Logger;
@@ -110,6 +116,7 @@ export const WORKER_DEFAULTS = {
   stalledInterval: 15_000,
   maxStalledCount: 1000,
   shutdownTimeoutMs: 20_000,
+  pauseRecheckMs: 300_000,
 } as const;
 
 export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOptions {
@@ -133,6 +140,7 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     stalledInterval: intInRange('stalledInterval', o.stalledInterval, 100, 3_600_000),
     maxStalledCount: intInRange('maxStalledCount', o.maxStalledCount, 0, 1_000_000),
     shutdownTimeoutMs: intInRange('shutdownTimeoutMs', o.shutdownTimeoutMs, 0, 3_600_000),
+    pauseRecheckMs: intInRange('pauseRecheckMs', o.pauseRecheckMs, 100, 86_400_000),
     logger: opts.logger,
   };
   const timeoutMs = opts.gateway.timeoutMs ?? 15_000;

@@ -14,8 +14,12 @@ export type Decision =
   | { action: 'fail'; code: number | undefined; reason: string }
   /** Worth another attempt later (BullMQ backoff, uses an attempt). */
   | { action: 'retry'; code: number | undefined; reason: string }
-  /** Back to the queue untouched, using no attempt (throttling, account problems). */
-  | { action: 'requeue'; reason: string };
+  /** Back to the queue untouched, using no attempt (account problems, shutdown). */
+  | { action: 'requeue'; reason: string }
+  /** Its campaign is paused: park the job in BullMQ's delayed set until resumed. */
+  | { action: 'park' }
+  /** Its campaign was cancelled: fail the job without sending it. */
+  | { action: 'cancel' };
 
 export interface BatchDecision {
   decisions: Map<number, Decision>;

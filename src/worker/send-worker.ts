@@ -137,6 +137,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
           store: this.store,
           limiter: this.limiter,
           logger: this.log,
+          pauseRecheckMs: this.options.pauseRecheckMs,
           signal: this.halted ? AbortSignal.abort(new Error('worker halted')) : this.abort.signal,
           onThrottle: () => this.throttle(),
           onAccepted: () => (this.throttleStreak = 0),

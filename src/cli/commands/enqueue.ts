@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import type { Command } from 'commander';
 import { Producer } from '../../producer/producer.js';
 import { formatOf, readRows, type InputFormat } from '../../producer/input.js';
@@ -8,6 +9,7 @@ import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
 import { EXIT } from '../util.js';
+import { EnqueueProgressView } from '../progress.js';
 
 interface EnqueueFlags {
   campaign: string;
@@ -70,17 +72,32 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   defaults.type = (flags.type as MessageType | undefined) ?? (flags.image ? 'image' : 'text');
 
   // Fail on an unreadable file before touching Redis.
+  let size = 0;
   if (flags.file !== '-') {
     const st = await stat(flags.file).catch((err: Error) => {
       throw new InvalidOptionError(`--file ${flags.file}: ${err.message}`);
     });
     if (!st.isFile()) throw new InvalidOptionError(`--file ${flags.file}: not a regular file`);
+    size = st.size;
   }
-  const input = flags.file === '-' ? process.stdin : createReadStream(flags.file);
+  const progress = new EnqueueProgressView(size);
+  // Count bytes on their way to the parser (a 'data' listener would start the flow early).
+  const input = (flags.file === '-' ? process.stdin : createReadStream(flags.file)).pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        progress.read(chunk.length);
+        done(null, chunk);
+      },
+    }),
+  );
 
   const producer = new Producer({ connection: env.redisUrl, queueName: env.queueName });
   try {
-    const res = await producer.enqueueRows(flags.campaign, readRows(input, format), { defaults });
+    const res = await producer.enqueueRows(flags.campaign, readRows(input, format), {
+      defaults,
+      onProgress: (p) => progress.update(p),
+    });
+    progress.end();
     const out = flags.json ? process.stderr : process.stdout;
     for (const r of res.rejected) {
       const problems = r.errors.map((e) => `${e.field}: ${e.rule}`).join('; ');

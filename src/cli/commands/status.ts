@@ -1,34 +1,105 @@
 import type { Command } from 'commander';
-import { Inspector } from '../../inspect/inspector.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { STATE_NAMES } from '../../campaign/state.js';
+import type { CampaignCounts } from '../../campaign/store.js';
+import { Inspector } from '../../inspect/inspector.js';
 import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';
+import { bar } from '../progress.js';
 
-export function statusCommand(program: Command): void {
+/** The JSON shape of one campaign's counts (status --json, campaigns --json). */
+export function countsJson(c: CampaignCounts): Record<string, unknown> {
+  const states = Object.fromEntries(STATE_NAMES.map((s) => [s, c[s]]));
+  return {
+    campaign: c.campaign,
+    total: c.total,
+    ...states,
+    control: c.control,
+    byStatus: c.byStatus,
+  };
+}
+
+function describe(c: CampaignCounts): string[] {
+  const lines = [
+    `campaign ${c.campaign}: ${c.total} messages${c.control ? ` (${c.control})` : ''}`,
+  ];
+  for (const s of STATE_NAMES)
+    if (c[s] > 0 || (s !== 'paused' && s !== 'cancelled')) lines.push(`  ${s.padEnd(10)} ${c[s]}`);
+  for (const [code, n] of Object.entries(c.byStatus)) {
+    lines.push(`  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`);
+  }
+  return lines;
+}
+
+const finished = (c: CampaignCounts) => c.completed + c.failed + c.cancelled;
+
+async function watch(inspector: Inspector, campaign: string): Promise<void> {
+  const tty = process.stdout.isTTY;
+  let stop = false;
+  process.once('SIGINT', () => (stop = true));
+  let drawn = 0;
+  let prev: { at: number; done: number } | undefined;
+  let rate = 0;
+  while (!stop) {
+    const c = await inspector.counts(campaign);
+    const now = Date.now();
+    const done = finished(c);
+    if (prev && now > prev.at) rate = Math.round(((done - prev.done) * 1000) / (now - prev.at));
+    prev = { at: now, done };
+    const lines = [`${bar(done, c.total)} ${done}/${c.total}  ${rate} msg/s`, ...describe(c)];
+    if (tty) {
+      // Redraw in place: up to the first line drawn last time, clear to the end of the screen.
+      if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[0J`);
+      process.stdout.write(lines.join('\n') + '\n');
+      drawn = lines.length;
+    } else {
+      process.stdout.write(`${lines[0]}  ${STATE_NAMES.map((s) => `${s}=${c[s]}`).join(' ')}\n`);
+    }
+    if (c.total > 0 && done >= c.total) break;
+    await sleep(tty ? 500 : 2000);
+  }
+}
+
+export function statusCommands(program: Command): void {
   program
     .command('status')
     .description("a campaign's counts by state and by gateway status code")
     .requiredOption('--campaign <name>', 'campaign name')
     .option('--json', 'print one JSON line')
-    .action(async (flags: { campaign: string; json?: boolean }) => {
+    .option('--watch', 'a live view until the campaign is done (Ctrl-C to leave)')
+    .action(async (flags: { campaign: string; json?: boolean; watch?: boolean }) => {
       const env = readEnv();
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
+        if (flags.watch) await watch(inspector, flags.campaign);
         const c = await inspector.counts(flags.campaign);
+        if (flags.json) process.stdout.write(JSON.stringify(countsJson(c)) + '\n');
+        else if (!flags.watch) process.stdout.write(describe(c).join('\n') + '\n');
+      } finally {
+        await inspector.close();
+      }
+    });
+
+  program
+    .command('campaigns')
+    .description('the campaigns on the queue, with their counts')
+    .option('--json', 'print one JSON line: an array of campaign counts')
+    .action(async (flags: { json?: boolean }) => {
+      const env = readEnv();
+      const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
+      try {
+        const all = await inspector.campaigns();
         if (flags.json) {
-          const { campaign, total, byStatus } = c;
-          const states = Object.fromEntries(STATE_NAMES.map((s) => [s, c[s]]));
-          process.stdout.write(JSON.stringify({ campaign, total, ...states, byStatus }) + '\n');
+          process.stdout.write(JSON.stringify(all.map(countsJson)) + '\n');
           return;
         }
-        const lines = [`campaign ${c.campaign}: ${c.total} messages`];
-        for (const s of STATE_NAMES) lines.push(`  ${s.padEnd(10)} ${c[s]}`);
-        for (const [code, n] of Object.entries(c.byStatus)) {
-          lines.push(
-            `  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`,
+        if (all.length === 0) process.stdout.write('no campaigns on this queue\n');
+        for (const c of all) {
+          const state = c.control ?? (finished(c) >= c.total ? 'done' : 'running');
+          process.stdout.write(
+            `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state}\n`,
           );
         }
-        process.stdout.write(lines.join('\n') + '\n');
       } finally {
         await inspector.close();
       }

@@ -1,0 +1,151 @@
+/**
+ * Operator actions on a campaign, on a queue shared with other campaigns (which keep flowing):
+ *
+ *   pause        control = paused; waiting/delayed messages → p. Workers park any job of the
+ *                campaign they pick up in BullMQ's delayed set instead of sending it.
+ *   resume       control cleared; p → w, and parked jobs are promoted back to waiting.
+ *   cancel       control = cancelled; waiting/delayed/paused messages → x. Workers fail any job
+ *                of the campaign they pick up, unsent. What is in flight or accepted stays so.
+ *   retryFailed  failed messages (all, or with the given codes) → w; their jobs are retried with
+ *                fresh attempts, keeping their ids.
+ *
+ * The control lives in Redis, so it survives worker restarts. Each state change goes through
+ * the transition script with an "only from" guard, so an operator action never overwrites what
+ * a worker recorded meanwhile.
+ */
+import type { Queue } from 'bullmq';
+import { InvalidOptionError } from '../errors.js';
+import { state as st } from './state.js';
+import { assertCampaignName, jobIdOf, type CampaignStore } from './store.js';
+
+async function forEachPage(
+  store: CampaignStore,
+  campaign: string,
+  pick: (raw: string) => boolean,
+  fn: (ids: number[]) => Promise<void>,
+): Promise<void> {
+  for await (const page of store.scanStates(campaign)) {
+    const ids = page.filter(([, raw]) => pick(raw)).map(([id]) => id);
+    if (ids.length > 0) await fn(ids);
+  }
+}
+
+async function known(store: CampaignStore, campaign: string): Promise<void> {
+  assertCampaignName(campaign);
+  if ((await store.counts(campaign)).total === 0) {
+    throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+  }
+}
+
+export async function pauseCampaign(store: CampaignStore, campaign: string): Promise<number> {
+  await known(store, campaign);
+  const control = (await store.controls([campaign])).get(campaign);
+  if (control === 'cancelled') throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
+  await store.setControl(campaign, 'paused');
+  let paused = 0;
+  await forEachPage(
+    store,
+    campaign,
+    (raw) => raw === st.waiting || raw === st.delayed,
+    async (ids) => {
+      paused += (
+        await store.transition(
+          campaign,
+          ids.map((id) => [id, st.paused]),
+          'wd',
+        )
+      ).length;
+    },
+  );
+  return paused;
+}
+
+export async function resumeCampaign(
+  store: CampaignStore,
+  queue: Queue,
+  campaign: string,
+): Promise<number> {
+  await known(store, campaign);
+  const control = (await store.controls([campaign])).get(campaign);
+  if (control === 'cancelled') throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
+  await store.setControl(campaign, undefined);
+  let resumed = 0;
+  await forEachPage(
+    store,
+    campaign,
+    (raw) => raw === st.paused,
+    async (ids) => {
+      const moved = await store.transition(
+        campaign,
+        ids.map((id) => [id, st.waiting]),
+        'p',
+      );
+      resumed += moved.length;
+      // Parked jobs sit in the delayed set; those never picked up while paused are still waiting.
+      await Promise.all(
+        moved.map(async (id) => {
+          const job = await queue.getJob(jobIdOf(id));
+          if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+        }),
+      );
+    },
+  );
+  return resumed;
+}
+
+export async function cancelCampaign(store: CampaignStore, campaign: string): Promise<number> {
+  await known(store, campaign);
+  await store.setControl(campaign, 'cancelled');
+  let cancelled = 0;
+  await forEachPage(
+    store,
+    campaign,
+    (raw) => raw === st.waiting || raw === st.delayed || raw === st.paused,
+    async (ids) => {
+      cancelled += (
+        await store.transition(
+          campaign,
+          ids.map((id) => [id, st.cancelled]),
+          'wdp',
+        )
+      ).length;
+    },
+  );
+  return cancelled;
+}
+
+export async function retryFailedCampaign(
+  store: CampaignStore,
+  queue: Queue,
+  campaign: string,
+  codes?: readonly number[],
+): Promise<number> {
+  await known(store, campaign);
+  if ((await store.controls([campaign])).get(campaign) === 'cancelled') {
+    throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
+  }
+  const wanted = codes && codes.length > 0 ? new Set(codes.map((c) => st.failed(c))) : undefined;
+  let retried = 0;
+  await forEachPage(
+    store,
+    campaign,
+    (raw) => raw.startsWith('f:') && (!wanted || wanted.has(raw)),
+    async (ids) => {
+      for (const id of ids) {
+        const job = await queue.getJob(jobIdOf(id));
+        if (!job || !(await job.isFailed())) continue;
+        const before = (await store.stateOf(campaign, id)) ?? st.failed();
+        // Counts first (the worker's rule): a retried job is waiting before BullMQ says so.
+        const moved = await store.transition(campaign, [[id, st.waiting]], 'f');
+        if (moved.length === 0) continue;
+        try {
+          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          retried++;
+        } catch {
+          await store.transition(campaign, [[id, before]], 'w'); // BullMQ refused: undo
+        }
+      }
+    },
+  );
+  return retried;
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { InvalidOptionError } from '../../errors.js';
+import { Producer } from '../../producer/producer.js';
+import { readEnv } from '../env.js';
+
+async function withProducer<T>(fn: (p: Producer) => Promise<T>): Promise<T> {
+  const env = readEnv();
+  const producer = new Producer({ connection: env.redisUrl, queueName: env.queueName });
+  try {
+    return await fn(producer);
+  } finally {
+    await producer.close();
+  }
+}
+
+function parseCodes(value: string): number[] {
+  const codes = value.split(',').map((s) => s.trim());
+  if (codes.some((c) => !/^\d{1,4}$/.test(c))) {
+    throw new InvalidOptionError(
+      `--codes must be status codes separated by commas, e.g. 206,207 (got ${value})`,
+    );
+  }
+  return codes.map(Number);
+}
+
+export function controlCommands(program: Command): void {
+  program
+    .command('pause')
+    .description(
+      "stop sending a campaign's messages (other campaigns keep flowing); survives restarts",
+    )
+    .requiredOption('--campaign <name>', 'campaign name')
+    .action(async (flags: { campaign: string }) => {
+      const n = await withProducer((p) => p.pause(flags.campaign));
+      process.stdout.write(`campaign ${flags.campaign} paused (${n} messages held)\n`);
+    });
+
+  program
+    .command('resume')
+    .description('send a paused campaign again, from where it stopped')
+    .requiredOption('--campaign <name>', 'campaign name')
+    .action(async (flags: { campaign: string }) => {
+      const n = await withProducer((p) => p.resume(flags.campaign));
+      process.stdout.write(
+        `campaign ${flags.campaign} resumed (${n} messages back in the queue)\n`,
+      );
+    });
+
+  program
+    .command('cancel')
+    .description('cancel the messages of a campaign not sent yet; accepted ones stay accepted')
+    .requiredOption('--campaign <name>', 'campaign name')
+    .option('--json', 'print one JSON line: {campaign, cancelled}')
+    .action(async (flags: { campaign: string; json?: boolean }) => {
+      const cancelled = await withProducer((p) => p.cancel(flags.campaign));
+      process.stdout.write(
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, cancelled }) + '\n'
+          : `campaign ${flags.campaign}: ${cancelled} messages cancelled\n`,
+      );
+    });
+
+  program
+    .command('retry-failed')
+    .description("queue a campaign's failed messages again, keeping their ids")
+    .requiredOption('--campaign <name>', 'campaign name')
+    .option(
+      '--codes <codes>',
+      'only those that failed with these status codes, e.g. 206,207',
+      parseCodes,
+    )
+    .option('--json', 'print one JSON line: {campaign, retried}')
+    .action(async (flags: { campaign: string; codes?: number[]; json?: boolean }) => {
+      const retried = await withProducer((p) => p.retryFailed(flags.campaign, flags.codes));
+      process.stdout.write(
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, retried }) + '\n'
+          : `campaign ${flags.campaign}: ${retried} failed messages queued again\n`,
+      );
+    });
+}

@@ -1,0 +1,107 @@
+import { createRig, type Rig } from './fixture.js';
+import { sampleMessages, waitFor } from './helpers.js';
+
+describe('steering campaigns while they run', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  const settled = (campaign: string) =>
+    waitFor(async () => {
+      const c = await rig.inspector.counts(campaign);
+      return c.total > 0 && c.completed + c.failed + c.cancelled === c.total ? c : undefined;
+    }, `${campaign} to settle`);
+
+  it('pauses one campaign while others flow, keeps it paused across a worker restart, and resumes it', async () => {
+    rig = await createRig('pause', { latencyMs: 20 });
+    await rig.producer.enqueue('a', sampleMessages(300, 1));
+    await rig.producer.enqueue('b', sampleMessages(200, 1001));
+    expect(await rig.producer.pause('a')).toBe(300);
+    const first = await rig.startWorker({ batchSize: 20 });
+    await settled('b');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('active')).active === 0,
+      'nothing active',
+    );
+    const a = await rig.inspector.counts('a');
+    expect(a).toMatchObject({ control: 'paused', paused: 300, completed: 0, active: 0 });
+    await first.close();
+
+    // A new worker: a new campaign goes out, the paused one still does not.
+    await rig.startWorker({ batchSize: 20 });
+    await rig.producer.enqueue('c', sampleMessages(100, 2001));
+    await settled('c');
+    expect(await rig.inspector.counts('a')).toMatchObject({ paused: 300, completed: 0 });
+    expect([...rig.sandbox.accepted.keys()].some((id) => id <= 300)).toBe(false);
+
+    expect(await rig.producer.resume('a')).toBe(300);
+    const done = await settled('a');
+    expect(done).toMatchObject({ control: null, completed: 300, paused: 0, failed: 0 });
+    expect(rig.sandbox.stats.accepted).toBe(600);
+    expect(rig.sandbox.stats.duplicates).toBe(0);
+  });
+
+  it('cancels what is not sent yet while a worker runs; what was accepted stays accepted', async () => {
+    rig = await createRig('cancel', { latencyMs: 30 });
+    await rig.producer.enqueue('c', sampleMessages(600, 1));
+    await rig.startWorker({ batchSize: 20, concurrency: 2 });
+    await waitFor(async () => (await rig.inspector.counts('c')).completed >= 40, 'some sent');
+    const cancelled = await rig.producer.cancel('c');
+    expect(cancelled).toBeGreaterThan(0);
+    const c = await settled('c');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('active', 'wait')).wait === 0,
+      'the queue to drain',
+    );
+    expect(c.cancelled).toBe(cancelled);
+    expect(c.completed).toBe(rig.sandbox.stats.accepted);
+    expect(c.completed + c.cancelled).toBe(600);
+    expect(c.control).toBe('cancelled');
+    const rows = [];
+    for await (const r of rig.inspector.results('c')) rows.push(r);
+    expect(rows.filter((r) => r.state === 'cancelled')).toHaveLength(cancelled);
+    expect(
+      rows
+        .filter((r) => r.state === 'completed')
+        .every((r) => r.msgId === rig.sandbox.accepted.get(r.id)?.msgId),
+    ).toBe(true);
+    await expect(rig.producer.resume('c')).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: 'campaign c is cancelled',
+    });
+  });
+
+  it('re-queues failed messages with the chosen codes only, keeping their ids', async () => {
+    let failing = true;
+    rig = await createRig('retry', {
+      codeFor: (m) =>
+        !failing ? undefined : m.id === '3' || m.id === '13' ? 203 : m.id === '7' ? 204 : undefined,
+    });
+    await rig.producer.enqueue('c', sampleMessages(20, 1));
+    await rig.startWorker();
+    expect(await settled('c')).toMatchObject({
+      completed: 17,
+      failed: 3,
+      byStatus: { '1': 17, '203': 2, '204': 1 },
+    });
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('failed')).failed === 3,
+      'BullMQ to agree',
+    );
+    failing = false;
+    expect(await rig.producer.retryFailed('c', [203])).toBe(2);
+    const c = await waitFor(async () => {
+      const x = await rig.inspector.counts('c');
+      return x.completed === 19 ? x : undefined;
+    }, 'the retried messages to be sent');
+    expect(c).toMatchObject({ failed: 1, byStatus: { '1': 19, '204': 1 } });
+    const retried = await rig.queue.getJob('m13');
+    await waitFor(async () => (await retried?.isCompleted()) ?? false, 'm13 completed');
+    expect((await rig.queue.getJob('m13'))?.returnvalue).toMatchObject({
+      msgId: rig.sandbox.accepted.get(13)?.msgId,
+      attempts: 1,
+    });
+    expect(await rig.producer.retryFailed('c')).toBe(1);
+  });
+});
