@@ -9,6 +9,7 @@ import { resultsCommand } from './commands/results.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { statusCommands } from './commands/status.js';
 import { controlCommands } from './commands/control.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT } from './util.js';
 
@@ -25,6 +26,7 @@ statusCommands(program);
 controlCommands(program);
 resultsCommand(program);
 sandboxCommand(program);
+dashboardCommand(program);
 
 try {
   await program.parseAsync(process.argv);

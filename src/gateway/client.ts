@@ -63,9 +63,21 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** One HTTP exchange with the gateway, for metrics: what was asked, how long, how it ended. */
+export interface RequestObservation {
+  kind: 'send' | 'status';
+  durationMs: number;
+  /** `ok` (an answer we could read), or the error code that ended this try. */
+  result: string;
+}
+
 export class GatewayClient {
   readonly options: Omit<ResolvedGatewayOptions, 'apiKey'>;
   readonly stats: GatewayStats = { requests: 0, retries: 0 };
+  /** Called after every HTTP exchange (metrics). */
+  onRequest: ((o: RequestObservation) => void) | undefined;
+  /** Called when a failed exchange is about to be tried again (metrics). */
+  onRetry: (() => void) | undefined;
   readonly #apiKey: string;
   readonly #pool: Pool;
   readonly #path: string;
@@ -118,6 +130,25 @@ export class GatewayClient {
     return body;
   }
 
+  /** One try: post, parse, report to onRequest. */
+  async #exchange<T>(
+    kind: RequestObservation['kind'],
+    xml: string,
+    signal: AbortSignal | undefined,
+    read: (body: string) => T,
+  ): Promise<T> {
+    const started = performance.now();
+    let result = 'ok';
+    try {
+      return read(await this.#post(xml, signal));
+    } catch (err) {
+      result = (err as { code?: string }).code ?? 'ERROR';
+      throw err;
+    } finally {
+      this.onRequest?.({ kind, durationMs: performance.now() - started, result });
+    }
+  }
+
   async #withRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     const { retries, retryMinDelayMs, retryMaxDelayMs } = this.options;
     try {
@@ -130,7 +161,10 @@ export class GatewayClient {
         signal,
         shouldRetry: ({ error }) => isTransient(error),
         onFailedAttempt: ({ error, retriesLeft }) => {
-          if (retriesLeft > 0 && isTransient(error)) this.stats.retries++;
+          if (retriesLeft > 0 && isTransient(error)) {
+            this.stats.retries++;
+            this.onRetry?.();
+          }
         },
       });
     } catch (err) {
@@ -150,7 +184,7 @@ export class GatewayClient {
     const xml = buildSendPackage(this.#apiKey, messages);
     const ids = messages.map((m) => m.id);
     return this.#withRetries(
-      async () => parseSendAnswer(await this.#post(xml, opts.signal), ids),
+      () => this.#exchange('send', xml, opts.signal, (body) => parseSendAnswer(body, ids)),
       opts.signal,
     );
   }
@@ -158,13 +192,17 @@ export class GatewayClient {
   /** Asks `<status>` for messages by the user's ids. A package-level error is thrown. */
   status(ids: readonly number[], opts: RequestOptions = {}): Promise<StatusResult[]> {
     const xml = buildStatusPackage(this.#apiKey, ids);
-    return this.#withRetries(async () => {
-      const answer = parseAnswer(await this.#post(xml, opts.signal));
-      if (answer.error !== undefined) {
-        throw new GatewayPackageError(answer.error, codeName('package', answer.error));
-      }
-      return answer.statuses;
-    }, opts.signal);
+    return this.#withRetries(
+      () =>
+        this.#exchange('status', xml, opts.signal, (body) => {
+          const answer = parseAnswer(body);
+          if (answer.error !== undefined) {
+            throw new GatewayPackageError(answer.error, codeName('package', answer.error));
+          }
+          return answer.statuses;
+        }),
+      opts.signal,
+    );
   }
 
   /** Closes the connection pool. Idempotent. */

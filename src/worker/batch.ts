@@ -17,6 +17,7 @@ import type { SendJobData, SendJobResult } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { buildViberMsg } from '../xml/build.js';
 import { codeName } from '../xml/codes.js';
+import type { SendAnswer } from '../xml/parse.js';
 import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -43,6 +44,8 @@ export interface BatchReport {
   cancelled: number;
   /** Times the gateway throttled this batch (212) before taking it. */
   throttled: number;
+  /** Messages by the gateway's per-message code, as answered to this batch (208 included). */
+  codes: Record<string, number>;
   /** Package-level code, when the gateway refused the whole package. */
   packageError?: number;
 }
@@ -85,6 +88,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     throttled: 0,
     parked: 0,
     cancelled: 0,
+    codes: {},
   };
   const decisions = new Map<Pending, Decision>();
   try {
@@ -145,10 +149,12 @@ async function send(
   const messages: ViberMessage[] = items.map((p) => p.job.data.message);
   const ids = messages.map((m) => m.id);
   let batch: BatchDecision;
+  let answer: SendAnswer;
   for (;;) {
     await ctx.limiter.acquire(items.length, ctx.signal);
     try {
-      batch = decideBatch(await ctx.gateway.send(messages, { signal: ctx.signal }), ids);
+      answer = await ctx.gateway.send(messages, { signal: ctx.signal });
+      batch = decideBatch(answer, ids);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       const d: Decision = { action: 'retry', code: undefined, reason: (err as Error).message };
@@ -170,6 +176,9 @@ async function send(
     ctx.onHalt(batch.halt);
   } else {
     ctx.onAccepted();
+  }
+  if (answer.kind === 'results') {
+    for (const r of answer.results.values()) report.codes[r.code] = (report.codes[r.code] ?? 0) + 1;
   }
   const toRecover: Pending[] = [];
   for (const p of items) {

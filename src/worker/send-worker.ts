@@ -15,6 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { CampaignStore } from '../campaign/store.js';
 import { GatewayClient } from '../gateway/client.js';
@@ -53,7 +54,9 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
     await gateway.close();
     throw err;
   }
-  return new SendWorker(options, gateway, redis);
+  const worker = new SendWorker(options, gateway, redis);
+  await worker.checkRedis();
+  return worker;
 }
 
 export class SendWorker extends EventEmitter<SendWorkerEvents> {
@@ -112,6 +115,31 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       options.rate,
       options.rateWindowMs,
     );
+  }
+
+  /** The worker's (non-blocking) Redis connection, for tools that share it (metrics). */
+  get redisClient(): Redis {
+    return this.redis.client;
+  }
+
+  /**
+   * Warns when Redis may evict keys: an evicted job or campaign key is a lost message (BullMQ's
+   * production advice: `maxmemory-policy noeviction`). Read from INFO, which managed Redis
+   * services allow even where CONFIG is disabled.
+   */
+  async checkRedis(): Promise<void> {
+    try {
+      const info = await this.redis.client.info('memory');
+      const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+      if (policy && policy !== 'noeviction') {
+        this.log.warn(
+          { maxmemoryPolicy: policy },
+          `Redis maxmemory-policy is ${policy}: set it to noeviction, or Redis may evict queued messages`,
+        );
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'could not read Redis maxmemory-policy');
+    }
   }
 
   /** Resolves once the worker is connected and fetching. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createWorker } from '../../worker/send-worker.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
 import { readEnv, requireApiKey } from '../env.js';
 import { createLogger } from '../log.js';
 import { EXIT, intArg } from '../util.js';
@@ -11,6 +12,7 @@ interface WorkerFlags {
   timeoutMs: number;
   concurrency: number;
   shutdownTimeoutMs: number;
+  metricsPort?: number;
 }
 
 export function workerCommand(program: Command): void {
@@ -40,6 +42,11 @@ export function workerCommand(program: Command): void {
       intArg(0, 3_600_000),
       20_000,
     )
+    .option(
+      '--metrics-port <n>',
+      'serve Prometheus metrics at http://0.0.0.0:N/metrics',
+      intArg(0, 65535),
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
@@ -58,6 +65,12 @@ export function workerCommand(program: Command): void {
         logger,
       });
       await worker.waitUntilReady();
+      let metrics: WorkerMetrics | undefined;
+      if (flags.metricsPort !== undefined) {
+        metrics = new WorkerMetrics(worker);
+        const port = await metrics.listen(flags.metricsPort);
+        logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
+      }
       logger.info(
         { queue: env.queueName, gateway: new URL(env.gatewayUrl).origin, ...flags },
         'worker started',
@@ -81,6 +94,7 @@ export function workerCommand(program: Command): void {
       });
       logger.info({ reason: stop }, 'worker stopping: no new jobs, finishing batches in flight');
       await worker.close();
+      await metrics?.close();
       logger.info('worker closed');
       logger.flush();
       process.exitCode = worker.halted ? EXIT.halted : EXIT.ok;

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { startDashboard } from '../../dashboard/server.js';
+import { readEnv } from '../env.js';
+import { intArg } from '../util.js';
+
+export function dashboardCommand(program: Command): void {
+  program
+    .command('dashboard')
+    .description(
+      'serve bull-board for the queue (basic auth when DASHBOARD_USER and DASHBOARD_PASSWORD are set)',
+    )
+    .option('--port <n>', 'port (0: any free one)', intArg(0, 65535), 3000)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--queues <names>', 'comma-separated queues to show (default: VIBER_QUEUE)')
+    .action(async (flags: { port: number; host: string; queues?: string }) => {
+      const env = readEnv();
+      const user = process.env['DASHBOARD_USER'] || undefined;
+      const password = process.env['DASHBOARD_PASSWORD'] || undefined;
+      const dashboard = await startDashboard({
+        connection: env.redisUrl,
+        queueNames: flags.queues ? flags.queues.split(',').map((q) => q.trim()) : [env.queueName],
+        port: flags.port,
+        host: flags.host,
+        user,
+        password,
+      });
+      process.stdout.write(`dashboard at ${dashboard.url}${user ? ' (basic auth)' : ''}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await dashboard.close();
+    });
+}

@@ -1,0 +1,110 @@
+/**
+ * The dashboard: bull-board for the queue(s), on express, behind HTTP basic auth when a user and
+ * password are configured. Read and write like bull-board itself (retry, remove, promote); the
+ * campaign controls stay in the CLI and library, where they keep the campaign counts in step.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { Queue } from 'bullmq';
+import express, { type RequestHandler } from 'express';
+import { InvalidOptionError } from '../errors.js';
+import { assertQueueName } from '../producer/options.js';
+import { DEFAULT_REDIS_URL, openRedis, type OwnedRedis, type RedisConnection } from '../redis.js';
+
+export interface DashboardOptions {
+  /** @defaultValue `redis://127.0.0.1:6379` */
+  connection?: RedisConnection;
+  /** Queues to show. @defaultValue `['viber']` */
+  queueNames?: string[];
+  /** @defaultValue `bull` */
+  prefix?: string;
+  /** @defaultValue 3000 (0: any free port) */
+  port?: number;
+  /** @defaultValue `127.0.0.1` */
+  host?: string;
+  /** Basic auth; both or neither. */
+  user?: string;
+  password?: string;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function basicAuth(user: string, password: string): RequestHandler {
+  return (req, res, next) => {
+    const header = req.headers.authorization ?? '';
+    const [scheme, encoded] = header.split(' ');
+    if (scheme === 'Basic' && encoded) {
+      const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      if (
+        i >= 0 &&
+        sameSecret(decoded.slice(0, i), user) &&
+        sameSecret(decoded.slice(i + 1), password)
+      ) {
+        next();
+        return;
+      }
+    }
+    res
+      .set('WWW-Authenticate', 'Basic realm="viber-bulk", charset="UTF-8"')
+      .status(401)
+      .send('authentication required');
+  };
+}
+
+export interface Dashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashboard> {
+  if ((opts.user === undefined) !== (opts.password === undefined)) {
+    throw new InvalidOptionError(
+      'dashboard basic auth needs both a user and a password (DASHBOARD_USER and DASHBOARD_PASSWORD)',
+    );
+  }
+  const names = (opts.queueNames ?? ['viber']).map((n) => assertQueueName(n));
+  const prefix = assertQueueName(opts.prefix ?? 'bull', 'prefix');
+  const redis: OwnedRedis = await openRedis(opts.connection ?? DEFAULT_REDIS_URL, 'worker');
+  const queues = names.map((n) => new Queue(n, { connection: redis.client, prefix }));
+  const adapter = new ExpressAdapter();
+  adapter.setBasePath('/');
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q)),
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: 'viber-bulk' } },
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  if (opts.user !== undefined && opts.password !== undefined)
+    app.use(basicAuth(opts.user, opts.password));
+  app.use('/', adapter.getRouter());
+  const host = opts.host ?? '127.0.0.1';
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.port ?? 3000, host, (err?: Error) =>
+      err ? reject(err) : resolve(s),
+    );
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}/`,
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+        await Promise.all(queues.map((q) => q.close()));
+        if (redis.owned) await redis.client.quit();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
+import { createRig, type Rig } from './fixture.js';
+import { REDIS_URL, sampleMessages } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('the dashboard, in a real headless Chromium', () => {
+  let rig: Rig;
+  let dashboard: Dashboard;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    rig = await createRig('dash');
+    await rig.producer.enqueue('spring', sampleMessages(12, 501));
+    dashboard = await startDashboard({
+      connection: REDIS_URL,
+      queueNames: [rig.queueName],
+      port: 0,
+      user: 'ops',
+      password: 's3cret pass',
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await dashboard?.close();
+    await rig?.close();
+  });
+
+  it('asks for basic auth when DASHBOARD_USER/DASHBOARD_PASSWORD are set', async () => {
+    expect((await fetch(dashboard.url)).status).toBe(401);
+    const wrong = Buffer.from('ops:nope').toString('base64');
+    expect(
+      (await fetch(dashboard.url, { headers: { authorization: `Basic ${wrong}` } })).status,
+    ).toBe(401);
+  });
+
+  it('loads and shows the queue with its waiting jobs', async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: 'ops', password: 's3cret pass' },
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(dashboard.url);
+      await page.getByText(rig.queueName).first().waitFor({ timeout: 20_000 });
+      await page.goto(`${dashboard.url}queue/${encodeURIComponent(rig.queueName)}?status=waiting`);
+      // Job ids are m<id>: the first page lists some of the 12.
+      // Job ids are m<message id>; the page lists the newest first, with their data.
+      await page.getByText('m512', { exact: true }).first().waitFor({ timeout: 20_000 });
+      const text = await page.locator('body').innerText();
+      expect(text).toMatch(/WAITING\s+12/);
+      expect(text).toContain('campaign:"spring"');
+      expect(text).toContain('id:512');
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/cli/log.js';
+import { WorkerMetrics } from '../src/worker/metrics.js';
+import { createRig, type Rig } from './fixture.js';
+import { sampleMessages, waitFor } from './helpers.js';
+
+describe('worker metrics and logs', () => {
+  let rig: Rig;
+  let metrics: WorkerMetrics | undefined;
+  afterEach(async () => {
+    await metrics?.close();
+    await rig.close();
+  });
+
+  it('serves Prometheus metrics: outcomes, status codes, batch sizes, gateway latency, throttling, queue depth', async () => {
+    rig = await createRig('metrics');
+    rig.sandbox.inject({ kind: 'package-error', code: 212 }, { kind: 'http-error', status: 502 });
+    const msgs = sampleMessages(40, 1).map((m, i) => (i < 4 ? { ...m, phone: '+1' } : m));
+    await rig.producer.enqueue('m', msgs);
+    const worker = await rig.startWorker({ batchSize: 10, throttleMs: 50 });
+    metrics = new WorkerMetrics(worker);
+    const port = await metrics.listen(0, '127.0.0.1');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 36,
+      'the campaign',
+    );
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('failed')).failed === 4,
+      'the failures',
+    );
+
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('viber_bulk_messages_total{outcome="completed"} 36');
+    expect(text).toContain('viber_bulk_messages_total{outcome="failed"} 4');
+    expect(text).toContain('viber_bulk_gateway_codes_total{code="1"} 36');
+    expect(text).toContain('viber_bulk_gateway_codes_total{code="203"} 4');
+    expect(text).toContain('viber_bulk_throttled_total 1');
+    expect(text).toContain('viber_bulk_gateway_retries_total 1');
+    expect(text).toMatch(/viber_bulk_batch_size_count \d+/);
+    expect(text).toMatch(/viber_bulk_gateway_request_seconds_count\{kind="send",result="ok"\} \d+/);
+    expect(text).toContain(
+      'viber_bulk_gateway_request_seconds_count{kind="send",result="GATEWAY_HTTP"} 1',
+    );
+    expect(text).toContain('viber_bulk_queue_jobs{state="completed"} 36');
+    expect(text).toContain('viber_bulk_queue_jobs{state="wait"} 0');
+    expect(text).toContain('viber_bulk_process_resident_memory_bytes');
+    expect(text).toMatch(/bullmq_job_count\{[^}]*state="completed"[^}]*\} 36/);
+    expect(text).not.toContain(rig.apiKey);
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
+
+  it('redacts a key that would ever reach a log line, at any level', () => {
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const log = createLogger('trace', 'json', sink);
+    log.trace(
+      { apiKey: 'k-SECRET-1', gateway: { apiKey: 'k-SECRET-2', url: 'https://alphasms.ua' } },
+      'start',
+    );
+    log.error({ key: 'k-SECRET-3' }, 'oops');
+    expect(out).not.toMatch(/k-SECRET/);
+    expect(out).toContain('[redacted]');
+    expect(out).toContain('https://alphasms.ua');
+  });
+});
