@@ -16,6 +16,9 @@ export {
 export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.js';
 export type { SendWorkerOptions } from './worker/options.js';
 export type { BatchReport } from './worker/batch.js';
+export { WorkerMetrics } from './worker/metrics.js';
+export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
+export type { CampaignControl } from './campaign/store.js';
 export { GatewayClient } from './gateway/client.js';
 export type { GatewayOptions } from './gateway/options.js';
 export { Inspector, type InspectorOptions, type MessageResult } from './inspect/inspector.js';
