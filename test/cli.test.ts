@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, waitFor } from './helpers.js';
+import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -150,6 +150,44 @@ describe('the viber-bulk command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       'line 1: CSV header: missing column(s) phone; unknown column(s) telephone',
+    );
+  });
+
+  it('steers campaigns: pause, resume, cancel, retry-failed, campaigns, status --watch', async () => {
+    await rig.producer.enqueue('steer', sampleMessages(30, 1));
+    await rig.producer.enqueue('other', sampleMessages(5, 101));
+    expect((await cli(['pause', '--campaign', 'steer'], env)).stdout).toContain(
+      'paused (30 messages held)',
+    );
+    expect(
+      lastJson((await cli(['status', '--campaign', 'steer', '--json'], env)).stdout),
+    ).toMatchObject({ paused: 30, control: 'paused' });
+    expect((await cli(['resume', '--campaign', 'steer'], env)).stdout).toContain(
+      'resumed (30 messages',
+    );
+    const cancel = await cli(['cancel', '--campaign', 'steer', '--json'], env);
+    expect(lastJson(cancel.stdout)).toEqual({ campaign: 'steer', cancelled: 30 });
+    const retry = await cli(
+      ['retry-failed', '--campaign', 'other', '--codes', '206,207', '--json'],
+      env,
+    );
+    expect(lastJson(retry.stdout)).toEqual({ campaign: 'other', retried: 0 });
+    const all = lastJson((await cli(['campaigns', '--json'], env)).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(all.map((c) => [c['campaign'], c['total'], c['cancelled'], c['control']])).toEqual([
+      ['steer', 30, 30, 'cancelled'],
+      ['other', 5, 0, null],
+    ]);
+    // The cancelled campaign is done: --watch draws once and returns.
+    const watch = await cli(['status', '--campaign', 'steer', '--watch'], env);
+    expect(watch.code).toBe(0);
+    expect(watch.stdout).toContain('30/30');
+    const bad = await cli(['retry-failed', '--campaign', 'other', '--codes', 'x'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--codes must be status codes');
+    expect((await cli(['pause', '--campaign', 'nope'], env)).stderr).toContain(
+      'campaign nope has no messages on this queue',
     );
   });
 
