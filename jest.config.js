@@ -8,6 +8,8 @@ export default {
   // NodeNext makes us write `./x.js`; map it back to the `.ts` source.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // The fault suite has its own command: npm run test:chaos (jest.chaos.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/'],
   testTimeout: 60_000,
   // Integration tests share one Redis and start real servers: two workers are plenty on 2 cores.
   maxWorkers: 2,

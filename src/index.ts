@@ -23,7 +23,12 @@ export { GatewayClient } from './gateway/client.js';
 export type { GatewayOptions } from './gateway/options.js';
 export { Inspector, type InspectorOptions, type MessageResult } from './inspect/inspector.js';
 export type { CampaignCounts } from './campaign/store.js';
-export { SandboxGateway, type Fault, type SandboxOptions } from './sandbox/server.js';
+export {
+  SandboxGateway,
+  type Fault,
+  type FaultRate,
+  type SandboxOptions,
+} from './sandbox/server.js';
 export * from './xml/index.js';
 export * from './errors.js';
 export type { ViberMessage, MessageType } from './message.js';

@@ -209,10 +209,15 @@ describe('the viber-bulk command', () => {
     let logs = '';
     worker.stdout.on('data', (d: Buffer) => (logs += d.toString()));
     worker.stderr.on('data', (d: Buffer) => (logs += d.toString()));
-    await waitFor(
-      async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 59,
-      'the campaign to be sent',
-    );
+    try {
+      await waitFor(
+        async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 59,
+        'the campaign to be sent',
+      );
+    } catch (err) {
+      worker.kill('SIGKILL'); // never leave a worker behind a failed test
+      throw err;
+    }
     worker.kill('SIGTERM');
     expect(await new Promise((resolve) => worker.on('exit', resolve))).toBe(0);
     expect(logs).toContain('batch sent');

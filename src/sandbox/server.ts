@@ -39,6 +39,12 @@ export type Fault =
 
 export type FaultKind = Fault['kind'];
 
+export interface FaultRate {
+  fault: Fault;
+  /** Probability per request, 0..1. */
+  p: number;
+}
+
 export interface AcceptedMessage {
   id: number;
   msgId: number;
@@ -59,8 +65,8 @@ export interface SandboxOptions {
   rate?: number;
   /** Keep each accepted message's fields (tests); off for million-message benchmarks. @defaultValue true */
   keepMessages?: boolean;
-  /** Per-request probability of each fault, for chaos runs. */
-  faultRates?: Partial<Record<FaultKind, number>>;
+  /** Faults drawn at random, each with its per-request probability (chaos runs). */
+  faultRates?: FaultRate[];
   /** Forces a per-message code (tests): return undefined to let the normal checks decide. */
   codeFor?: (m: RequestMsg) => number | undefined;
   /** First msg_id it assigns. @defaultValue 1000001 */
@@ -85,7 +91,10 @@ const MAX_BODY = 16 * 1024 * 1024;
 export class SandboxGateway {
   readonly options: Required<Omit<SandboxOptions, 'codeFor' | 'faultRates'>> &
     Pick<SandboxOptions, 'codeFor'>;
-  faultRates: Partial<Record<FaultKind, number>>;
+  /** Faults drawn at random; may be changed while running. */
+  faultRates: FaultRate[];
+  /** The last per-message error code given to each id it refused (invariant checks). */
+  readonly refused = new Map<number, number>();
   /** Every message it accepted, by the user's id: the gateway's own record, for invariants. */
   readonly accepted = new Map<number, AcceptedMessage>();
   /** Acceptance time of every accepted message, in order (rate checks). */
@@ -119,7 +128,7 @@ export class SandboxGateway {
       firstMsgId: opts.firstMsgId ?? 1_000_001,
       codeFor: opts.codeFor,
     };
-    this.faultRates = { ...opts.faultRates };
+    this.faultRates = [...(opts.faultRates ?? [])];
     this.nextMsgId = this.options.firstMsgId;
   }
 
@@ -159,19 +168,11 @@ export class SandboxGateway {
   private pickFault(): Fault | undefined {
     const queued = this.next.shift();
     if (queued) return queued;
-    for (const [kind, p] of Object.entries(this.faultRates)) {
-      if (p && Math.random() < p) {
-        switch (kind as FaultKind) {
-          case 'slow-answer':
-            return { kind: 'slow-answer', delayMs: 60_000 };
-          case 'package-error':
-            return { kind: 'package-error', code: 212 };
-          case 'message-code':
-            return { kind: 'message-code', code: 206 };
-          default:
-            return { kind } as Fault;
-        }
-      }
+    // One draw per request across the whole table, so the probabilities add up as written.
+    let r = Math.random();
+    for (const { fault, p } of this.faultRates) {
+      if (r < p) return fault;
+      r -= p;
     }
     return undefined;
   }
@@ -281,6 +282,7 @@ export class SandboxGateway {
     const code = forcedCode ?? this.options.codeFor?.(m) ?? checkMsg(m);
     if (code !== 1) {
       this.stats.rejected++;
+      if (/^\d+$/.test(id)) this.refused.set(Number(id), code);
       return { id, msgId: 0, code };
     }
     const msgId = this.nextMsgId++;

@@ -13,6 +13,8 @@ interface WorkerFlags {
   concurrency: number;
   shutdownTimeoutMs: number;
   metricsPort?: number;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 export function workerCommand(program: Command): void {
@@ -47,6 +49,17 @@ export function workerCommand(program: Command): void {
       'serve Prometheus metrics at http://0.0.0.0:N/metrics',
       intArg(0, 65535),
     )
+    .option(
+      '--lock-duration-ms <n>',
+      'job lock; jobs of a dead worker come back after it (default: max(30000, 2 × timeout + 5000))',
+      intArg(1000, 3_600_000),
+    )
+    .option(
+      '--stalled-interval-ms <n>',
+      'how often to look for jobs of dead workers',
+      intArg(100, 3_600_000),
+      15_000,
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
@@ -61,7 +74,8 @@ export function workerCommand(program: Command): void {
         concurrency: flags.concurrency,
         shutdownTimeoutMs: flags.shutdownTimeoutMs,
         // Requests must end well inside the job lock.
-        lockDuration: Math.max(30_000, flags.timeoutMs * 2 + 5000),
+        lockDuration: flags.lockDurationMs ?? Math.max(30_000, flags.timeoutMs * 2 + 5000),
+        stalledInterval: flags.stalledIntervalMs,
         logger,
       });
       await worker.waitUntilReady();

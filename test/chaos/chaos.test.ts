@@ -1,0 +1,256 @@
+/**
+ * The promise, under faults: every message the producer accepted is either accepted by the gateway
+ * exactly once, with its msg_id recorded on its job, or ends failed with the gateway's reason —
+ * whatever crashes, times out or restarts in between. Real worker processes, a private Redis with
+ * AOF, the sandbox gateway misbehaving on purpose; the invariants are checked at the end from the
+ * gateway's own record and from the jobs.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inspector } from '../../src/inspect/inspector.js';
+import type { SendJobData, SendJobResult } from '../../src/job.js';
+import { Producer } from '../../src/producer/producer.js';
+import { SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
+import { sampleMessages, uniqueQueue, waitFor } from '../helpers.js';
+import { PrivateRedis, WorkerFleet } from './harness.js';
+
+const N = 2000;
+const API_KEY = 'chaos-KEY-7f3a9c1e5b2d4608';
+
+const TRANSPORT: FaultRate[] = [
+  { fault: { kind: 'http-error', status: 500 }, p: 0.06 },
+  { fault: { kind: 'http-error', status: 503 }, p: 0.04 },
+  { fault: { kind: 'reset' }, p: 0.06 },
+  { fault: { kind: 'lose-answer' }, p: 0.08 },
+  { fault: { kind: 'slow-answer', delayMs: 60_000 }, p: 0.03 },
+  { fault: { kind: 'truncate' }, p: 0.05 },
+  { fault: { kind: 'html' }, p: 0.03 },
+  { fault: { kind: 'omit-last' }, p: 0.03 },
+];
+
+const THROTTLE_AND_ACCOUNT: FaultRate[] = [
+  { fault: { kind: 'package-error', code: 212 }, p: 0.1 },
+  { fault: { kind: 'package-error', code: 202 }, p: 0.02 },
+  { fault: { kind: 'message-code', code: 206 }, p: 0.02 },
+  { fault: { kind: 'message-code', code: 207 }, p: 0.01 },
+];
+
+const WORKER_ARGS = [
+  '--batch-size',
+  '25',
+  '--linger-ms',
+  '10',
+  '--concurrency',
+  '3',
+  '--timeout-ms',
+  '800',
+  '--lock-duration-ms',
+  '4000',
+  '--stalled-interval-ms',
+  '1000',
+  '--shutdown-timeout-ms',
+  '3000',
+];
+
+describe('the delivery promise under faults', () => {
+  const redis = new PrivateRedis(16_379 + Math.floor(Math.random() * 1000));
+  let sandbox: SandboxGateway;
+
+  beforeAll(async () => {
+    await redis.start();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    sandbox = new SandboxGateway({ apiKey: API_KEY });
+    await sandbox.start();
+  });
+  afterEach(async () => {
+    await sandbox.close();
+  });
+
+  /** Enqueues N messages (3% with numbers the gateway refuses: 203) and runs the fleet to the end. */
+  async function campaign(
+    faults: FaultRate[],
+    chaos: (fleet: WorkerFleet, queue: Queue) => Promise<void> = async () => {},
+    workers = 3,
+  ) {
+    const queueName = uniqueQueue('chaos');
+    const producer = new Producer({
+      connection: redis.url,
+      queueName,
+      attempts: 25,
+      backoffMs: 50,
+    });
+    const msgs = sampleMessages(N, 1).map((m, i) => (i % 33 === 5 ? { ...m, phone: '+12345' } : m));
+    expect((await producer.enqueue('chaos', msgs)).enqueued).toBe(N);
+    await producer.close();
+
+    sandbox.faultRates = faults;
+    const fleet = new WorkerFleet(
+      workers,
+      {
+        REDIS_URL: redis.url,
+        VIBER_QUEUE: queueName,
+        ALPHASMS_URL: sandbox.url,
+        ALPHASMS_API_KEY: API_KEY,
+        LOG_LEVEL: 'debug',
+      },
+      WORKER_ARGS,
+    );
+    // Readers that wait out a Redis restart.
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => {});
+    const queue = new Queue<SendJobData, SendJobResult>(queueName, { connection: conn });
+    queue.on('error', () => {}); // Redis restarts are part of the plan
+    const inspector = new Inspector({ connection: conn, queueName });
+    try {
+      fleet.start();
+      await chaos(fleet, queue);
+      await waitFor(
+        async () => {
+          const q = await queue.getJobCounts('completed', 'failed');
+          return (q['completed'] ?? 0) + (q['failed'] ?? 0) === N;
+        },
+        'every job to finish',
+        150_000,
+        200,
+      );
+      const stop = await fleet.stop();
+      return { queue, inspector, fleet, stop, conn, queueName };
+    } catch (err) {
+      fleet.killAll();
+      throw err;
+    } finally {
+      sandbox.faultRates = [];
+    }
+  }
+
+  type Run = Awaited<ReturnType<typeof campaign>>;
+
+  async function checkInvariants(run: Run) {
+    const { queue, inspector, fleet, stop } = run;
+    try {
+      // The fleet drained within its deadline, and nothing is left in flight.
+      expect(stop.ms).toBeLessThan(10_000);
+      expect(await queue.getJobCounts('active', 'wait', 'delayed')).toEqual({
+        active: 0,
+        wait: 0,
+        delayed: 0,
+      });
+
+      // The gateway's record: nothing accepted twice, nothing we did not send.
+      expect(sandbox.stats.accepted).toBe(sandbox.accepted.size);
+      for (const id of sandbox.accepted.keys()) expect(id >= 1 && id <= N).toBe(true);
+
+      const completed = await queue.getJobs(['completed'], 0, -1);
+      const failed = await queue.getJobs(['failed'], 0, -1);
+      expect(completed.length + failed.length).toBe(N);
+      // Every accepted message's job completed with the gateway's msg_id…
+      for (const job of completed) {
+        const gw = sandbox.accepted.get(job.data.message.id);
+        expect({ id: job.data.message.id, msgId: job.returnvalue.msgId }).toEqual({
+          id: job.data.message.id,
+          msgId: gw?.msgId,
+        });
+      }
+      expect(completed.length).toBe(sandbox.accepted.size);
+      // …and every other one failed with the gateway's reason (never for a crash or a timeout).
+      for (const job of failed) {
+        const code = sandbox.refused.get(job.data.message.id);
+        expect({ id: job.data.message.id, reason: job.failedReason }).toEqual({
+          id: job.data.message.id,
+          reason: '203 ERR_RECIPIENT: incorrect recipient number',
+        });
+        expect(code).toBe(203);
+        expect(sandbox.accepted.has(job.data.message.id)).toBe(false);
+      }
+      expect(failed.length).toBe(Math.ceil(N / 33));
+
+      // The campaign's counts agree with the jobs.
+      expect(await inspector.counts('chaos')).toMatchObject({
+        total: N,
+        completed: completed.length,
+        failed: failed.length,
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        byStatus: { '1': completed.length, '203': failed.length },
+      });
+      // The key never reached a log line.
+      expect(fleet.logs.length).toBeGreaterThan(0);
+      expect(fleet.logs).not.toContain(API_KEY);
+    } finally {
+      await queue.close();
+      await inspector.close();
+      run.conn.disconnect();
+    }
+  }
+
+  it('survives 5xx, resets, lost, slow, truncated and incomplete answers', async () => {
+    const run = await campaign(TRANSPORT);
+    await checkInvariants(run);
+    expect(sandbox.stats.duplicates).toBeGreaterThan(0); // lost answers were recovered through 208
+  });
+
+  it('survives throttling (212) and account errors (202, 206, 207): nothing failed for them, nothing lost', async () => {
+    const run = await campaign(THROTTLE_AND_ACCOUNT);
+    await checkInvariants(run);
+    expect(sandbox.stats.throttled + sandbox.stats.faults).toBeGreaterThan(0);
+    // Account errors halted workers (exit 3); the supervisor brought them back.
+    expect(run.fleet.exits).toContain(3);
+  });
+
+  it('survives kill -9 of workers in the middle of batches, several times', async () => {
+    const run = await campaign([{ fault: { kind: 'lose-answer' }, p: 0.02 }], async (fleet) => {
+      for (let i = 0; i < 6; i++) {
+        await waitFor(
+          () => sandbox.stats.accepted >= (i + 1) * 200,
+          `${(i + 1) * 200} accepted`,
+          60_000,
+          20,
+        );
+        fleet.kill9(i % 3);
+      }
+    });
+    expect(run.fleet.restarts).toBeGreaterThanOrEqual(6);
+    await checkInvariants(run);
+  });
+
+  it('survives Redis being killed and restarted (AOF) mid-campaign', async () => {
+    const run = await campaign([{ fault: { kind: 'reset' }, p: 0.02 }], async () => {
+      await waitFor(() => sandbox.stats.accepted >= 300, '300 accepted', 60_000, 20);
+      await redis.restart(1500);
+      await waitFor(() => sandbox.stats.accepted >= 1000, '1000 accepted', 60_000, 20);
+      await redis.restart(500);
+    });
+    await checkInvariants(run);
+  });
+
+  it('survives all of it together, and SIGTERM mid-run drains within its deadline', async () => {
+    let drained: { ms: number; codes: Array<number | null>; active: number } | undefined;
+    const run = await campaign(
+      [...TRANSPORT, ...THROTTLE_AND_ACCOUNT].map((f) => ({ ...f, p: f.p / 2 })),
+      async (fleet, queue) => {
+        await waitFor(() => sandbox.stats.accepted >= 300, '300 accepted', 60_000, 20);
+        // SIGTERM while busy: every worker drains and exits within its 3 s deadline, holding nothing.
+        const stop = await fleet.stop();
+        drained = { ...stop, active: (await queue.getJobCounts('active'))['active'] ?? -1 };
+        fleet.start();
+        await waitFor(() => sandbox.stats.accepted >= 600, '600 accepted', 60_000, 20);
+        fleet.kill9(0);
+        await redis.restart(800);
+        await waitFor(() => sandbox.stats.accepted >= 1100, '1100 accepted', 60_000, 20);
+        fleet.kill9(1);
+        await sleep(200);
+        fleet.kill9(2);
+      },
+    );
+    expect(drained?.ms).toBeLessThan(6000);
+    expect(drained?.codes.every((c) => c === 0 || c === 3)).toBe(true);
+    expect(drained?.active).toBe(0);
+    await checkInvariants(run);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * The chaos rig: a private Redis with AOF that can be killed and restarted, and a fleet of real
+ * `viber-bulk worker` processes under a supervisor that restarts any that exit (as a container
+ * restart policy would), so that kill -9 and halts can be thrown at them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export class PrivateRedis {
+  private proc: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'vb-chaos-redis-'));
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100; i++) {
+      if (await this.ping()) return;
+      await sleep(50);
+    }
+    throw new Error(`private redis-server on ${this.port} did not start`);
+  }
+
+  private async ping(): Promise<boolean> {
+    const r = new Redis(this.url, {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      return (await r.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  /** kill -9: whatever it had written to its AOF is all it keeps. */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((resolve) => p.once('exit', resolve));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  async restart(downMs: number): Promise<void> {
+    await this.kill9();
+    await sleep(downMs);
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill9();
+  }
+}
+
+interface Member {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+export class WorkerFleet {
+  private readonly members: Member[] = [];
+  private stopping = false;
+  logs = '';
+  restarts = 0;
+  /** Exit codes of workers that ended on their own or by a signal we sent. */
+  readonly exits: Array<number | null> = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly env: Record<string, string>,
+    private readonly args: string[],
+  ) {}
+
+  start(): void {
+    this.stopping = false;
+    for (let i = 0; i < this.size; i++) this.members[i] = this.spawnOne(i);
+  }
+
+  private spawnOne(slot: number): Member {
+    const proc = spawn(process.execPath, [CLI, 'worker', ...this.args], {
+      env: { ...process.env, ...this.env, LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout?.on('data', (d: Buffer) => (this.logs += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (this.logs += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      proc.once('exit', (code) => {
+        this.exits.push(code);
+        resolve(code);
+        // The supervisor: bring it back, like `restart: unless-stopped`.
+        if (!this.stopping) {
+          this.restarts++;
+          setTimeout(() => {
+            if (!this.stopping) this.members[slot] = this.spawnOne(slot);
+          }, 300);
+        }
+      }),
+    );
+    return { proc, exited };
+  }
+
+  /** kill -9 one worker (it is restarted by the supervisor). */
+  kill9(slot: number): void {
+    this.members[slot]?.proc.kill('SIGKILL');
+  }
+
+  /** SIGTERM to all; resolves with how long the slowest took to exit, and their codes. */
+  async stop(): Promise<{ ms: number; codes: Array<number | null> }> {
+    this.stopping = true;
+    const started = Date.now();
+    const live = this.members.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
+    for (const m of live) m.proc.kill('SIGTERM');
+    const codes = await Promise.all(live.map((m) => m.exited));
+    return { ms: Date.now() - started, codes };
+  }
+
+  /** Last resort in afterAll. */
+  killAll(): void {
+    this.stopping = true;
+    for (const m of this.members) if (m.proc.exitCode === null) m.proc.kill('SIGKILL');
+  }
+}
