@@ -72,7 +72,10 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
       record: Record<string, string>;
       info: { lines: number };
     }>) {
-      while (skipped.length > 0) yield skipped.shift() as InputRow;
+      // Keep file order: a skipped record may be reported before the records above it arrive.
+      while (skipped.length > 0 && (skipped[0] as InputRow).line < rec.info.lines) {
+        yield skipped.shift() as InputRow;
+      }
       yield { line: rec.info.lines, value: rec.record };
     }
   } catch (err) {
