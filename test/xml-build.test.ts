@@ -142,18 +142,51 @@ describe('building a send package', () => {
   });
 
   it('lets through validation exactly the texts that round-trip: the rest is rejected before enqueue, with the reason', () => {
-    const tricky = fc.constantFrom(']]>', '<![CDATA[', '\u202E', 'e\u0301', '\uD83D', '\uDE00', '\u0000', '\u0008', '\r', '\r\n', '\uFFFE', '&#0;', '👩‍👩‍👧');
+    const tricky = fc.constantFrom(
+      ']]>',
+      '<![CDATA[',
+      '\u202E',
+      'e\u0301',
+      '\uD83D',
+      '\uDE00',
+      '\u0000',
+      '\u0008',
+      '\r',
+      '\r\n',
+      '\uFFFE',
+      '&#0;',
+      '👩‍👩‍👧',
+    );
     fc.assert(
-      fc.property(fc.array(fc.oneof(tricky, fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 8 }))), (parts) => {
-        const text = parts.join('').slice(0, 1000);
-        const v = validateMessage({ ...seed, text });
-        if (!v.ok) {
-          // Empty, or a character XML cannot carry, named with its code point and position.
-          expect(v.problems).toEqual([{ field: 'text', rule: text === '' ? 'is required' : expect.stringMatching(/^character U\+[0-9A-F]{4,6} at position \d+ cannot be carried by XML 1\.0$/) }]);
-          return;
-        }
-        expect(readRequest(buildSendPackage('k', [v.message]))?.viber[0]?.text).toBe(text);
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            tricky,
+            fc.string({ unit: 'binary', maxLength: 8 }),
+            fc.string({ unit: 'grapheme', maxLength: 8 }),
+          ),
+        ),
+        (parts) => {
+          const text = parts.join('').slice(0, 1000);
+          const v = validateMessage({ ...seed, text });
+          if (!v.ok) {
+            // Empty, or a character XML cannot carry, named with its code point and position.
+            expect(v.problems).toEqual([
+              {
+                field: 'text',
+                rule:
+                  text === ''
+                    ? 'is required'
+                    : expect.stringMatching(
+                        /^character U\+[0-9A-F]{4,6} at position \d+ cannot be carried by XML 1\.0$/,
+                      ),
+              },
+            ]);
+            return;
+          }
+          expect(readRequest(buildSendPackage('k', [v.message]))?.viber[0]?.text).toBe(text);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -1,0 +1,90 @@
+/** Helpers of the benchmark: queues, child processes, timing, RSS sampling. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { ViberMessage } from '../src/message.js';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const RAW_WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url));
+
+export function message(id: number): ViberMessage {
+  return {
+    id,
+    phone: `+38097${String(id % 10_000_000).padStart(7, '0')}`,
+    sender: 'SMSTest',
+    type: 'image',
+    text: `Знижка 20% на все — лише сьогодні! Замовлення #${id} 🎉`,
+    image: 'https://example.com/img/promo.png',
+  };
+}
+
+export async function dropQueue(queueName: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  try {
+    const stream = r.scanStream({ match: `bull:${queueName}:*`, count: 5000 });
+    for await (const keys of stream as AsyncIterable<string[]>)
+      if (keys.length > 0) await r.unlink(...keys);
+  } finally {
+    r.disconnect();
+  }
+}
+
+export interface Child {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+export function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    env: { ...process.env, REDIS_URL, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
+  return { proc, exited, output: () => out };
+}
+
+export async function stop(child: Child): Promise<void> {
+  if (child.proc.exitCode === null) child.proc.kill('SIGTERM');
+  await child.exited;
+}
+
+/** Resident set size of a process, from /proc (bytes). */
+export function rss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function completedCount(queueName: string, r: Redis): Promise<number> {
+  return r.zcard(`bull:${queueName}:completed`);
+}
+
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

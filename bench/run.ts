@@ -1,0 +1,356 @@
+/**
+ * `npm run bench`: each figure beside a baseline measured in the same run, on the same Redis.
+ * Prints a table and writes BENCHMARKS.md. Sizes can be lowered for a quick look:
+ * BENCH_N (enqueue/send, default 100000), BENCH_MEMORY_N (default 1000000).
+ */
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Producer } from '../src/producer/producer.js';
+import { SandboxGateway } from '../src/sandbox/server.js';
+import {
+  CLI,
+  RAW_WORKER,
+  REDIS_URL,
+  completedCount,
+  dropQueue,
+  fmt,
+  message,
+  rss,
+  run,
+  stop,
+  until,
+} from './lib.js';
+
+const N = Number(process.env['BENCH_N'] ?? 100_000);
+const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
+const KEY = 'bench-key';
+const stamp = Date.now().toString(36);
+const q = (name: string) => `bench-${stamp}-${name}`;
+
+interface Row {
+  what: string;
+  ours: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  ok: boolean;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+const redis = new Redis(REDIS_URL);
+
+function log(s: string): void {
+  process.stderr.write(s + '\n');
+}
+
+async function enqueueRaw(queueName: string, n: number, first = 1): Promise<number> {
+  const queue = new Queue(queueName, { connection: { url: REDIS_URL } });
+  const started = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    const jobs = [];
+    for (let id = first + i; id < first + Math.min(i + 1000, n); id++) {
+      jobs.push({
+        name: 'send',
+        data: { campaign: 'raw', message: message(id) },
+        opts: { jobId: `m${id}`, attempts: 8 },
+      });
+    }
+    await queue.addBulk(jobs);
+  }
+  const ms = performance.now() - started;
+  await queue.close();
+  return ms;
+}
+
+async function enqueueOurs(queueName: string, n: number): Promise<void> {
+  const producer = new Producer({ connection: REDIS_URL, queueName });
+  await producer.enqueue(
+    'bench',
+    (function* () {
+      for (let id = 1; id <= n; id++) yield message(id);
+    })(),
+  );
+  await producer.close();
+}
+
+async function usedMemory(): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function benchEnqueue(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vb-bench-'));
+  const file = join(dir, 'campaign.csv');
+  const lines = ['id,phone,text,type,image'];
+  for (let id = 1; id <= N; id++) {
+    const m = message(id);
+    lines.push(`${id},${m.phone},"${m.text}",image,${m.image}`);
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+  let ours = Infinity;
+  let raw = Infinity;
+  for (let round = 0; round < 2; round++) {
+    const rq = q(`enq-raw-${round}`);
+    raw = Math.min(raw, await enqueueRaw(rq, N));
+    await dropQueue(rq);
+    const oq = q(`enq-ours-${round}`);
+    const started = performance.now();
+    const child = run(
+      CLI,
+      ['enqueue', '--campaign', 'bench', '--file', file, '--sender', 'SMSTest'],
+      { VIBER_QUEUE: oq },
+    );
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`enqueue exited ${code}: ${child.output()}`);
+    ours = Math.min(ours, performance.now() - started);
+    await dropQueue(oq);
+  }
+  const ratio = raw / ours;
+  rows.push({
+    what: `1. enqueue ${fmt(N)} CSV rows (CLI, whole process) vs raw addBulk`,
+    ours: `${fmt(N / (ours / 1000))} msg/s`,
+    baseline: `${fmt(N / (raw / 1000))} msg/s`,
+    ratio: `${ratio.toFixed(2)}×`,
+    target: '≥ 0.90×',
+    ok: ratio >= 0.9,
+  });
+}
+
+async function timeToComplete(
+  queueName: string,
+  n: number,
+  child: ReturnType<typeof run>,
+  started: number,
+): Promise<number> {
+  await until(
+    async () => (await completedCount(queueName, redis)) >= n,
+    `${queueName} to complete`,
+    600_000,
+    100,
+  );
+  const ms = performance.now() - started;
+  await stop(child);
+  return ms;
+}
+
+async function benchSend(): Promise<void> {
+  // Baseline: BullMQ's own ceiling, a no-op worker.
+  const rq = q('send-raw');
+  await enqueueRaw(rq, N);
+  let started = performance.now();
+  const raw = await timeToComplete(rq, N, run(RAW_WORKER, ['noop', rq, '100']), started);
+  await dropQueue(rq);
+
+  const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
+  await sandbox.start();
+  const oq = q('send-ours');
+  const before = await usedMemory();
+  await enqueueOurs(oq, N);
+  const perMessage = ((await usedMemory()) - before) / N;
+  started = performance.now();
+  const child = run(CLI, ['worker'], {
+    VIBER_QUEUE: oq,
+    ALPHASMS_URL: sandbox.url,
+    ALPHASMS_API_KEY: KEY,
+  });
+  const ours = await timeToComplete(oq, N, child, started);
+  const packages = sandbox.stats.sendPackages;
+  await sandbox.close();
+  await dropQueue(oq);
+  const ratio = raw / ours;
+  rows.push({
+    what: `2. send ${fmt(N)} messages to the sandbox vs a raw BullMQ no-op worker (concurrency 100)`,
+    ours: `${fmt(N / (ours / 1000))} msg/s (${fmt(packages)} packages)`,
+    baseline: `${fmt(N / (raw / 1000))} jobs/s`,
+    ratio: `${ratio.toFixed(2)}×`,
+    target: '≥ 0.75×',
+    ok: ratio >= 0.75,
+  });
+  rows.push({
+    what: '5a. Redis memory per queued message (job + campaign state)',
+    ours: `${fmt(perMessage)} B`,
+    baseline: '—',
+    ratio: '—',
+    target: '≤ 1,024 B',
+    ok: perMessage <= 1024,
+  });
+}
+
+async function benchDistant(): Promise<void> {
+  const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false, latencyMs: 50 });
+  await sandbox.start();
+  const hand = Math.min(N, 3000);
+  const rq = q('far-raw');
+  await enqueueRaw(rq, hand);
+  let started = performance.now();
+  const raw = await timeToComplete(
+    rq,
+    hand,
+    run(RAW_WORKER, ['per-job', rq, '10', sandbox.url], { ALPHASMS_API_KEY: KEY }),
+    started,
+  );
+  const rawRequests = sandbox.stats.requests;
+  await dropQueue(rq);
+
+  const ours = Math.min(N, 30_000);
+  const oq = q('far-ours');
+  await enqueueOurs(oq, ours);
+  const before = sandbox.stats.requests;
+  started = performance.now();
+  const child = run(CLI, ['worker'], {
+    VIBER_QUEUE: oq,
+    ALPHASMS_URL: sandbox.url,
+    ALPHASMS_API_KEY: KEY,
+  });
+  const oursMs = await timeToComplete(oq, ours, child, started);
+  const ourRequests = sandbox.stats.requests - before;
+  await sandbox.close();
+  await dropQueue(oq);
+  const ourRate = ours / (oursMs / 1000);
+  const rawRate = hand / (raw / 1000);
+  rows.push({
+    what: '3. gateway answering after 50 ms: ours (defaults) vs one POST per job, concurrency 10',
+    ours: `${fmt(ourRate)} msg/s, ${fmt(ourRequests)} requests for ${fmt(ours)}`,
+    baseline: `${fmt(rawRate)} msg/s, ${fmt(rawRequests)} requests for ${fmt(hand)}`,
+    ratio: `${(ourRate / rawRate).toFixed(1)}×`,
+    target: '≥ 10×',
+    ok: ourRate / rawRate >= 10,
+  });
+}
+
+async function benchRate(): Promise<void> {
+  const rate = 400;
+  const n = 4000;
+  const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
+  await sandbox.start();
+  const oq = q('rate');
+  await enqueueOurs(oq, n);
+  const env = { VIBER_QUEUE: oq, ALPHASMS_URL: sandbox.url, ALPHASMS_API_KEY: KEY };
+  const workers = [
+    run(CLI, ['worker', '--rate', String(rate)], env),
+    run(CLI, ['worker', '--rate', String(rate)], env),
+  ];
+  await until(async () => (await completedCount(oq, redis)) >= n, 'rate campaign', 120_000, 100);
+  await Promise.all(workers.map(stop));
+  const t = sandbox.arrivals;
+  let worst = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while ((t[i] as number) - (t[j] as number) >= 1000) j++;
+    worst = Math.max(worst, i - j + 1);
+  }
+  // Mean over whole seconds of sending: the first send to the last, plus the second it opens.
+  const span = ((t[t.length - 1] as number) - (t[0] as number)) / 1000;
+  const mean = (t.length - 50) / span; // the last batch's messages arrive at one instant
+  await sandbox.close();
+  await dropQueue(oq);
+  rows.push({
+    what: `4a. --rate ${rate}, 2 worker processes: most accepted in any 1 s window`,
+    ours: `${fmt(worst)} messages`,
+    baseline: `limit ${rate}, batch 50`,
+    ratio: `${(worst / rate).toFixed(2)}×`,
+    target: `≤ ${rate + 50}`,
+    ok: worst <= rate + 50,
+  });
+  rows.push({
+    what: `4b. --rate ${rate}, 2 worker processes: mean rate`,
+    ours: `${fmt(mean, 1)} msg/s`,
+    baseline: `limit ${rate}`,
+    ratio: `${(mean / rate).toFixed(2)}×`,
+    target: '≥ 0.90×',
+    ok: mean / rate >= 0.9,
+  });
+}
+
+async function benchMemory(): Promise<void> {
+  const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
+  await sandbox.start();
+  const oq = q('mem');
+  log(`  enqueueing ${fmt(MEMORY_N)} messages…`);
+  await enqueueOurs(oq, MEMORY_N);
+  const started = performance.now();
+  const child = run(CLI, ['worker'], {
+    VIBER_QUEUE: oq,
+    ALPHASMS_URL: sandbox.url,
+    ALPHASMS_API_KEY: KEY,
+  });
+  const samples: Array<{ done: number; rss: number }> = [];
+  let peak = 0;
+  await until(
+    async () => {
+      const done = await completedCount(oq, redis);
+      try {
+        const r = rss(child.proc.pid as number);
+        peak = Math.max(peak, r);
+        samples.push({ done, rss: r });
+      } catch {
+        // exited
+      }
+      return done >= MEMORY_N;
+    },
+    'the million',
+    1_800_000,
+    1000,
+  );
+  const ms = performance.now() - started;
+  await stop(child);
+  await sandbox.close();
+  await dropQueue(oq);
+  const at = (f: number) => samples.find((s) => s.done >= MEMORY_N * f)?.rss ?? 0;
+  const mb = (b: number) => `${fmt(b / 1024 / 1024)} MB`;
+  rows.push({
+    what: `5b. worker peak RSS while sending ${fmt(MEMORY_N)} messages`,
+    ours: `${mb(peak)} (at 25/50/75/100%: ${[0.25, 0.5, 0.75, 1].map((f) => fmt(at(f) / 1024 / 1024)).join(' / ')} MB)`,
+    baseline: `${fmt(MEMORY_N / (ms / 1000))} msg/s over the run`,
+    ratio: '—',
+    target: '≤ 200 MB, flat',
+    ok: peak <= 200 * 1024 * 1024,
+  });
+}
+
+async function main(): Promise<void> {
+  const which = (process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,memory').split(',');
+  const steps: Array<[string, () => Promise<void>]> = [
+    ['enqueue', benchEnqueue],
+    ['send', benchSend],
+    ['distant', benchDistant],
+    ['rate', benchRate],
+    ['memory', benchMemory],
+  ];
+  for (const [name, fn] of steps) {
+    if (!which.includes(name)) continue;
+    log(`bench: ${name}…`);
+    const t = performance.now();
+    await fn();
+    log(`bench: ${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+  const header = '| what | ours | baseline | ratio | target | met |\n|---|---|---|---|---|---|';
+  const table = [
+    header,
+    ...rows.map(
+      (r) =>
+        `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.ok ? 'yes' : '**no**'} |`,
+    ),
+  ].join('\n');
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Redis ${redisVersion ?? '?'} (no persistence)`;
+  process.stdout.write(`\n${machine}\n\n${table}\n`);
+  writeFileSync(
+    new URL('../../BENCHMARKS.md', import.meta.url),
+    `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n` +
+      'Every figure has its baseline measured in the same run on the same Redis; the sandbox gateway runs in the ' +
+      'benchmark process, workers and baselines in their own processes.\n\n' +
+      table +
+      '\n\n' +
+      notes.join('\n') +
+      (process.env['BENCH_NOTES'] ? `\n${process.env['BENCH_NOTES']}\n` : ''),
+  );
+  redis.disconnect();
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
