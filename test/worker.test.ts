@@ -177,6 +177,26 @@ describe('the send worker against a misbehaving gateway', () => {
     expect((await rig.inspector.counts('c')).failed).toBe(0);
   });
 
+  it('fails a job added around the producer with text XML cannot carry, alone, and sends the rest', async () => {
+    rig = await createRig('unsafe');
+    await rig.producer.enqueue('c', sampleMessages(4, 1));
+    const bad = { ...sampleMessages(1, 99)[0], text: 'bad\u0000text' };
+    await rig.queue.add('send', { campaign: 'c', message: bad } as never, { jobId: 'm99' });
+    await rig.startWorker({ batchSize: 5, lingerMs: 200 });
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed', 'failed')).failed === 1,
+      'the bad job to fail',
+    );
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed')).completed === 4,
+      'the rest',
+    );
+    expect((await rig.queue.getJob('m99'))?.failedReason).toBe(
+      'message 99 text: character U+0000 at position 3 cannot be carried by XML 1.0',
+    );
+    expect(rig.sandbox.stats.messages).toBe(4);
+  });
+
   it('splits a package the gateway could not read (201) to send the rest', async () => {
     rig = await createRig('bisect');
     rig.sandbox.inject({ kind: 'package-error', code: 201 });

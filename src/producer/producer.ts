@@ -129,22 +129,30 @@ export class Producer {
       result.rejectedCount++;
       if (result.rejected.length < max) result.rejected.push(r);
     };
-    let rows_ = 0;
+    let rowCount = 0;
     let chunk: ViberMessage[] = [];
-    const flush = async (): Promise<void> => {
-      if (chunk.length === 0) return;
-      const messages = chunk;
-      chunk = [];
-      await this.addChunk(campaign, messages, queue, store, result);
+    const progress = (): void =>
       options.onProgress?.({
-        rows: rows_,
+        rows: rowCount,
         enqueued: result.enqueued,
         duplicates: result.duplicates,
         rejected: result.rejectedCount,
       });
+    // Double buffering: one chunk is in Redis while the next is read and validated. Chunks still
+    // reach Redis strictly one after another (claim k+1 is sent once add k is done), so a
+    // duplicate across chunks is always seen as one.
+    let inFlight: Promise<void> = Promise.resolve();
+    const flush = async (): Promise<void> => {
+      await inFlight;
+      if (chunk.length === 0) return;
+      const messages = chunk;
+      chunk = [];
+      inFlight = this.addChunk(campaign, messages, queue, store, result).then(progress);
+      // Keep a failure for the next await; do not let it surface as unhandled meanwhile.
+      inFlight.catch(() => undefined);
     };
     for await (const row of rows) {
-      rows_++;
+      rowCount++;
       if (row.error !== undefined) {
         reject({ line: row.line, errors: [{ field: '(row)', rule: row.error }] });
         continue;
@@ -155,14 +163,8 @@ export class Producer {
       if (chunk.length >= this.options.chunkSize) await flush();
     }
     await flush();
-    if (rows_ % this.options.chunkSize !== 0 || rows_ === 0) {
-      options.onProgress?.({
-        rows: rows_,
-        enqueued: result.enqueued,
-        duplicates: result.duplicates,
-        rejected: result.rejectedCount,
-      });
-    }
+    await inFlight;
+    progress();
     return result;
   }
 

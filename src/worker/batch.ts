@@ -15,7 +15,7 @@ import { hasCode } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import type { ViberMessage } from '../message.js';
-import { buildViberMsg } from '../xml/build.js';
+import { findXmlUnsafe } from '../xml/escape.js';
 import { codeName } from '../xml/codes.js';
 import type { SendAnswer } from '../xml/parse.js';
 import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
@@ -104,10 +104,12 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
         decisions.set(p, { action: control === 'paused' ? 'park' : 'cancel' });
         continue;
       }
-      try {
-        buildViberMsg(m);
-      } catch (err) {
-        decisions.set(p, { action: 'fail', code: undefined, reason: (err as Error).message });
+      // One regex over the fields (the package is built once, by the gateway client).
+      const unsafe = findXmlUnsafe(
+        m.phone + m.sender + m.type + m.text + (m.image ?? '') + (m.button ?? '') + (m.url ?? ''),
+      );
+      if (unsafe !== undefined) {
+        decisions.set(p, { action: 'fail', code: undefined, reason: unsafeField(m) });
         continue;
       }
       if (seen.has(m.id)) {
@@ -214,6 +216,15 @@ async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pendi
     const reason = `208 ERR_DUPLICATE, and <status> failed: ${(err as Error).message}`;
     for (const p of items) decisions.set(p, { action: 'retry', code: 208, reason });
   }
+}
+
+/** Which field of a message holds a character XML cannot carry, and where (rare: error path). */
+function unsafeField(m: ViberMessage): string {
+  for (const [field, value] of Object.entries(m)) {
+    const problem = typeof value === 'string' ? findXmlUnsafe(value) : undefined;
+    if (problem) return `message ${m.id} ${field}: ${problem}`;
+  }
+  return `message ${m.id}: unsafe text`;
 }
 
 /** The state each decision leaves a job in (see campaign/state.ts). */
