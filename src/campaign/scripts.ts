@@ -2,13 +2,12 @@
 
 export const CLAIM_LUA = `
 --[[
-  Claims message ids for a campaign, atomically: the gateway wants ids unique per account,
-  so an id belongs to at most one campaign, ever, on this queue.
+  Claims message ids for a campaign. The gateway wants ids unique per account, so an id is queued
+  at most once per queue: its job key (job id m<id>) is the proof, whichever campaign added it.
 
-  KEYS[1] ids hash        id -> campaign
-  KEYS[2] state hash      id -> state (campaign's)
-  KEYS[3] counts hash     total, waiting, ... (campaign's)
-  KEYS[4] campaigns zset  campaign -> first enqueue time (ms)
+  KEYS[1] state hash      id -> state (this campaign's)
+  KEYS[2] counts hash     total, waiting, ... (this campaign's)
+  KEYS[3] campaigns zset  campaign -> first enqueue time (ms)
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
   ARGV[3] now (ms)
@@ -21,7 +20,6 @@ export const CLAIM_LUA = `
     2 duplicate: already queued (by this campaign or another)
     3 duplicate within this call
 ]]
-local campaign = ARGV[1]
 local jobPrefix = ARGV[2]
 local out = {}
 local seen = {}
@@ -31,28 +29,28 @@ for i = 4, #ARGV do
   local r
   if seen[id] then
     r = 3
+  elseif redis.call('EXISTS', jobPrefix .. id) == 1 then
+    r = 2
   else
-    seen[id] = true
-    local owner = redis.call('HGET', KEYS[1], id)
-    if not owner then
-      redis.call('HSET', KEYS[1], id, campaign)
-      redis.call('HSET', KEYS[2], id, 'w')
+    local st = redis.call('HGET', KEYS[1], id)
+    if not st then
+      redis.call('HSET', KEYS[1], id, 'w')
       fresh = fresh + 1
       r = 0
-    elseif owner == campaign and redis.call('HGET', KEYS[2], id) == 'w'
-        and redis.call('EXISTS', jobPrefix .. id) == 0 then
+    elseif st == 'w' then
       r = 1
     else
       r = 2
     end
   end
+  seen[id] = true
   out[#out + 1] = r
 end
 if fresh > 0 then
-  redis.call('HINCRBY', KEYS[3], 'total', fresh)
-  redis.call('HINCRBY', KEYS[3], 'waiting', fresh)
+  redis.call('HINCRBY', KEYS[2], 'total', fresh)
+  redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
 end
-redis.call('ZADD', KEYS[4], 'NX', ARGV[3], campaign)
+redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 return out
 `;
 

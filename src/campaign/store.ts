@@ -60,14 +60,10 @@ export class CampaignStore {
   ) {
     const r = redis as Redis & Partial<StoreCommands>;
     if (typeof r.vbClaim !== 'function') {
-      redis.defineCommand('vbClaim', { numberOfKeys: 4, lua: CLAIM_LUA });
+      redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
-  }
-
-  private get idsKey(): string {
-    return `${this.base}vb:ids`;
   }
 
   private get campaignsKey(): string {
@@ -86,7 +82,6 @@ export class CampaignStore {
   async claim(campaign: string, ids: readonly number[], now = Date.now()): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
     const raw = await this.redis.vbClaim(
-      this.idsKey,
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.campaignsKey,
@@ -168,7 +163,14 @@ export class CampaignStore {
 
   /** Which campaign an id was enqueued in, if any. */
   async campaignOf(id: number): Promise<string | undefined> {
-    return (await this.redis.hget(this.idsKey, String(id))) ?? undefined;
+    // The job says; no per-id index is kept beside it (it would cost ~50 bytes a message).
+    const data = await this.redis.hget(`${this.base}${jobIdOf(id)}`, 'data');
+    if (!data) return undefined;
+    try {
+      return (JSON.parse(data) as { campaign?: string }).campaign;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A message's raw stored state, if the campaign has it. */

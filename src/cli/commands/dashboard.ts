@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startDashboard } from '../../dashboard/server.js';
 import { readEnv } from '../env.js';
 import { intArg } from '../util.js';
 
@@ -16,6 +15,8 @@ export function dashboardCommand(program: Command): void {
       const env = readEnv();
       const user = process.env['DASHBOARD_USER'] || undefined;
       const password = process.env['DASHBOARD_PASSWORD'] || undefined;
+      // Loaded on demand: express and bull-board are heavy for every other command's start-up.
+      const { startDashboard } = await import('../../dashboard/server.js');
       const dashboard = await startDashboard({
         connection: env.redisUrl,
         queueNames: flags.queues ? flags.queues.split(',').map((q) => q.trim()) : [env.queueName],

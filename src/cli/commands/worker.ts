@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createWorker } from '../../worker/send-worker.js';
-import { WorkerMetrics } from '../../worker/metrics.js';
+import type { WorkerMetrics } from '../../worker/metrics.js';
 import { readEnv, requireApiKey } from '../env.js';
 import { createLogger } from '../log.js';
 import { EXIT, intArg } from '../util.js';
@@ -81,6 +81,7 @@ export function workerCommand(program: Command): void {
       await worker.waitUntilReady();
       let metrics: WorkerMetrics | undefined;
       if (flags.metricsPort !== undefined) {
+        const { WorkerMetrics } = await import('../../worker/metrics.js'); // prom-client on demand
         metrics = new WorkerMetrics(worker);
         const port = await metrics.listen(flags.metricsPort);
         logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
