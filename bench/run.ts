@@ -3,7 +3,7 @@
  * Prints a table and writes BENCHMARKS.md. Sizes can be lowered for a quick look:
  * BENCH_N (enqueue/send, default 100000), BENCH_MEMORY_N (default 1000000).
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -345,7 +345,8 @@ async function main(): Promise<void> {
       table +
       '\n\n' +
       notes.join('\n') +
-      (process.env['BENCH_NOTES'] ? `\n${process.env['BENCH_NOTES']}\n` : ''),
+      '\n' +
+      readFileSync(new URL('../../bench/NOTES.md', import.meta.url), 'utf8'),
   );
   redis.disconnect();
 }

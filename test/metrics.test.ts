@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { createWorker } from '../src/worker/send-worker.js';
 import { createLogger } from '../src/cli/log.js';
 import { WorkerMetrics } from '../src/worker/metrics.js';
 import { createRig, type Rig } from './fixture.js';
@@ -49,6 +52,61 @@ describe('worker metrics and logs', () => {
     expect(text).toMatch(/bullmq_job_count\{[^}]*state="completed"[^}]*\} 36/);
     expect(text).not.toContain(rig.apiKey);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
+
+  it('warns at start-up when Redis may evict keys (maxmemory-policy is not noeviction)', async () => {
+    rig = await createRig('evict');
+    const port = 17_000 + Math.floor(Math.random() * 1000);
+    const server = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'allkeys-lru',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      let out = '';
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          out += chunk.toString();
+          done();
+        },
+      });
+      const url = `redis://127.0.0.1:${port}`;
+      await waitFor(async () => {
+        const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+        r.on('error', () => {});
+        try {
+          await r.connect();
+          return (await r.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          r.disconnect();
+        }
+      }, 'the private redis-server');
+      const w = await createWorker({
+        connection: url,
+        queueName: rig.queueName,
+        gateway: { url: rig.sandbox.url, apiKey: rig.apiKey },
+        logger: createLogger('info', 'json', sink),
+      });
+      await w.close();
+      expect(out).toContain('Redis maxmemory-policy is allkeys-lru: set it to noeviction');
+      // The shared test Redis has the right policy: no warning there.
+      out = '';
+      await (await rig.startWorker({ logger: createLogger('info', 'json', sink) })).close();
+      expect(out).not.toContain('maxmemory-policy');
+    } finally {
+      server.kill('SIGKILL');
+    }
   });
 
   it('redacts a key that would ever reach a log line, at any level', () => {
