@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { ViberMessage } from '../src/message.js';
+import { deleteQueueKeys } from '../src/redis.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -22,14 +23,7 @@ export function message(id: number): ViberMessage {
 }
 
 export async function dropQueue(queueName: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  try {
-    const stream = r.scanStream({ match: `bull:${queueName}:*`, count: 5000 });
-    for await (const keys of stream as AsyncIterable<string[]>)
-      if (keys.length > 0) await r.unlink(...keys);
-  } finally {
-    r.disconnect();
-  }
+  await deleteQueueKeys(REDIS_URL, queueName);
 }
 
 export interface Child {

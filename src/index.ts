@@ -32,4 +32,5 @@ export {
 export * from './xml/index.js';
 export * from './errors.js';
 export type { ViberMessage, MessageType } from './message.js';
+export { deleteQueueKeys } from './redis.js';
 export type { SendJobData, SendJobResult } from './job.js';

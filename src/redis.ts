@@ -59,3 +59,44 @@ export async function openRedis(connection: RedisConnection, role: RedisRole): P
   }
   return { client, owned: true };
 }
+
+/** True when a Redis answers PING at `url` (one try, no retries). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    disconnectTimeout: 100,
+  });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Removes every key of a queue: BullMQ's (jobs, lists, events) and the campaign store's. BullMQ's
+ * `obliterate()` leaves the latter. Returns how many keys went.
+ */
+export async function deleteQueueKeys(
+  url: string,
+  queueName: string,
+  prefix = 'bull',
+): Promise<number> {
+  const r = new Redis(url);
+  let n = 0;
+  try {
+    const stream = r.scanStream({ match: `${prefix}:${queueName}:*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      if (keys.length > 0) n += await r.unlink(...keys);
+    }
+  } finally {
+    r.disconnect();
+  }
+  return n;
+}

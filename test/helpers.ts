@@ -1,7 +1,7 @@
 /** Shared by the integration tests: unique queue names, cleanup, polling, sample messages. */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { deleteQueueKeys } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -17,17 +17,7 @@ export async function dropQueue(
   prefix = 'bull',
   url = REDIS_URL,
 ): Promise<void> {
-  const r = new Redis(url);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:${queueName}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
+  await deleteQueueKeys(url, queueName, prefix);
 }
 
 /** Polls until `check` returns a truthy value, or fails after `timeoutMs` with `what`. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../src/redis.js';
 import { createWorker } from '../src/worker/send-worker.js';
 import { createLogger } from '../src/cli/log.js';
 import { WorkerMetrics } from '../src/worker/metrics.js';
@@ -80,18 +80,7 @@ describe('worker metrics and logs', () => {
         },
       });
       const url = `redis://127.0.0.1:${port}`;
-      await waitFor(async () => {
-        const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-        r.on('error', () => {});
-        try {
-          await r.connect();
-          return (await r.ping()) === 'PONG';
-        } catch {
-          return false;
-        } finally {
-          r.disconnect();
-        }
-      }, 'the private redis-server');
+      await waitFor(() => redisAnswers(url), 'the private redis-server');
       const w = await createWorker({
         connection: url,
         queueName: rig.queueName,

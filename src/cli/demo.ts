@@ -10,11 +10,10 @@ import { createReadStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { Inspector } from '../inspect/inspector.js';
 import { readRows } from '../producer/input.js';
 import { Producer } from '../producer/producer.js';
-import { safeRedisUrl } from '../redis.js';
+import { deleteQueueKeys, redisAnswers, safeRedisUrl } from '../redis.js';
 import { SandboxGateway } from '../sandbox/server.js';
 import { createWorker } from '../worker/send-worker.js';
 import { readEnv } from './env.js';
@@ -23,23 +22,6 @@ import { bar } from './progress.js';
 
 const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', import.meta.url));
 const out = (s: string) => process.stdout.write(s);
-
-async function ping(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -51,7 +33,7 @@ async function freePort(): Promise<number> {
 
 /** The Redis to use, and the server we started for it, if any. */
 async function redisForDemo(url: string): Promise<{ url: string; server?: ChildProcess }> {
-  if (await ping(url)) return { url };
+  if (await redisAnswers(url)) return { url };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     out(
       `No Redis answers at ${safeRedisUrl(url)}, and redis-server is not installed.\n` +
@@ -71,7 +53,7 @@ async function redisForDemo(url: string): Promise<{ url: string; server?: ChildP
     },
   );
   const local = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await ping(local)); i++) await sleep(100);
+  for (let i = 0; i < 50 && !(await redisAnswers(local)); i++) await sleep(100);
   return { url: local, server };
 }
 
@@ -146,22 +128,11 @@ async function main(): Promise<number> {
     await producer.close();
     await inspector.close();
     await sandbox.close();
-    await dropQueue(redis.url, queueName);
+    // The demo's queue is its own: leave nothing behind.
+    await deleteQueueKeys(redis.url, queueName);
     redis.server?.kill();
   }
   return ok ? 0 : 1;
-}
-
-/** The demo's queue is its own: remove it so that demos leave nothing behind. */
-async function dropQueue(url: string, queueName: string): Promise<void> {
-  const r = new Redis(url);
-  try {
-    const stream = r.scanStream({ match: `bull:${queueName}:*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>)
-      if (keys.length > 0) await r.unlink(...keys);
-  } finally {
-    r.disconnect();
-  }
 }
 
 main().then(

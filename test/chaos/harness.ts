@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../../src/redis.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -45,27 +45,10 @@ export class PrivateRedis {
       { stdio: 'ignore' },
     );
     for (let i = 0; i < 100; i++) {
-      if (await this.ping()) return;
+      if (await redisAnswers(this.url)) return;
       await sleep(50);
     }
     throw new Error(`private redis-server on ${this.port} did not start`);
-  }
-
-  private async ping(): Promise<boolean> {
-    const r = new Redis(this.url, {
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      r.disconnect();
-    }
   }
 
   /** kill -9: whatever it had written to its AOF is all it keeps. */
