@@ -91,8 +91,12 @@ export class Inspector {
   async *results(campaign: string): AsyncGenerator<MessageResult> {
     assertCampaignName(campaign);
     const { store } = await this.ready;
+    // HSCAN may return an entry twice while the hash is rehashed: each id is written once.
+    const seen = new Set<number>();
     for await (const page of store.scanStates(campaign)) {
-      yield* await this.resultsFor(campaign, page);
+      const fresh = page.filter(([id]) => !seen.has(id));
+      for (const [id] of fresh) seen.add(id);
+      if (fresh.length > 0) yield* await this.resultsFor(campaign, fresh);
     }
   }
 

@@ -87,6 +87,14 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.log = options.logger ?? pino({ level: 'silent' });
     const batchSize =
       options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
+    const base = `${options.prefix}:${options.queueName}:`;
+    this.store = new CampaignStore(redis.client, base);
+    this.limiter = new RateLimiter(
+      redis.client,
+      `${base}vb:pace`,
+      options.rate,
+      options.rateWindowMs,
+    );
     this.slots = new Slots(options.concurrency);
     this.batcher = new Batcher<Pending>(batchSize, options.lingerMs, (b) => this.dispatch(b));
     this.worker = new Worker<SendJobData, SendJobResult>(
@@ -107,14 +115,6 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       this.log.warn({ err: err.message }, 'queue error');
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
-    const base = `${options.prefix}:${options.queueName}:`;
-    this.store = new CampaignStore(redis.client, base);
-    this.limiter = new RateLimiter(
-      redis.client,
-      `${base}vb:pace`,
-      options.rate,
-      options.rateWindowMs,
-    );
   }
 
   /** The worker's (non-blocking) Redis connection, for tools that share it (metrics). */
