@@ -160,6 +160,24 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(jobs.every((j) => j.returnvalue.attempts === 1)).toBe(true);
   });
 
+  it('stops, keeping the messages queued, when the gateway URL answers 404 (misconfigured)', async () => {
+    rig = await createRig('http404');
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const w = await rig.startWorker({
+      gateway: { url: rig.sandbox.url.replace('xml.php', 'nope.php') } as never,
+    });
+    expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual({
+      level: 'http',
+      code: 404,
+      name: 'HTTP_404',
+    });
+    await waitFor(
+      async () => (await rig.inspector.counts('c')).waiting === 10,
+      'all back to waiting',
+    );
+    expect(await rig.queue.getJobCounts('failed', 'active')).toEqual({ failed: 0, active: 0 });
+  });
+
   it('halts on a per-message billing error (206), keeping the messages queued', async () => {
     rig = await createRig('billing');
     rig.sandbox.inject({ kind: 'message-code', code: 206 });

@@ -11,14 +11,14 @@ import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq
 import type { Logger } from 'pino';
 import { state as st } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
-import { hasCode } from '../errors.js';
+import { hasCode, type GatewayHttpError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import { codeName } from '../xml/codes.js';
 import type { SendAnswer } from '../xml/parse.js';
-import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
+import { decideBatch, type BatchDecision, type Decision, type HaltReason } from './outcome.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** A job waiting in a batch, with the processor promise BullMQ awaits for it. */
@@ -65,7 +65,7 @@ export interface BatchContext {
   /** A package was accepted: throttling is over. */
   onAccepted(): void;
   /** The account cannot send: stop taking work. */
-  onHalt(halt: NonNullable<BatchDecision['halt']>): void;
+  onHalt(halt: HaltReason): void;
 }
 
 const jobError = (name: string, message: string): Error => {
@@ -159,6 +159,15 @@ async function send(
       batch = decideBatch(answer, ids);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
+      const status = hasCode(err, 'GATEWAY_HTTP') ? (err as GatewayHttpError).statusCode : 0;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // 404, 401, 403…: a wrong ALPHASMS_URL or a proxy refusing us. Retrying would only fail
+        // every message after its attempts: keep them queued and stop, like an account problem.
+        ctx.onHalt({ level: 'http', code: status, name: `HTTP_${status}` });
+        const d: Decision = { action: 'requeue', reason: (err as Error).message };
+        for (const p of items) decisions.set(p, d);
+        return;
+      }
       const d: Decision = { action: 'retry', code: undefined, reason: (err as Error).message };
       for (const p of items) decisions.set(p, d);
       return;

@@ -21,12 +21,19 @@ export type Decision =
   /** Its campaign was cancelled: fail the job without sending it. */
   | { action: 'cancel' };
 
+/** Why a worker stopped taking work: an account problem, or the gateway refusing us over HTTP. */
+export interface HaltReason {
+  level: 'message' | 'package' | 'http';
+  code: number;
+  name: string;
+}
+
 export interface BatchDecision {
   decisions: Map<number, Decision>;
   /** Package error 212: every worker should pause before sending again. */
   throttle: boolean;
   /** The account cannot send: stop taking work. Holds the code and its name. */
-  halt: { level: 'message' | 'package'; code: number; name: string } | undefined;
+  halt: HaltReason | undefined;
   /** Package error 201 on a batch of several: send each half on its own to find the culprit. */
   bisect: boolean;
 }

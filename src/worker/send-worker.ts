@@ -30,12 +30,9 @@ import {
 } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Slots } from './slots.js';
+import type { HaltReason } from './outcome.js';
 
-export interface HaltReason {
-  level: 'message' | 'package';
-  code: number;
-  name: string;
-}
+export type { HaltReason };
 
 export interface SendWorkerEvents {
   batch: [BatchReport];
