@@ -138,18 +138,34 @@ export class Producer {
         duplicates: result.duplicates,
         rejected: result.rejectedCount,
       });
-    // Double buffering: one chunk is in Redis while the next is read and validated. Chunks still
-    // reach Redis strictly one after another (claim k+1 is sent once add k is done), so a
-    // duplicate across chunks is always seen as one.
-    let inFlight: Promise<void> = Promise.resolve();
+    // Pipelined two chunks deep, while the next one is read and validated: chunk k+1's claim is
+    // sent once chunk k's claim has answered and chunk k-1's jobs are added. Chunk k's jobs may
+    // not exist yet when claim k+1 runs, so an id of chunk k seen again in chunk k+1 is caught
+    // here; every earlier chunk's jobs exist, and the claim script sees them.
+    let current: { ids: Set<number>; claimed: Promise<unknown>; added: Promise<void> } | undefined;
+    let previousAdded: Promise<void> = Promise.resolve();
     const flush = async (): Promise<void> => {
-      await inFlight;
+      if (current) await current.claimed;
+      await previousAdded;
       if (chunk.length === 0) return;
       const messages = chunk;
       chunk = [];
-      inFlight = this.addChunk(campaign, messages, queue, store, result).then(progress);
-      // Keep a failure for the next await; do not let it surface as unhandled meanwhile.
-      inFlight.catch(() => undefined);
+      const fresh: ViberMessage[] = [];
+      for (const m of messages) {
+        if (current?.ids.has(m.id)) this.countDuplicate(result, m.id);
+        else fresh.push(m);
+      }
+      const claimed = this.claimChunk(campaign, fresh, store, result);
+      const added = claimed.then(async (jobs) => {
+        if (jobs.length > 0) await this.wrap(campaign, result, queue.addBulk(jobs));
+        result.enqueued += jobs.length;
+        progress();
+      });
+      // Failures are awaited (and thrown) in order below; never unhandled meanwhile.
+      claimed.catch(() => undefined);
+      added.catch(() => undefined);
+      previousAdded = current?.added ?? Promise.resolve();
+      current = { ids: new Set(messages.map((m) => m.id)), claimed, added };
     };
     for await (const row of rows) {
       rowCount++;
@@ -163,45 +179,58 @@ export class Producer {
       if (chunk.length >= this.options.chunkSize) await flush();
     }
     await flush();
-    await inFlight;
+    await previousAdded;
+    await current?.added;
     progress();
     return result;
   }
 
-  private async addChunk(
+  private countDuplicate(result: EnqueueResult, id: number): void {
+    result.duplicates++;
+    if (result.duplicateIds.length < this.options.maxReportedRejects) result.duplicateIds.push(id);
+  }
+
+  /** Claims a chunk's ids; resolves with the jobs to add (new, or claimed by a producer that died). */
+  private async claimChunk(
     campaign: string,
     messages: ViberMessage[],
-    queue: Queue<SendJobData>,
     store: CampaignStore,
     result: EnqueueResult,
-  ): Promise<void> {
-    const { attempts, backoffMs, maxReportedRejects } = this.options;
-    try {
-      const claims = await store.claim(
+  ) {
+    const { attempts, backoffMs } = this.options;
+    const claims = await this.wrap(
+      campaign,
+      result,
+      store.claim(
         campaign,
         messages.map((m) => m.id),
-      );
-      const jobs = [];
-      for (let i = 0; i < messages.length; i++) {
-        const m = messages[i] as ViberMessage;
-        const c = claims[i];
-        if (c === 'new' || c === 'reclaimed') {
-          jobs.push({
-            name: SEND_JOB_NAME,
-            data: { campaign, message: m },
-            opts: {
-              jobId: jobIdOf(m.id),
-              attempts,
-              backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
-            },
-          });
-        } else {
-          result.duplicates++;
-          if (result.duplicateIds.length < maxReportedRejects) result.duplicateIds.push(m.id);
-        }
+      ),
+    );
+    const jobs = [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i] as ViberMessage;
+      const c = claims[i];
+      if (c === 'new' || c === 'reclaimed') {
+        jobs.push({
+          name: SEND_JOB_NAME,
+          data: { campaign, message: m },
+          opts: {
+            jobId: jobIdOf(m.id),
+            attempts,
+            backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
+          },
+        });
+      } else {
+        this.countDuplicate(result, m.id);
       }
-      if (jobs.length > 0) await queue.addBulk(jobs);
-      result.enqueued += jobs.length;
+    }
+    return jobs;
+  }
+
+  /** Redis failures mid-enqueue say how far it got and how to finish. */
+  private async wrap<T>(campaign: string, result: EnqueueResult, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
     } catch (err) {
       throw new RedisUnavailableError(
         `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +

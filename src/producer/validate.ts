@@ -144,9 +144,20 @@ export function validateMessage(
     return { ok: false, problems: [{ field: '(message)', rule: 'must be an object' }] };
   }
   const row = input as Record<string, unknown>;
-  const merged: Record<string, unknown> = { ...defaults };
-  for (const [k, v] of Object.entries(row)) if (blankToUndefined(v) !== undefined) merged[k] = v;
-  merged['type'] ??= 'text';
+  const d = defaults as Record<string, unknown>;
+  const pick = (k: string): unknown => blankToUndefined(row[k]) ?? d[k];
+  // One object literal of one shape for every row: zod's compiled parser stays on its fast path
+  // (merging key by key made a dictionary-mode object and tripled validation time).
+  const merged = {
+    id: pick('id'),
+    phone: pick('phone'),
+    sender: pick('sender'),
+    type: pick('type') ?? 'text',
+    text: pick('text'),
+    image: pick('image'),
+    button: pick('button'),
+    url: pick('url'),
+  };
   const parsed = schemaFor(limits).safeParse(merged);
   if (!parsed.success) {
     return {
