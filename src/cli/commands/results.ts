@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { stringify } from 'csv-stringify/sync';
 import { InvalidOptionError } from '../../errors.js';
 import { Inspector, type MessageResult } from '../../inspect/inspector.js';
 import { readEnv } from '../env.js';
@@ -27,6 +26,7 @@ export function resultsCommand(program: Command): void {
         throw new InvalidOptionError(`--format must be ndjson or csv (got ${flags.format})`);
       }
       const env = readEnv();
+      const { stringify } = await import('csv-stringify/sync');
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
         const row = (r: MessageResult) => COLUMNS.map((k) => r[k]);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { SandboxGateway } from '../../sandbox/server.js';
 import { intArg } from '../util.js';
 
 export function sandboxCommand(program: Command): void {
@@ -24,6 +23,7 @@ export function sandboxCommand(program: Command): void {
         latencyMs: number;
         rate: number;
       }) => {
+        const { SandboxGateway } = await import('../../sandbox/server.js');
         const sandbox = new SandboxGateway({
           port: flags.port,
           host: flags.host,

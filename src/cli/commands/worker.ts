@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { createWorker } from '../../worker/send-worker.js';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import { readEnv, requireApiKey } from '../env.js';
-import { createLogger } from '../log.js';
 import { EXIT, intArg } from '../util.js';
 
 interface WorkerFlags {
@@ -63,6 +61,11 @@ export function workerCommand(program: Command): void {
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
+      // Loaded here, not at start-up: other commands need neither undici nor pino.
+      const [{ createWorker }, { createLogger }] = await Promise.all([
+        import('../../worker/send-worker.js'),
+        import('../log.js'),
+      ]);
       const logger = createLogger(env.logLevel);
       const worker = await createWorker({
         connection: env.redisUrl,
