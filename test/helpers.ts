@@ -52,3 +52,22 @@ export function sampleMessages(
     ...over,
   }));
 }
+
+/** As waitFor, but `check` must hold on `times` polls in a row (a state that has settled). */
+export async function waitForSettled(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  times = 4,
+  timeoutMs = 30_000,
+): Promise<void> {
+  let streak = 0;
+  await waitFor(
+    async () => {
+      streak = (await check()) ? streak + 1 : 0;
+      return streak >= times;
+    },
+    what,
+    timeoutMs,
+    100,
+  );
+}

@@ -1,5 +1,5 @@
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, waitFor, waitForSettled } from './helpers.js';
 
 describe('the send worker against a misbehaving gateway', () => {
   let rig: Rig;
@@ -136,10 +136,11 @@ describe('the send worker against a misbehaving gateway', () => {
     const bad = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, batchSize: 10 });
     const halted = await new Promise((resolve) => bad.once('halted', resolve));
     expect(halted).toEqual({ level: 'package', code: 202, name: 'ERR_AUTHORIZATION' });
-    await waitFor(
-      async () => (await rig.inspector.counts('c')).waiting === 30,
-      'all 30 back to waiting',
-    );
+    // A fetch under way when it halted may still bounce one job back: wait for the queue to settle.
+    await waitForSettled(async () => {
+      const q = await rig.queue.getJobCounts('wait', 'active', 'failed');
+      return (await rig.inspector.counts('c')).waiting === 30 && q['wait'] === 30;
+    }, 'all 30 back to waiting');
     expect(await rig.inspector.counts('c')).toMatchObject({
       total: 30,
       waiting: 30,
@@ -171,10 +172,10 @@ describe('the send worker against a misbehaving gateway', () => {
       code: 404,
       name: 'HTTP_404',
     });
-    await waitFor(
-      async () => (await rig.inspector.counts('c')).waiting === 10,
-      'all back to waiting',
-    );
+    await waitForSettled(async () => {
+      const q = await rig.queue.getJobCounts('wait', 'active');
+      return (await rig.inspector.counts('c')).waiting === 10 && q['wait'] === 10;
+    }, 'all back to waiting');
     expect(await rig.queue.getJobCounts('failed', 'active')).toEqual({ failed: 0, active: 0 });
   });
 

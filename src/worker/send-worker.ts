@@ -14,7 +14,7 @@
  *   draining|aborting --> closed    (BullMQ worker closed, HTTP pool closed, our Redis quit)
  */
 import { EventEmitter } from 'node:events';
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { CampaignStore } from '../campaign/store.js';
@@ -148,9 +148,22 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     job: Job<SendJobData, SendJobResult>,
     token: string | undefined,
   ): Promise<SendJobResult> {
+    if (this.halted) return this.handBack(job, token);
     return new Promise<SendJobResult>((resolve, reject) => {
       this.batcher.add({ job, token: token ?? '', resolve, reject });
     });
+  }
+
+  /**
+   * A job fetched after the worker halted (BullMQ's pause stops the fetch loop, but a fetch may be
+   * under way): straight back to the queue, untouched and uncounted.
+   */
+  private async handBack(
+    job: Job<SendJobData, SendJobResult>,
+    token: string | undefined,
+  ): Promise<never> {
+    await job.moveToWait(token).catch(() => undefined);
+    throw new WaitingError();
   }
 
   private dispatch(items: Pending[]): void {
