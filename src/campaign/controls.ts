@@ -30,34 +30,52 @@ async function forEachPage(
   }
 }
 
-async function known(store: CampaignStore, campaign: string): Promise<void> {
+/** The campaign exists on this queue and, unless `allowCancelled`, was not cancelled. */
+async function steerable(store: CampaignStore, campaign: string, allowCancelled = false) {
   assertCampaignName(campaign);
-  if ((await store.counts(campaign)).total === 0) {
+  const counts = await store.counts(campaign);
+  if (counts.total === 0) {
     throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+  }
+  if (!allowCancelled && counts.control === 'cancelled') {
+    throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
   }
 }
 
-export async function pauseCampaign(store: CampaignStore, campaign: string): Promise<number> {
-  await known(store, campaign);
-  const control = (await store.controls([campaign])).get(campaign);
-  if (control === 'cancelled') throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
-  await store.setControl(campaign, 'paused');
-  let paused = 0;
+/**
+ * Moves every message now in one of the `from` states (letters, e.g. 'wd') to `to`, a page at a
+ * time, guarded so that a message a worker moved meanwhile stays where the worker put it.
+ * `after` sees each page's moved ids. Returns how many moved.
+ */
+async function moveAll(
+  store: CampaignStore,
+  campaign: string,
+  from: string,
+  to: string,
+  after?: (moved: number[]) => Promise<unknown>,
+): Promise<number> {
+  let n = 0;
   await forEachPage(
     store,
     campaign,
-    (raw) => raw === st.waiting || raw === st.delayed,
+    (raw) => raw.length === 1 && from.includes(raw),
     async (ids) => {
-      paused += (
-        await store.transition(
-          campaign,
-          ids.map((id) => [id, st.paused]),
-          'wd',
-        )
-      ).length;
+      const moved = await store.transition(
+        campaign,
+        ids.map((id) => [id, to]),
+        from,
+      );
+      n += moved.length;
+      await after?.(moved);
     },
   );
-  return paused;
+  return n;
+}
+
+export async function pauseCampaign(store: CampaignStore, campaign: string): Promise<number> {
+  await steerable(store, campaign);
+  await store.setControl(campaign, 'paused');
+  return moveAll(store, campaign, st.waiting + st.delayed, st.paused);
 }
 
 export async function resumeCampaign(
@@ -65,53 +83,23 @@ export async function resumeCampaign(
   queue: Queue,
   campaign: string,
 ): Promise<number> {
-  await known(store, campaign);
-  const control = (await store.controls([campaign])).get(campaign);
-  if (control === 'cancelled') throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
+  await steerable(store, campaign);
   await store.setControl(campaign, undefined);
-  let resumed = 0;
-  await forEachPage(
-    store,
-    campaign,
-    (raw) => raw === st.paused,
-    async (ids) => {
-      const moved = await store.transition(
-        campaign,
-        ids.map((id) => [id, st.waiting]),
-        'p',
-      );
-      resumed += moved.length;
-      // Parked jobs sit in the delayed set; those never picked up while paused are still waiting.
-      await Promise.all(
-        moved.map(async (id) => {
-          const job = await queue.getJob(jobIdOf(id));
-          if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-        }),
-      );
-    },
+  // Parked jobs sit in the delayed set; those never picked up while paused are still waiting.
+  return moveAll(store, campaign, st.paused, st.waiting, (moved) =>
+    Promise.all(
+      moved.map(async (id) => {
+        const job = await queue.getJob(jobIdOf(id));
+        if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+      }),
+    ),
   );
-  return resumed;
 }
 
 export async function cancelCampaign(store: CampaignStore, campaign: string): Promise<number> {
-  await known(store, campaign);
+  await steerable(store, campaign, true);
   await store.setControl(campaign, 'cancelled');
-  let cancelled = 0;
-  await forEachPage(
-    store,
-    campaign,
-    (raw) => raw === st.waiting || raw === st.delayed || raw === st.paused,
-    async (ids) => {
-      cancelled += (
-        await store.transition(
-          campaign,
-          ids.map((id) => [id, st.cancelled]),
-          'wdp',
-        )
-      ).length;
-    },
-  );
-  return cancelled;
+  return moveAll(store, campaign, st.waiting + st.delayed + st.paused, st.cancelled);
 }
 
 export async function retryFailedCampaign(
@@ -120,10 +108,7 @@ export async function retryFailedCampaign(
   campaign: string,
   codes?: readonly number[],
 ): Promise<number> {
-  await known(store, campaign);
-  if ((await store.controls([campaign])).get(campaign) === 'cancelled') {
-    throw new InvalidOptionError(`campaign ${campaign} is cancelled`);
-  }
+  await steerable(store, campaign);
   const wanted = codes && codes.length > 0 ? new Set(codes.map((c) => st.failed(c))) : undefined;
   let retried = 0;
   await forEachPage(
