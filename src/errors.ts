@@ -6,16 +6,13 @@
 
 export type ErrorCode =
   | 'INVALID_OPTION'
-  | 'INVALID_MESSAGE'
   | 'INVALID_INPUT'
   | 'XML_UNSAFE_TEXT'
   | 'XML_MALFORMED'
-  | 'GATEWAY_ANSWER_INCOMPLETE'
   | 'GATEWAY_HTTP'
   | 'GATEWAY_TIMEOUT'
   | 'GATEWAY_CONNECTION'
   | 'GATEWAY_PACKAGE_ERROR'
-  | 'GATEWAY_STATUS_UNRESOLVED'
   | 'REDIS_UNAVAILABLE';
 
 export class ViberBulkError extends Error {
@@ -40,20 +37,6 @@ export class InvalidOptionError extends ViberBulkError {
 export interface FieldProblem {
   field: string;
   rule: string;
-}
-
-/** A message failed validation; `problems` lists every broken rule, `row` where it came from. */
-export class InvalidMessageError extends ViberBulkError {
-  readonly problems: FieldProblem[];
-  readonly row: number | undefined;
-
-  constructor(problems: FieldProblem[], row?: number) {
-    const where = row === undefined ? '' : `row ${row}: `;
-    super('INVALID_MESSAGE', where + problems.map((p) => `${p.field}: ${p.rule}`).join('; '));
-    this.name = 'InvalidMessageError';
-    this.problems = problems;
-    this.row = row;
-  }
 }
 
 /** An input file (CSV/NDJSON) could not be read at a given line. */
@@ -92,18 +75,6 @@ export class XmlMalformedError extends ViberBulkError {
   }
 }
 
-/** The answer parsed, but a message we sent is missing from it. */
-export class AnswerIncompleteError extends ViberBulkError {
-  readonly missingIds: number[];
-
-  constructor(missingIds: number[]) {
-    const shown = missingIds.slice(0, 10).join(', ') + (missingIds.length > 10 ? ', …' : '');
-    super('GATEWAY_ANSWER_INCOMPLETE', `gateway answer has no <msg> for id(s) ${shown}`);
-    this.name = 'AnswerIncompleteError';
-    this.missingIds = missingIds;
-  }
-}
-
 /** HTTP status other than 200 (the gateway answers everything, errors included, with 200). */
 export class GatewayHttpError extends ViberBulkError {
   readonly statusCode: number;
@@ -139,14 +110,6 @@ export class GatewayPackageError extends ViberBulkError {
     this.name = 'GatewayPackageError';
     this.statusCode = statusCode;
     this.statusName = statusName;
-  }
-}
-
-/** A 208 (duplicate) whose original msg_id could not be read back through `<status>`. */
-export class StatusUnresolvedError extends ViberBulkError {
-  constructor(message: string) {
-    super('GATEWAY_STATUS_UNRESOLVED', message);
-    this.name = 'StatusUnresolvedError';
   }
 }
 

@@ -52,12 +52,6 @@ function transportError(err: unknown): ViberBulkError {
   return new GatewayConnectionError(`gateway connection failed (${msg})`, { cause: err });
 }
 
-/** Stats a caller may read (metrics, benchmarks). */
-export interface GatewayStats {
-  requests: number;
-  retries: number;
-}
-
 export interface RequestOptions {
   /** Aborts the request and its retries (worker shutdown). */
   signal?: AbortSignal;
@@ -73,7 +67,6 @@ export interface RequestObservation {
 
 export class GatewayClient {
   readonly options: Omit<ResolvedGatewayOptions, 'apiKey'>;
-  readonly stats: GatewayStats = { requests: 0, retries: 0 };
   /** Called after every HTTP exchange (metrics). */
   onRequest: ((o: RequestObservation) => void) | undefined;
   /** Called when a failed exchange is about to be tried again (metrics). */
@@ -106,7 +99,6 @@ export class GatewayClient {
 
   /** POSTs one package and returns the answer body; throws typed transport errors. */
   async #post(xml: string, signal: AbortSignal | undefined): Promise<string> {
-    this.stats.requests++;
     let res;
     try {
       res = await this.#pool.request({
@@ -161,10 +153,7 @@ export class GatewayClient {
         signal,
         shouldRetry: ({ error }) => isTransient(error),
         onFailedAttempt: ({ error, retriesLeft }) => {
-          if (retriesLeft > 0 && isTransient(error)) {
-            this.stats.retries++;
-            this.onRetry?.();
-          }
+          if (retriesLeft > 0 && isTransient(error)) this.onRetry?.();
         },
       });
     } catch (err) {
