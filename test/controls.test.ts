@@ -1,5 +1,8 @@
+import { Redis } from 'ioredis';
+import { state as st } from '../src/campaign/state.js';
+import { CampaignStore } from '../src/campaign/store.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
 
 describe('steering campaigns while they run', () => {
   let rig: Rig;
@@ -69,6 +72,38 @@ describe('steering campaigns while they run', () => {
     await expect(rig.producer.resume('c')).rejects.toMatchObject({
       code: 'INVALID_OPTION',
       message: 'campaign c is cancelled',
+    });
+  });
+
+  it('never sends a message paused or cancelled after its batch read the control', async () => {
+    // The window inside pause/cancel: the control is read by a batch, then the operator's move
+    // lands before the batch marks its messages active. Reproduced by moving states alone.
+    rig = await createRig('straddle');
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const redis = new Redis(REDIS_URL);
+    try {
+      const store = new CampaignStore(redis, rig.queue.toKey(''));
+      await store.transition('c', [
+        [1, st.cancelled],
+        [2, st.cancelled],
+        [3, st.paused],
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+    await rig.startWorker({ pauseRecheckMs: 100 });
+    await waitFor(async () => (await rig.inspector.counts('c')).completed === 7, '7 sent');
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('failed')).failed === 2,
+      'the cancelled jobs to fail',
+    );
+    expect([...rig.sandbox.accepted.keys()].sort((x, y) => x - y)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    expect(await rig.inspector.counts('c')).toMatchObject({
+      completed: 7,
+      cancelled: 2,
+      paused: 1,
+      active: 0,
+      waiting: 0,
     });
   });
 

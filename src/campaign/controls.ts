@@ -72,10 +72,13 @@ async function moveAll(
   return n;
 }
 
+/** Pauses a campaign; returns how many of its messages are paused now. */
 export async function pauseCampaign(store: CampaignStore, campaign: string): Promise<number> {
   await steerable(store, campaign);
   await store.setControl(campaign, 'paused');
-  return moveAll(store, campaign, st.waiting + st.delayed, st.paused);
+  await moveAll(store, campaign, st.waiting + st.delayed, st.paused);
+  // Not moveAll's own count: a worker may park some of them between the two steps above.
+  return (await store.counts(campaign)).paused;
 }
 
 export async function resumeCampaign(
@@ -96,10 +99,17 @@ export async function resumeCampaign(
   );
 }
 
+/**
+ * Cancels a campaign; returns how many of its messages are cancelled now. That number is final:
+ * once no message is waiting, delayed or paused, what workers hold is either being sent (and
+ * ends completed or failed) or cancelled already — a worker cannot activate a cancelled message.
+ */
 export async function cancelCampaign(store: CampaignStore, campaign: string): Promise<number> {
   await steerable(store, campaign, true);
   await store.setControl(campaign, 'cancelled');
-  return moveAll(store, campaign, st.waiting + st.delayed + st.paused, st.cancelled);
+  await moveAll(store, campaign, st.waiting + st.delayed + st.paused, st.cancelled);
+  // Not moveAll's own count: a worker may cancel some of them between the two steps above.
+  return (await store.counts(campaign)).cancelled;
 }
 
 export async function retryFailedCampaign(

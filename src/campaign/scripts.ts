@@ -54,6 +54,20 @@ redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 return out
 `;
 
+/** Keeps a campaign's counts hash (KEYS[2]) in step with one message leaving or entering a state. */
+const BUMP = `
+local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
+  p = 'paused', x = 'cancelled' }
+
+local function bump(st, by)
+  redis.call('HINCRBY', KEYS[2], names[string.sub(st, 1, 1)], by)
+  local code = string.sub(st, 3)
+  if code ~= '' then
+    redis.call('HINCRBY', KEYS[2], 'code:' .. code, by)
+  end
+end
+`;
+
 export const TRANSITION_LUA = `
 --[[
   Moves messages of one campaign to new states and keeps the campaign's counts in step, so that
@@ -67,17 +81,7 @@ export const TRANSITION_LUA = `
 
   Returns the ids whose state changed.
 ]]
-local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
-  p = 'paused', x = 'cancelled' }
-
-local function bump(st, by)
-  redis.call('HINCRBY', KEYS[2], names[string.sub(st, 1, 1)], by)
-  local code = string.sub(st, 3)
-  if code ~= '' then
-    redis.call('HINCRBY', KEYS[2], 'code:' .. code, by)
-  end
-end
-
+${BUMP}
 local from = ARGV[1]
 local changed = {}
 for i = 2, #ARGV, 2 do
@@ -93,4 +97,34 @@ for i = 2, #ARGV, 2 do
   end
 end
 return changed
+`;
+
+export const ACTIVATE_LUA = `
+--[[
+  A worker is about to send these messages: marks them active, unless an operator paused or
+  cancelled them since the worker read the campaign's control (pause and cancel move messages
+  after setting the control, so a batch can straddle the two). Atomic, so a message is either
+  sent or held back, never both.
+
+  KEYS[1] state hash, KEYS[2] counts hash (as above)
+  ARGV[1..] ids
+
+  Returns the ids held back, each followed by its state letter ('p' or 'x').
+]]
+${BUMP}
+local held = {}
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  local old = redis.call('HGET', KEYS[1], id)
+  local letter = old and string.sub(old, 1, 1)
+  if letter == 'p' or letter == 'x' then
+    held[#held + 1] = id
+    held[#held + 1] = letter
+  elseif old and old ~= 'a' then
+    redis.call('HSET', KEYS[1], id, 'a')
+    bump(old, -1)
+    bump('a', 1)
+  end
+end
+return held
 `;

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
-import { CLAIM_LUA, TRANSITION_LUA } from './scripts.js';
+import { ACTIVATE_LUA, CLAIM_LUA, TRANSITION_LUA } from './scripts.js';
 import { STATE_NAMES, type StateName } from './state.js';
 
 /** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
@@ -45,6 +45,7 @@ export interface CampaignCounts extends Record<StateName, number> {
 interface StoreCommands {
   vbClaim(...args: (string | number)[]): Promise<number[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
+  vbActivate(...args: (string | number)[]): Promise<string[]>;
 }
 
 export class CampaignStore {
@@ -62,6 +63,7 @@ export class CampaignStore {
     if (typeof r.vbClaim !== 'function') {
       redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+      redis.defineCommand('vbActivate', { numberOfKeys: 2, lua: ACTIVATE_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
   }
@@ -111,6 +113,23 @@ export class CampaignStore {
       ...args,
     );
     return moved.map(Number);
+  }
+
+  /**
+   * Marks messages active before they are sent, except those an operator paused or cancelled
+   * meanwhile: those are returned with their state letter, and must not be sent.
+   */
+  async activate(campaign: string, ids: readonly number[]): Promise<Map<number, 'p' | 'x'>> {
+    const held = new Map<number, 'p' | 'x'>();
+    if (ids.length === 0) return held;
+    const flat = await this.redis.vbActivate(
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      ...ids,
+    );
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      held.set(Number(flat[i]), flat[i + 1] as 'p' | 'x');
+    return held;
   }
 
   private get controlKey(): string {

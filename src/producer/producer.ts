@@ -242,7 +242,7 @@ export class Producer {
 
   /**
    * Pauses a campaign: its messages are not sent until resume (other campaigns keep flowing).
-   * Messages already in a package being sent finish. Returns how many messages were paused.
+   * Messages already in a package being sent finish. Returns how many of its messages are paused now.
    */
   async pause(campaign: string): Promise<number> {
     return pauseCampaign((await this.ready).store, campaign);
@@ -255,8 +255,8 @@ export class Producer {
   }
 
   /**
-   * Cancels what is not sent yet; what the gateway accepted stays accepted. Returns how many
-   * messages were cancelled.
+   * Cancels what is not sent yet; what the gateway accepted stays accepted. Returns how many of
+   * its messages are cancelled now (what `status` shows once the packages in flight finish).
    */
   async cancel(campaign: string): Promise<number> {
     return cancelCampaign((await this.ready).store, campaign);

@@ -119,11 +119,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
       seen.add(m.id);
       sendable.push(p);
     }
-    await record(
-      ctx.store,
-      sendable.map((p) => [p, st.active]),
-    );
-    await send(sendable, ctx, decisions, report);
+    await send(await activate(ctx.store, sendable, decisions), ctx, decisions, report);
   } catch (err) {
     // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
     for (const p of items) {
@@ -254,6 +250,42 @@ function stateAfter(p: Pending, d: Decision): string {
     default:
       return st.waiting;
   }
+}
+
+/**
+ * Marks the batch active, campaign by campaign. A message paused or cancelled after the batch read
+ * its control is held back (parked or cancelled) instead of sent; returns the rest.
+ */
+async function activate(
+  store: CampaignStore,
+  items: Pending[],
+  decisions: Map<Pending, Decision>,
+): Promise<Pending[]> {
+  const byCampaign = new Map<string, Pending[]>();
+  for (const p of items) {
+    const c = p.job.data.campaign;
+    let list = byCampaign.get(c);
+    if (!list) byCampaign.set(c, (list = []));
+    list.push(p);
+  }
+  const held = await Promise.all(
+    [...byCampaign].map(([c, list]) =>
+      store.activate(
+        c,
+        list.map((p) => p.job.data.message.id),
+      ),
+    ),
+  );
+  if (held.every((h) => h.size === 0)) return items;
+  const out: Pending[] = [];
+  [...byCampaign.values()].forEach((list, i) => {
+    for (const p of list) {
+      const letter = held[i]?.get(p.job.data.message.id);
+      if (letter === undefined) out.push(p);
+      else decisions.set(p, { action: letter === st.paused ? 'park' : 'cancel' });
+    }
+  });
+  return out;
 }
 
 async function record(store: CampaignStore, changes: Array<[Pending, string]>): Promise<void> {
