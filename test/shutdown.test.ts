@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
@@ -6,14 +7,14 @@ import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 /** Runs `viber-bulk worker` in a child process, as an operator would. */
-function startCliWorker(rig: Rig, args: string[] = []) {
+function startCliWorker(rig: Rig, args: string[] = [], redisUrl = REDIS_URL) {
   const child = spawn(
     process.execPath,
     [CLI, 'worker', '--batch-size', '20', '--linger-ms', '20', ...args],
     {
       env: {
         ...process.env,
-        REDIS_URL,
+        REDIS_URL: redisUrl,
         VIBER_QUEUE: rig.queueName,
         ALPHASMS_URL: rig.sandbox.url,
         ALPHASMS_API_KEY: rig.apiKey,
@@ -67,6 +68,29 @@ describe('shutting a worker down with a signal', () => {
       expect(w.logs()).not.toContain(rig.apiKey);
     } finally {
       await stopped(w.child);
+    }
+  });
+
+  it('exits 0 on SIGTERM while still starting, even on a Redis that never answers', async () => {
+    rig = await createRig('starting');
+    // A TCP server that accepts and never speaks: ioredis waits for its ready check forever.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const w = startCliWorker(rig, ['--shutdown-timeout-ms', '500'], `redis://127.0.0.1:${port}`);
+    try {
+      await waitFor(() => sockets.length > 0, 'the worker to connect', 20_000, 10);
+      const signalled = Date.now();
+      w.child.kill('SIGTERM');
+      const { code, at } = await w.exited;
+      expect(code).toBe(0);
+      expect(at - signalled).toBeLessThan(3000);
+      expect(w.logs()).toContain('worker stopped while starting');
+    } finally {
+      await stopped(w.child);
+      for (const s of sockets) s.destroy();
+      silent.close();
     }
   });
 

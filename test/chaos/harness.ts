@@ -76,6 +76,9 @@ interface Member {
   exited: Promise<number | null>;
 }
 
+/** How a worker process ended: its exit code, or the signal that ended it. */
+export type Exit = number | `signal ${string}`;
+
 export class WorkerFleet {
   private readonly members: Member[] = [];
   private stopping = false;
@@ -123,14 +126,15 @@ export class WorkerFleet {
     this.members[slot]?.proc.kill('SIGKILL');
   }
 
-  /** SIGTERM to all; resolves with how long the slowest took to exit, and their codes. */
-  async stop(): Promise<{ ms: number; codes: Array<number | null> }> {
+  /** SIGTERM to all; resolves with how long the slowest took to exit, and how each ended. */
+  async stop(): Promise<{ ms: number; exits: Exit[] }> {
     this.stopping = true;
     const started = Date.now();
     const live = this.members.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
     for (const m of live) m.proc.kill('SIGTERM');
-    const codes = await Promise.all(live.map((m) => m.exited));
-    return { ms: Date.now() - started, codes };
+    await Promise.all(live.map((m) => m.exited));
+    const exits = live.map((m): Exit => m.proc.exitCode ?? `signal ${String(m.proc.signalCode)}`);
+    return { ms: Date.now() - started, exits };
   }
 
   /** Last resort in afterAll. */

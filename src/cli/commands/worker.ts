@@ -1,5 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
+import type { SendWorker } from '../../worker/send-worker.js';
 import { readEnv, requireApiKey } from '../env.js';
 import { EXIT, intArg } from '../util.js';
 
@@ -61,13 +64,34 @@ export function workerCommand(program: Command): void {
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
+      // Signals are ours from here on, before anything connects: a SIGTERM while the worker
+      // starts (a supervisor stopping a fleet it just restarted) is a clean stop, exit 0, not a
+      // death by signal. BullMQ may fetch jobs before it reports ready, so the worker is created
+      // and closed properly even then.
+      let signals = 0;
+      const started: { worker?: SendWorker; logger?: Logger } = {};
+      let requestStop: (reason: string) => void = () => {};
+      const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+      const onSignal = (sig: string) => {
+        signals++;
+        if (signals === 1) requestStop(sig);
+        else if (signals === 2) {
+          started.logger?.warn('second signal: handing back batches in flight');
+          started.worker?.abortInFlight();
+        } else {
+          started.logger?.error('third signal: exiting now');
+          process.exit(EXIT.failed);
+        }
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
       // Loaded here, not at start-up: other commands need neither undici nor pino.
       const [{ createWorker }, { createLogger }] = await Promise.all([
         import('../../worker/send-worker.js'),
         import('../log.js'),
       ]);
-      const logger = createLogger(env.logLevel);
-      const worker = await createWorker({
+      const logger = (started.logger = createLogger(env.logLevel));
+      const created = createWorker({
         connection: env.redisUrl,
         queueName: env.queueName,
         gateway: { url: env.gatewayUrl, apiKey, timeoutMs: flags.timeoutMs },
@@ -81,6 +105,22 @@ export function workerCommand(program: Command): void {
         stalledInterval: flags.stalledIntervalMs,
         logger,
       });
+      const first = await Promise.race([created, stopRequested]);
+      if (typeof first === 'string') {
+        // Stopped while starting. A start-up that completes within the drain deadline is closed
+        // properly (BullMQ may have fetched jobs already); one stuck on a Redis that does not
+        // answer is abandoned: it holds nothing.
+        const late = await Promise.race([
+          created.catch(() => undefined),
+          sleep(flags.shutdownTimeoutMs).then(() => undefined),
+        ]);
+        await late?.close();
+        logger.info({ reason: first }, 'worker stopped while starting');
+        logger.flush();
+        process.exit(EXIT.ok);
+      }
+      const worker = (started.worker = first);
+      worker.once('halted', (h) => requestStop(`halted: ${h.code} ${h.name}`));
       await worker.waitUntilReady();
       let metrics: WorkerMetrics | undefined;
       if (flags.metricsPort !== undefined) {
@@ -93,23 +133,7 @@ export function workerCommand(program: Command): void {
         { queue: env.queueName, gateway: new URL(env.gatewayUrl).origin, ...flags },
         'worker started',
       );
-      let signals = 0;
-      const stop = await new Promise<string>((resolve) => {
-        const onSignal = (sig: string) => {
-          signals++;
-          if (signals === 1) resolve(sig);
-          else if (signals === 2) {
-            logger.warn('second signal: handing back batches in flight');
-            worker.abortInFlight();
-          } else {
-            logger.error('third signal: exiting now');
-            process.exit(EXIT.failed);
-          }
-        };
-        process.on('SIGTERM', () => onSignal('SIGTERM'));
-        process.on('SIGINT', () => onSignal('SIGINT'));
-        worker.once('halted', (h) => resolve(`halted: ${h.code} ${h.name}`));
-      });
+      const stop = await stopRequested;
       logger.info({ reason: stop }, 'worker stopping: no new jobs, finishing batches in flight');
       await worker.close();
       await metrics?.close();
