@@ -1,42 +1,8 @@
 /**
- * The `viber-bulk` command. The only module that reads process.argv, handles signals and sets
- * exit codes: 0 done, 1 some rows rejected (enqueue) or a failure, 2 usage, configuration or
- * connection error, 3 worker halted by an account problem.
+ * The `viber-bulk` entry point. ES modules are all loaded before any of them runs, so this file
+ * imports nothing else statically: early-signals runs within Node's own start-up, and the
+ * program (commander, the commands) loads after it.
  */
-import { Command, CommanderError } from 'commander';
-import { enqueueCommand } from './commands/enqueue.js';
-import { resultsCommand } from './commands/results.js';
-import { sandboxCommand } from './commands/sandbox.js';
-import { statusCommands } from './commands/status.js';
-import { controlCommands } from './commands/control.js';
-import { dashboardCommand } from './commands/dashboard.js';
-import { workerCommand } from './commands/worker.js';
-import { EXIT } from './util.js';
+import './early-signals.js';
 
-const USAGE_CODES = new Set(['INVALID_OPTION', 'INVALID_INPUT', 'REDIS_UNAVAILABLE']);
-
-const program = new Command('viber-bulk')
-  .description('Bulk Viber messages through the AlphaSMS XML gateway, on a Redis queue')
-  .showHelpAfterError()
-  .exitOverride();
-
-enqueueCommand(program);
-workerCommand(program);
-statusCommands(program);
-controlCommands(program);
-resultsCommand(program);
-sandboxCommand(program);
-dashboardCommand(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version exit 0; anything else commander rejects is a usage error.
-    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  } else {
-    const code = (err as { code?: string }).code ?? '';
-    process.stderr.write(`viber-bulk: ${(err as Error).message}\n`);
-    process.exitCode = USAGE_CODES.has(code) ? EXIT.usage : EXIT.failed;
-  }
-}
+await import('./program.js');

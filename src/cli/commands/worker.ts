@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import type { SendWorker } from '../../worker/send-worker.js';
+import { takeEarlySignals } from '../early-signals.js';
 import { readEnv, requireApiKey } from '../env.js';
 import { EXIT, intArg } from '../util.js';
 
@@ -85,6 +86,7 @@ export function workerCommand(program: Command): void {
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
+      for (const sig of takeEarlySignals()) onSignal(sig);
       // Loaded here, not at start-up: other commands need neither undici nor pino.
       const [{ createWorker }, { createLogger }] = await Promise.all([
         import('../../worker/send-worker.js'),
