@@ -1,7 +1,7 @@
 /**
- * The `viber-bulk` command (entered through main.ts). The only module that parses process.argv and sets
- * exit codes: 0 done, 1 some rows rejected (enqueue) or a failure, 2 usage, configuration or
- * connection error, 3 worker halted by an account problem.
+ * The `viber-bulk` command (entered through main.ts). The only module that parses process.argv
+ * and sets exit codes: 0 done, 1 some rows rejected (enqueue) or a failure, 2 usage,
+ * configuration or connection error, 3 worker halted by an account problem.
  */
 import { Command, CommanderError } from 'commander';
 import { enqueueCommand } from './commands/enqueue.js';
