@@ -31,17 +31,13 @@ for i = 4, #ARGV do
     r = 3
   elseif redis.call('EXISTS', jobPrefix .. id) == 1 then
     r = 2
+  elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
+    fresh = fresh + 1
+    r = 0
+  elseif redis.call('HGET', KEYS[1], id) == 'w' then
+    r = 1
   else
-    local st = redis.call('HGET', KEYS[1], id)
-    if not st then
-      redis.call('HSET', KEYS[1], id, 'w')
-      fresh = fresh + 1
-      r = 0
-    elseif st == 'w' then
-      r = 1
-    else
-      r = 2
-    end
+    r = 2
   end
   seen[id] = true
   out[#out + 1] = r
@@ -54,16 +50,26 @@ redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 return out
 `;
 
-/** Keeps a campaign's counts hash (KEYS[2]) in step with one message leaving or entering a state. */
+/** Count bookkeeping of a campaign's counts hash (KEYS[2]): bump() per message, flush() once at the end. */
 const BUMP = `
 local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
   p = 'paused', x = 'cancelled' }
 
+-- Count changes are summed here and written once per field by flush(): a batch of 50 moving
+-- from active to completed is 3 HINCRBYs, not 150.
+local delta = {}
 local function bump(st, by)
-  redis.call('HINCRBY', KEYS[2], names[string.sub(st, 1, 1)], by)
+  local name = names[string.sub(st, 1, 1)]
+  delta[name] = (delta[name] or 0) + by
   local code = string.sub(st, 3)
   if code ~= '' then
-    redis.call('HINCRBY', KEYS[2], 'code:' .. code, by)
+    local field = 'code:' .. code
+    delta[field] = (delta[field] or 0) + by
+  end
+end
+local function flush()
+  for field, by in pairs(delta) do
+    if by ~= 0 then redis.call('HINCRBY', KEYS[2], field, by) end
   end
 end
 `;
@@ -96,6 +102,7 @@ for i = 2, #ARGV, 2 do
     changed[#changed + 1] = id
   end
 end
+flush()
 return changed
 `;
 
@@ -126,5 +133,6 @@ for i = 1, #ARGV do
     bump('a', 1)
   end
 end
+flush()
 return held
 `;

@@ -1,11 +1,12 @@
 /**
- * Reading campaign files a row at a time: CSV with a header (csv-parse) or NDJSON. A row that
+ * Reading campaign files a row at a time: CSV with a header (Papa Parse) or NDJSON. A row that
  * cannot be read becomes an `InputRow` with an `error` and the reading goes on; a file that cannot
  * be read at all (bad header) throws INVALID_INPUT before any row is enqueued.
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { StringDecoder } from 'node:string_decoder';
+import Papa from 'papaparse';
 import { InvalidInputError } from '../errors.js';
 import type { InputRow } from './producer.js';
 
@@ -48,45 +49,112 @@ function checkHeader(header: string[]): string[] {
   return cols;
 }
 
+/** A record longer than this is refused: a quoted field left open would otherwise grow forever. */
+const MAX_RECORD_CHARS = 1_000_000;
+
+/**
+ * CSV through Papa Parse's core parser, fed the file a piece at a time: each piece is parsed up to
+ * its last complete record (`ignoreLastRow`), the rest waits for the next piece — how Papa's own
+ * streamers work, minus their per-row stream overhead (7× faster than csv-parse with line info
+ * here). Line numbers are counted from the records themselves: one line each, plus the line
+ * breaks inside their quoted fields; empty lines are skipped but counted.
+ */
 async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
-  const skipped: InputRow[] = [];
-  const parser = input.pipe(
-    parse({
-      columns: checkHeader,
-      bom: true,
-      trim: false,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      info: true,
-      on_skip: (err) => {
-        const e = err as { lines?: number; message?: string } | undefined;
-        skipped.push({ line: e?.lines ?? 0, error: e?.message ?? 'unreadable CSV record' });
-      },
-    }),
-  );
-  // A header error is thrown by the parser itself; pass ours through untouched.
-  input.on('error', (err) => parser.destroy(err));
-  try {
-    for await (const rec of parser as AsyncIterable<{
-      record: Record<string, string>;
-      info: { lines: number };
-    }>) {
-      // Keep file order: a skipped record may be reported before the records above it arrive.
-      while (skipped.length > 0 && (skipped[0] as InputRow).line < rec.info.lines) {
-        yield skipped.shift() as InputRow;
+  const decoder = new StringDecoder('utf8');
+  let parser: Papa.Parser | undefined;
+  let breakChar: '\n' | '\r' = '\n';
+  let columns: string[] | undefined;
+  let pending = ''; // text after the last complete record
+  let base = 0; // pending's offset in the whole text, which Papa's cursor counts from
+  let line = 1; // the line the next record starts on
+
+  // Turns one parse's records into rows; Papa's errors carry the index of their record.
+  function* rows(result: Papa.ParseResult<string[]>): Generator<InputRow> {
+    const errors = new Map<number, Papa.ParseError>();
+    for (const e of result.errors) if (!errors.has(e.row ?? -1)) errors.set(e.row ?? -1, e);
+    const records = result.data;
+    for (let i = 0; i < records.length; i++) {
+      const fields = records[i] as string[];
+      const at = line;
+      line += 1 + breaksIn(fields, breakChar);
+      const error = errors.get(i);
+      if (columns === undefined) {
+        if (error) throw new InvalidInputError(`CSV header: ${quoteProblem(error)}`, at);
+        columns = checkHeader(fields);
+      } else if (error) {
+        yield { line: at, error: quoteProblem(error) };
+      } else if (fields.length === 1 && fields[0] === '') {
+        continue; // an empty line
+      } else if (fields.length !== columns.length) {
+        yield {
+          line: at,
+          error: `expected ${columns.length} fields (as in the header), got ${fields.length}`,
+        };
+      } else {
+        const value: Record<string, string> = {};
+        for (let c = 0; c < columns.length; c++) value[columns[c] as string] = fields[c] as string;
+        yield { line: at, value };
       }
-      yield { line: rec.info.lines, value: rec.record };
+    }
+  }
+
+  try {
+    for await (const piece of input) {
+      let text = typeof piece === 'string' ? piece : decoder.write(piece as Buffer);
+      if (parser === undefined) {
+        if (text === '') continue;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        // Line breaks as the first one (the header's end): \n, \r\n, or \r alone.
+        const first = text.search(/[\r\n]/);
+        const crlf =
+          text[first] === '\r' && (first + 1 === text.length || text[first + 1] === '\n');
+        const newline = first === -1 ? '\n' : crlf ? '\r\n' : (text[first] as '\n' | '\r');
+        breakChar = newline === '\r' ? '\r' : '\n';
+        parser = new Papa.Parser({ delimiter: ',', quoteChar: '"', newline });
+      }
+      const all = pending + text;
+      const result = parser.parse(all, base, true) as Papa.ParseResult<string[]>;
+      pending = all.slice(result.meta.cursor - base);
+      base = result.meta.cursor;
+      yield* rows(result);
+      if (pending.length > MAX_RECORD_CHARS) {
+        yield {
+          line,
+          error: `a record of over ${MAX_RECORD_CHARS} characters (a quoted field that is never closed?); the rest of the file is not read`,
+        };
+        input.destroy();
+        return;
+      }
+    }
+    const rest = pending + decoder.end();
+    if (parser !== undefined && rest !== '') {
+      yield* rows(parser.parse(rest, base, false) as Papa.ParseResult<string[]>);
     }
   } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof InvalidInputError) throw cause;
     if (err instanceof InvalidInputError) throw err;
     throw new InvalidInputError(`cannot read CSV: ${(err as Error).message}`, undefined, {
       cause: err,
     });
   }
-  yield* skipped;
+}
+
+function breaksIn(fields: readonly string[], breakChar: string): number {
+  let n = 0;
+  for (const f of fields) {
+    for (let i = f.indexOf(breakChar); i !== -1; i = f.indexOf(breakChar, i + 1)) n++;
+  }
+  return n;
+}
+
+function quoteProblem(e: Papa.ParseError): string {
+  switch (e.code) {
+    case 'MissingQuotes':
+      return 'a quoted field is not closed; the rest of the file is read as part of it';
+    case 'InvalidQuotes':
+      return 'a closing quote is followed by more text (inside a quoted field, write a quote as "")';
+    default:
+      return e.message;
+  }
 }
 
 async function* readNdjson(input: Readable): AsyncGenerator<InputRow> {
