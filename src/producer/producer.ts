@@ -68,6 +68,9 @@ export interface EnqueueOptions {
 
 type Source<T> = Iterable<T> | AsyncIterable<T>;
 
+/** Chunks claimed or being added at once, per enqueue call. */
+const IN_FLIGHT = 3;
+
 export class Producer {
   readonly options: ResolvedProducerOptions;
   private readonly ready: Promise<{ redis: OwnedRedis; queue: Queue; store: CampaignStore }>;
@@ -138,34 +141,34 @@ export class Producer {
         duplicates: result.duplicates,
         rejected: result.rejectedCount,
       });
-    // Pipelined two chunks deep, while the next one is read and validated: chunk k+1's claim is
-    // sent once chunk k's claim has answered and chunk k-1's jobs are added. Chunk k's jobs may
-    // not exist yet when claim k+1 runs, so an id of chunk k seen again in chunk k+1 is caught
-    // here; every earlier chunk's jobs exist, and the claim script sees them.
-    let current: { ids: Set<number>; claimed: Promise<unknown>; added: Promise<void> } | undefined;
-    let previousAdded: Promise<void> = Promise.resolve();
+    // Pipelined: a full chunk is claimed at once and added when its claim answers, while the next
+    // chunks are read and validated and their claims queue behind it in Redis — the JS thread
+    // never waits for Redis unless IN_FLIGHT chunks are under way (that bounds memory). A claim
+    // only sees jobs that exist, so an id repeated from a chunk whose add is still in flight is
+    // caught here, in `adding`.
+    const inFlight: Array<Promise<void>> = [];
+    const adding = new Set<number>();
     const flush = async (): Promise<void> => {
-      if (current) await current.claimed;
-      await previousAdded;
       if (chunk.length === 0) return;
-      const messages = chunk;
-      chunk = [];
+      while (inFlight.length >= IN_FLIGHT) await inFlight.shift(); // errors surface in order
       const fresh: ViberMessage[] = [];
-      for (const m of messages) {
-        if (current?.ids.has(m.id)) this.countDuplicate(result, m.id);
+      for (const m of chunk) {
+        if (adding.has(m.id)) this.countDuplicate(result, m.id);
         else fresh.push(m);
       }
-      const claimed = this.claimChunk(campaign, fresh, store, result);
-      const added = claimed.then(async (jobs) => {
+      chunk = [];
+      const ids = fresh.map((m) => m.id);
+      for (const id of ids) adding.add(id);
+      const added = (async () => {
+        const jobs = await this.claimChunk(campaign, fresh, store, result);
         if (jobs.length > 0) await this.wrap(campaign, result, queue.addBulk(jobs));
         result.enqueued += jobs.length;
         progress();
+      })().finally(() => {
+        for (const id of ids) adding.delete(id);
       });
-      // Failures are awaited (and thrown) in order below; never unhandled meanwhile.
-      claimed.catch(() => undefined);
-      added.catch(() => undefined);
-      previousAdded = current?.added ?? Promise.resolve();
-      current = { ids: new Set(messages.map((m) => m.id)), claimed, added };
+      added.catch(() => undefined); // awaited (and thrown) in order; never unhandled meanwhile
+      inFlight.push(added);
     };
     for await (const row of rows) {
       rowCount++;
@@ -179,8 +182,7 @@ export class Producer {
       if (chunk.length >= this.options.chunkSize) await flush();
     }
     await flush();
-    await previousAdded;
-    await current?.added;
+    for (const added of inFlight) await added;
     progress();
     return result;
   }
