@@ -244,7 +244,8 @@ export class Producer {
 
   /**
    * Pauses a campaign: its messages are not sent until resume (other campaigns keep flowing).
-   * Messages already in a package being sent finish. Returns how many of its messages are paused now.
+   * Messages already in a package being sent finish. Returns how many of its messages are
+   * paused now.
    */
   async pause(campaign: string): Promise<number> {
     return pauseCampaign((await this.ready).store, campaign);

@@ -261,13 +261,7 @@ async function activate(
   items: Pending[],
   decisions: Map<Pending, Decision>,
 ): Promise<Pending[]> {
-  const byCampaign = new Map<string, Pending[]>();
-  for (const p of items) {
-    const c = p.job.data.campaign;
-    let list = byCampaign.get(c);
-    if (!list) byCampaign.set(c, (list = []));
-    list.push(p);
-  }
+  const byCampaign = groupByCampaign(items, (p) => p);
   const held = await Promise.all(
     [...byCampaign].map(([c, list]) =>
       store.activate(
@@ -289,14 +283,27 @@ async function activate(
 }
 
 async function record(store: CampaignStore, changes: Array<[Pending, string]>): Promise<void> {
-  const byCampaign = new Map<string, Array<[number, string]>>();
-  for (const [p, s] of changes) {
-    const c = p.job.data.campaign;
-    let list = byCampaign.get(c);
-    if (!list) byCampaign.set(c, (list = []));
-    list.push([p.job.data.message.id, s]);
+  const byCampaign = groupByCampaign(changes, ([p]) => p);
+  await Promise.all(
+    [...byCampaign].map(([c, list]) =>
+      store.transition(
+        c,
+        list.map(([p, s]) => [p.job.data.message.id, s]),
+      ),
+    ),
+  );
+}
+
+/** A batch may mix campaigns; their states live in separate hashes, one script call each. */
+function groupByCampaign<T>(items: readonly T[], pending: (t: T) => Pending): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const c = pending(t).job.data.campaign;
+    let list = out.get(c);
+    if (!list) out.set(c, (list = []));
+    list.push(t);
   }
-  await Promise.all([...byCampaign].map(([c, list]) => store.transition(c, list)));
+  return out;
 }
 
 async function settle(
