@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { state as st } from '../src/campaign/state.js';
 import { CampaignStore } from '../src/campaign/store.js';
@@ -75,9 +76,10 @@ describe('steering campaigns while they run', () => {
     });
   });
 
-  it('never sends a message paused or cancelled after its batch read the control', async () => {
-    // The window inside pause/cancel: the control is read by a batch, then the operator's move
-    // lands before the batch marks its messages active. Reproduced by moving states alone.
+  it('never sends a message cancelled after its batch read the control; a half-done resume sends', async () => {
+    // The window inside cancel: the control is read by a batch, then the operator's move lands
+    // before the batch marks its messages active. Reproduced by moving states alone: 1 and 2 as
+    // cancel leaves them, 3 as a resume that has cleared the control but not yet moved it back.
     rig = await createRig('straddle');
     await rig.producer.enqueue('c', sampleMessages(10, 1));
     const redis = new Redis(REDIS_URL);
@@ -91,20 +93,43 @@ describe('steering campaigns while they run', () => {
     } finally {
       redis.disconnect();
     }
-    await rig.startWorker({ pauseRecheckMs: 100 });
-    await waitFor(async () => (await rig.inspector.counts('c')).completed === 7, '7 sent');
+    await rig.startWorker();
+    await waitFor(async () => (await rig.inspector.counts('c')).completed === 8, '8 sent');
     await waitFor(
       async () => (await rig.queue.getJobCounts('failed')).failed === 2,
       'the cancelled jobs to fail',
     );
-    expect([...rig.sandbox.accepted.keys()].sort((x, y) => x - y)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    expect([...rig.sandbox.accepted.keys()].sort((x, y) => x - y)).toEqual([
+      3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
     expect(await rig.inspector.counts('c')).toMatchObject({
-      completed: 7,
+      completed: 8,
       cancelled: 2,
-      paused: 1,
+      paused: 0,
       active: 0,
       waiting: 0,
     });
+  });
+
+  it('pauses and resumes while a worker is sending: nothing waits for the parked-job recheck', async () => {
+    rig = await createRig('flip', { latencyMs: 15 });
+    await rig.producer.enqueue('c', sampleMessages(2000, 1));
+    await rig.startWorker({ batchSize: 10, concurrency: 4, pauseRecheckMs: 3_600_000 });
+    for (let i = 0; i < 8; i++) {
+      const before = (await rig.inspector.counts('c')).completed;
+      await waitFor(
+        async () => (await rig.inspector.counts('c')).completed >= before + 100,
+        'some sent',
+      );
+      await rig.producer.pause('c');
+      // Resume while the worker is still parking what it held: the race a parked job must survive.
+      await sleep(i * 5);
+      await rig.producer.resume('c');
+    }
+    const done = await settled('c');
+    expect(done).toMatchObject({ completed: 2000, paused: 0, failed: 0, control: null });
+    expect(rig.sandbox.stats.accepted).toBe(2000);
+    expect(rig.sandbox.stats.duplicates).toBe(0);
   });
 
   it('re-queues failed messages with the chosen codes only, keeping their ids', async () => {

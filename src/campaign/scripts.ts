@@ -136,3 +136,33 @@ end
 flush()
 return held
 `;
+
+export const PARK_LUA = `
+--[[
+  A worker parks messages of a paused campaign: their state becomes p, but only while the campaign
+  is still paused, checked in the same step — a resume (control cleared, then p -> w) either sees
+  them parked and takes them back, or they are not parked at all.
+
+  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash
+  ARGV[1] campaign
+  ARGV[2..] ids
+
+  Returns the campaign's control now ('' when none); the states changed only if it is 'paused'.
+]]
+${BUMP}
+local control = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+if control ~= 'paused' then
+  return control
+end
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local old = redis.call('HGET', KEYS[1], id)
+  if old and old ~= 'p' and string.sub(old, 1, 1) ~= 'x' then
+    redis.call('HSET', KEYS[1], id, 'p')
+    bump(old, -1)
+    bump('p', 1)
+  end
+end
+flush()
+return control
+`;

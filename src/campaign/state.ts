@@ -10,8 +10,9 @@
  *   x        cancelled: its campaign was cancelled before it was sent
  *
  * The producer writes the initial `w` in the same Lua call that claims the id; the worker moves
- * messages on, one Lua call per batch; campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and
- * f → w. All through TRANSITION_LUA, which keeps the counts in step.
+ * messages on, a Lua call per batch and step (ACTIVATE_LUA refuses p/x, PARK_LUA parks only while
+ * the campaign is paused, TRANSITION_LUA for outcomes); campaign controls (controls.ts) move
+ * w/d ⇄ p, w/d/p → x and f → w through TRANSITION_LUA. Every script keeps the counts in step.
  */
 export type StateName =
   'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled';

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
-import { ACTIVATE_LUA, CLAIM_LUA, TRANSITION_LUA } from './scripts.js';
+import { ACTIVATE_LUA, CLAIM_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
 import { STATE_NAMES, type StateName } from './state.js';
 
 /** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
@@ -46,6 +46,7 @@ interface StoreCommands {
   vbClaim(...args: (string | number)[]): Promise<number[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
+  vbPark(...args: (string | number)[]): Promise<string>;
 }
 
 export class CampaignStore {
@@ -64,6 +65,7 @@ export class CampaignStore {
       redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
       redis.defineCommand('vbActivate', { numberOfKeys: 2, lua: ACTIVATE_LUA });
+      redis.defineCommand('vbPark', { numberOfKeys: 3, lua: PARK_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
   }
@@ -130,6 +132,28 @@ export class CampaignStore {
     for (let i = 0; i + 1 < flat.length; i += 2)
       held.set(Number(flat[i]), flat[i + 1] as 'p' | 'x');
     return held;
+  }
+
+  /**
+   * Marks messages paused, if their campaign still is; returns the campaign's control as it is
+   * now (the states changed only when that is 'paused').
+   */
+  async park(campaign: string, ids: readonly number[]): Promise<CampaignControl | undefined> {
+    const control = await this.redis.vbPark(
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      this.controlKey,
+      campaign,
+      ...ids,
+    );
+    return control === 'paused' || control === 'cancelled' ? control : undefined;
+  }
+
+  /** Raw stored states of some messages, in one round trip (undefined: not in the campaign). */
+  async statesOf(campaign: string, ids: readonly number[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const raw = await this.redis.hmget(this.stateKey(campaign), ...ids.map(String));
+    return raw.map((v) => v ?? undefined);
   }
 
   private get controlKey(): string {

@@ -306,6 +306,48 @@ function groupByCampaign<T>(items: readonly T[], pending: (t: T) => Pending): Ma
   return out;
 }
 
+/**
+ * Parks what was decided 'park', campaign by campaign, if the campaign is still paused; otherwise
+ * those messages follow the control as it is now (cancelled, or back to the queue).
+ */
+async function parkPaused(store: CampaignStore, decisions: Map<Pending, Decision>): Promise<void> {
+  const parked = [...decisions].filter(([, d]) => d.action === 'park').map(([p]) => p);
+  if (parked.length === 0) return;
+  await Promise.all(
+    [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
+      const control = await store.park(
+        c,
+        list.map((p) => p.job.data.message.id),
+      );
+      if (control === 'paused') return;
+      const d: Decision =
+        control === 'cancelled' ? { action: 'cancel' } : { action: 'requeue', reason: 'resumed' };
+      for (const p of list) decisions.set(p, d);
+    }),
+  );
+}
+
+/**
+ * Parked jobs whose message a resume took back (p -> w) while they were on their way to the
+ * delayed set, where the resume could not promote them: promoted here. Any later resume finds
+ * them delayed and promotes them itself.
+ */
+async function unparkResumed(store: CampaignStore, parked: Pending[]): Promise<void> {
+  await Promise.all(
+    [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
+      const states = await store.statesOf(
+        c,
+        list.map((p) => p.job.data.message.id),
+      );
+      await Promise.all(
+        list.map((p, i) =>
+          states[i] === st.paused ? undefined : p.job.promote().catch(() => undefined),
+        ),
+      );
+    }),
+  );
+}
+
 async function settle(
   items: Pending[],
   decisions: Map<Pending, Decision>,
@@ -313,9 +355,13 @@ async function settle(
   report: BatchReport,
 ): Promise<void> {
   try {
+    // Parking writes its own states (guarded by the control); everything else is recorded here.
+    await parkPaused(ctx.store, decisions);
     await record(
       ctx.store,
-      items.map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
+      items
+        .filter((p) => decisions.get(p)?.action !== 'park')
+        .map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
     );
   } catch (err) {
     // Counts could not be written: leave every job to its lock (it comes back as stalled and is
@@ -326,6 +372,7 @@ async function settle(
     return;
   }
   const sentAt = new Date().toISOString();
+  const parked: Pending[] = [];
   await Promise.all(
     items.map(async (p) => {
       const d = decisions.get(p) as Decision;
@@ -359,9 +406,10 @@ async function settle(
         case 'park':
           report.parked++;
           try {
-            // Resume promotes it at once; the recheck is the safety net for a resume that ran
-            // while this job was on its way to the delayed set.
+            // Resume promotes it at once; unparkResumed covers a resume that ran while it was
+            // on its way there; the recheck is a last safety net.
             await p.job.moveToDelayed(Date.now() + ctx.pauseRecheckMs, p.token);
+            parked.push(p);
             p.reject(new DelayedError());
           } catch {
             p.reject(new WaitingError()); // lock lost: the stalled checker brings it back
@@ -379,4 +427,9 @@ async function settle(
       }
     }),
   );
+  if (parked.length > 0) {
+    await unparkResumed(ctx.store, parked).catch((err: Error) =>
+      ctx.logger.warn({ err: err.message }, 'could not re-check parked jobs; the recheck will'),
+    );
+  }
 }

@@ -86,9 +86,12 @@ export interface SendWorkerOptions {
    */
   shutdownTimeoutMs?: number;
   /**
-   * A paused campaign's jobs are parked in BullMQ's delayed set; `resume` promotes them at once,
-   * and this is how long until a worker looks at one again anyway (a safety net), ms.
-   * @defaultValue 300000
+   * A paused campaign's jobs are parked in BullMQ's delayed set; `resume` promotes them at once
+   * (and a worker that parks a job just as a resume runs promotes it itself). This is how long
+   * until a worker looks at a parked job again anyway, a last safety net, ms. Each look costs a
+   * fetch and a park, so for a paused campaign of a million messages a short recheck is a
+   * constant load on Redis and the workers.
+   * @defaultValue 3600000
    */
   pauseRecheckMs?: number;
   /**
@@ -116,7 +119,7 @@ export const WORKER_DEFAULTS = {
   stalledInterval: 15_000,
   maxStalledCount: 1000,
   shutdownTimeoutMs: 20_000,
-  pauseRecheckMs: 300_000,
+  pauseRecheckMs: 3_600_000,
 } as const;
 
 export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOptions {
