@@ -288,7 +288,20 @@ async function benchRate(): Promise<void> {
   });
 }
 
+/** The worker's heap cap in docker-compose.yml: V8 then collects before garbage piles up. */
+const COMPOSE_NODE_OPTIONS = '--max-old-space-size=256';
+
 async function benchMemory(): Promise<void> {
+  await workerPeakRss('5b. worker peak RSS while sending {n} messages', {});
+  await workerPeakRss(
+    `5c. the same, with NODE_OPTIONS=${COMPOSE_NODE_OPTIONS} as docker-compose.yml runs workers`,
+    {
+      NODE_OPTIONS: COMPOSE_NODE_OPTIONS,
+    },
+  );
+}
+
+async function workerPeakRss(label: string, env: Record<string, string>): Promise<void> {
   const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
   await sandbox.start();
   const oq = q('mem');
@@ -299,6 +312,7 @@ async function benchMemory(): Promise<void> {
     VIBER_QUEUE: oq,
     ALPHASMS_URL: sandbox.url,
     ALPHASMS_API_KEY: KEY,
+    ...env,
   });
   const samples: Array<{ done: number; rss: number }> = [];
   let peak = 0;
@@ -325,7 +339,7 @@ async function benchMemory(): Promise<void> {
   const at = (f: number) => samples.find((s) => s.done >= MEMORY_N * f)?.rss ?? 0;
   const mb = (b: number) => `${fmt(b / 1024 / 1024)} MB`;
   rows.push({
-    what: `5b. worker peak RSS while sending ${fmt(MEMORY_N)} messages`,
+    what: label.replace('{n}', fmt(MEMORY_N)),
     ours: `${mb(peak)} (at 25/50/75/100%: ${[0.25, 0.5, 0.75, 1].map((f) => fmt(at(f) / 1024 / 1024)).join(' / ')} MB)`,
     baseline: `${fmt(MEMORY_N / (ms / 1000))} msg/s over the run`,
     ratio: '—',
