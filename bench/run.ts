@@ -383,7 +383,7 @@ async function main(): Promise<void> {
       table +
       '\n\n' +
       notes.join('\n') +
-      '\n' +
+      '\n\n' +
       readFileSync(new URL('../../bench/NOTES.md', import.meta.url), 'utf8'),
   );
   redis.disconnect();
