@@ -201,6 +201,14 @@ describe('reading hostile files', () => {
     );
   });
 
+  it('refuses an empty CSV file: it has no header to read', async () => {
+    await expect(collect('', 'csv')).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('line 1: CSV header: the file is empty'),
+    });
+    expect(await collect('id,phone\n', 'csv')).toEqual([]);
+  });
+
   it('names the line of a broken CSV record and goes on with the next', async () => {
     const rows = await collect(
       'id,phone,text\n1,+380971234567,ok\n2,+380971234567,"unclosed\n3,+380971234567,after\n',

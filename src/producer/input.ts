@@ -130,6 +130,12 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
     if (parser !== undefined && rest !== '') {
       yield* rows(parser.parse(rest, base, false) as Papa.ParseResult<string[]>);
     }
+    if (columns === undefined) {
+      throw new InvalidInputError(
+        `CSV header: the file is empty (expected a header line: ${CSV_COLUMNS.join(', ')}; id and phone required)`,
+        1,
+      );
+    }
   } catch (err) {
     if (err instanceof InvalidInputError) throw err;
     throw new InvalidInputError(`cannot read CSV: ${(err as Error).message}`, undefined, {
