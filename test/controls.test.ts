@@ -76,10 +76,10 @@ describe('steering campaigns while they run', () => {
     });
   });
 
-  it('never sends a message cancelled after its batch read the control; a half-done resume sends', async () => {
-    // The window inside cancel: the control is read by a batch, then the operator's move lands
-    // before the batch marks its messages active. Reproduced by moving states alone: 1 and 2 as
-    // cancel leaves them, 3 as a resume that has cleared the control but not yet moved it back.
+  it('never sends a message a cancel has moved, whatever the control says; a half-done resume sends', async () => {
+    // A worker decides by the control and each message's own state, read in one step. Reproduced
+    // by moving states alone: 1 and 2 as cancel leaves them, 3 as a resume that has cleared the
+    // control but not yet moved it back.
     rig = await createRig('straddle');
     await rig.producer.enqueue('c', sampleMessages(10, 1));
     const redis = new Redis(REDIS_URL);

@@ -108,19 +108,29 @@ return changed
 
 export const ACTIVATE_LUA = `
 --[[
-  A worker is about to send these messages: marks them active, unless an operator paused or
-  cancelled them since the worker read the campaign's control (pause and cancel move messages
-  after setting the control, so a batch can straddle the two). Atomic, so a message is either
-  sent or held back, never both.
+  A worker is about to send these messages: marks them active, unless their campaign is paused or
+  cancelled, or an operator's pause or cancel has already moved them (pause and cancel set the
+  control, then move the messages). Control and states are read in the same step, so a message is
+  either sent or held back, never both.
 
-  KEYS[1] state hash, KEYS[2] counts hash (as above)
-  ARGV[1..] ids
+  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash
+  ARGV[1] campaign
+  ARGV[2..] ids
 
-  Returns the ids held back, each followed by its state letter ('p' or 'x').
+  Returns the ids held back, each followed by 'p' (park it) or 'x' (cancel it).
 ]]
 ${BUMP}
 local held = {}
-for i = 1, #ARGV do
+local control = redis.call('HGET', KEYS[3], ARGV[1])
+if control == 'paused' or control == 'cancelled' then
+  local letter = control == 'paused' and 'p' or 'x'
+  for i = 2, #ARGV do
+    held[#held + 1] = ARGV[i]
+    held[#held + 1] = letter
+  end
+  return held
+end
+for i = 2, #ARGV do
   local id = ARGV[i]
   local old = redis.call('HGET', KEYS[1], id)
   local letter = old and string.sub(old, 1, 1)

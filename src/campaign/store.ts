@@ -64,7 +64,7 @@ export class CampaignStore {
     if (typeof r.vbClaim !== 'function') {
       redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
-      redis.defineCommand('vbActivate', { numberOfKeys: 2, lua: ACTIVATE_LUA });
+      redis.defineCommand('vbActivate', { numberOfKeys: 3, lua: ACTIVATE_LUA });
       redis.defineCommand('vbPark', { numberOfKeys: 3, lua: PARK_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
@@ -118,8 +118,9 @@ export class CampaignStore {
   }
 
   /**
-   * Marks messages active before they are sent, except those an operator paused or cancelled
-   * meanwhile: those are returned with their state letter, and must not be sent.
+   * Marks messages active before they are sent, except those of a paused or cancelled campaign
+   * (or already moved by a pause or cancel): those are returned with 'p' (park) or 'x' (cancel),
+   * and must not be sent.
    */
   async activate(campaign: string, ids: readonly number[]): Promise<Map<number, 'p' | 'x'>> {
     const held = new Map<number, 'p' | 'x'>();
@@ -127,6 +128,8 @@ export class CampaignStore {
     const flat = await this.redis.vbActivate(
       this.stateKey(campaign),
       this.countsKey(campaign),
+      this.controlKey,
+      campaign,
       ...ids,
     );
     for (let i = 0; i + 1 < flat.length; i += 2)
@@ -164,18 +167,6 @@ export class CampaignStore {
   async setControl(campaign: string, control: CampaignControl | undefined): Promise<void> {
     if (control) await this.redis.hset(this.controlKey, campaign, control);
     else await this.redis.hdel(this.controlKey, campaign);
-  }
-
-  /** The controls of some campaigns, in one round trip. */
-  async controls(campaigns: readonly string[]): Promise<Map<string, CampaignControl>> {
-    const out = new Map<string, CampaignControl>();
-    if (campaigns.length === 0) return out;
-    const values = await this.redis.hmget(this.controlKey, ...campaigns);
-    campaigns.forEach((c, i) => {
-      const v = values[i];
-      if (v === 'paused' || v === 'cancelled') out.set(c, v);
-    });
-    return out;
   }
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */

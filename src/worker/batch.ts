@@ -92,18 +92,13 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
   };
   const decisions = new Map<Pending, Decision>();
   try {
+    // Paused and cancelled campaigns' messages are held back here, atomically with their states.
     // A job added around the producer (no validation) may hold text XML cannot carry: fail it
     // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
     const sendable: Pending[] = [];
     const seen = new Set<number>();
-    const controls = await ctx.store.controls([...new Set(items.map((p) => p.job.data.campaign))]);
-    for (const p of items) {
+    for (const p of await activate(ctx.store, items, decisions)) {
       const m = p.job.data.message;
-      const control = controls.get(p.job.data.campaign);
-      if (control) {
-        decisions.set(p, { action: control === 'paused' ? 'park' : 'cancel' });
-        continue;
-      }
       // One regex over the fields (the package is built once, by the gateway client).
       const unsafe = findXmlUnsafe(
         m.phone + m.sender + m.type + m.text + (m.image ?? '') + (m.button ?? '') + (m.url ?? ''),
@@ -119,7 +114,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
       seen.add(m.id);
       sendable.push(p);
     }
-    await send(await activate(ctx.store, sendable, decisions), ctx, decisions, report);
+    await send(sendable, ctx, decisions, report);
   } catch (err) {
     // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
     for (const p of items) {
@@ -232,7 +227,7 @@ function unsafeField(m: ViberMessage): string {
   return `message ${m.id}: unsafe text`;
 }
 
-/** The state each decision leaves a job in (see campaign/state.ts). */
+/** The state each decision leaves a job in (see campaign/state.ts); parkPaused writes 'park's. */
 function stateAfter(p: Pending, d: Decision): string {
   switch (d.action) {
     case 'complete':
@@ -243,8 +238,6 @@ function stateAfter(p: Pending, d: Decision): string {
       const attempts = p.job.opts.attempts ?? 1;
       return p.job.attemptsMade + 1 >= attempts ? st.failed(d.code) : st.delayed;
     }
-    case 'park':
-      return st.paused;
     case 'cancel':
       return st.cancelled;
     default:
@@ -253,8 +246,8 @@ function stateAfter(p: Pending, d: Decision): string {
 }
 
 /**
- * Marks the batch active, campaign by campaign. A message paused or cancelled after the batch read
- * its control is held back (parked or cancelled) instead of sent; returns the rest.
+ * Marks the batch active, campaign by campaign, one script call each. Messages of a paused or
+ * cancelled campaign are held back (parked or cancelled) instead of sent; returns the rest.
  */
 async function activate(
   store: CampaignStore,
