@@ -18,15 +18,16 @@ import { InvalidOptionError } from '../errors.js';
 import { state as st } from './state.js';
 import { assertCampaignName, jobIdOf, type CampaignStore } from './store.js';
 
+/** Pages of a campaign's `[id, rawState]` pairs whose state `pick` accepts. */
 async function forEachPage(
   store: CampaignStore,
   campaign: string,
   pick: (raw: string) => boolean,
-  fn: (ids: number[]) => Promise<void>,
+  fn: (entries: Array<[number, string]>) => Promise<void>,
 ): Promise<void> {
   for await (const page of store.scanStates(campaign)) {
-    const ids = page.filter(([, raw]) => pick(raw)).map(([id]) => id);
-    if (ids.length > 0) await fn(ids);
+    const entries = page.filter(([, raw]) => pick(raw));
+    if (entries.length > 0) await fn(entries);
   }
 }
 
@@ -59,10 +60,10 @@ async function moveAll(
     store,
     campaign,
     (raw) => raw.length === 1 && from.includes(raw),
-    async (ids) => {
+    async (entries) => {
       const moved = await store.transition(
         campaign,
-        ids.map((id) => [id, to]),
+        entries.map(([id]) => [id, to]),
         from,
       );
       n += moved.length;
@@ -125,11 +126,10 @@ export async function retryFailedCampaign(
     store,
     campaign,
     (raw) => raw.startsWith('f:') && (!wanted || wanted.has(raw)),
-    async (ids) => {
-      for (const id of ids) {
+    async (entries) => {
+      for (const [id, before] of entries) {
         const job = await queue.getJob(jobIdOf(id));
         if (!job || !(await job.isFailed())) continue;
-        const before = (await store.stateOf(campaign, id)) ?? st.failed();
         // Counts first (the worker's rule): a retried job is waiting before BullMQ says so.
         const moved = await store.transition(campaign, [[id, st.waiting]], 'f');
         if (moved.length === 0) continue;
