@@ -116,6 +116,21 @@ describe('building a send package', () => {
     ]);
   });
 
+  it('reads requests the way a conforming XML parser does: CDATA and references decoded, undefined entities and anything not well-formed refused (package error 201)', () => {
+    const msg = (text: string) =>
+      `<package key="k"><message-viber><msg id="1"><phone>+380971234567</phone><sender>S</sender><type>text</type><text>${text}</text></msg></message-viber></package>`;
+    expect(readRequest(msg('<![CDATA[a <b> & c]]>&#38;&#x1F389;'))?.viber[0]?.text).toBe(
+      'a <b> & c&🎉',
+    );
+    // CRLF in a document is LF to any XML parser; only a character reference carries a CR.
+    expect(readRequest(msg('a\r\nb&#13;'))?.viber[0]?.text).toBe('a\nb\r');
+    expect(readRequest(msg('&nbsp;'))).toBeUndefined(); // HTML's, not XML's
+    expect(readRequest(`<!DOCTYPE package [<!ENTITY e "x">]>${msg('&e;')}`)).toBeUndefined();
+    expect(readRequest(msg('<b>unclosed'))).toBeUndefined();
+    expect(readRequest(msg('x') + '<package/>')).toBeUndefined();
+    expect(readRequest('<other key="k"/>')).toBeUndefined();
+  });
+
   it('refuses an empty package', () => {
     expect(() => buildSendPackage('k', [])).toThrow(RangeError);
   });

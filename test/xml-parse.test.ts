@@ -107,6 +107,21 @@ describe('parsing gateway answers', () => {
     expect(code(() => parseSendAnswer(body, [1]))).toBe('XML_MALFORMED');
   });
 
+  it('says where an answer stops being well-formed, and never expands entities', () => {
+    expect(() =>
+      parseAnswer('<package><message-viber><msg id="1" msg_id="5">1</message-viber></package>'),
+    ).toThrow(/^gateway answer is not well-formed XML \(1:\d+: .+\): "<package>/);
+    expect(code(() => parseAnswer('<package><error>&nbsp;</error></package>'))).toBe(
+      'XML_MALFORMED',
+    );
+    expect(
+      code(() =>
+        parseAnswer('<!DOCTYPE p [<!ENTITY e "202">]><package><error>&e;</error></package>'),
+      ),
+    ).toBe('XML_MALFORMED');
+    expect(parseAnswer('<package><error><![CDATA[ 212 ]]></error></package>').error).toBe(212);
+  });
+
   it('never throws anything but XML_MALFORMED, whatever the bytes', () => {
     const fragments = fc.constantFrom(
       '<package>',

@@ -3,8 +3,8 @@
  * documents it, decides per-message codes, and writes answers. The HTTP server (server.ts) adds
  * transport, timing and fault injection around it.
  */
-import { XMLParser } from 'fast-xml-parser';
 import { escapeAttr, escapeText } from '../xml/escape.js';
+import { child, childrenNamed, parseXmlTree, type XmlElement } from '../xml/tree.js';
 
 /** One `<msg>` of a request, as read (strings, unvalidated). */
 export interface RequestMsg {
@@ -25,70 +25,34 @@ export interface RequestPackage {
   status: Array<{ id: string | undefined; smsId: string | undefined }>;
 }
 
-// Text must arrive exactly as sent: no trimming, entities decoded.
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  htmlEntities: true,
-  isArray: (name) => name === 'msg' || name === 'message-viber' || name === 'status',
-  // Callbacks get the tag name only: no path string is built for every element (~15% of a parse).
-  jPath: false,
-});
-
-type Node = Record<string, unknown>;
-const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
-
-function str(node: Node, name: string): string | undefined {
-  const v = node[name];
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') return v;
-  if (isNode(v)) return typeof v['#text'] === 'string' ? v['#text'] : '';
-  return String(v);
-}
+/** A field's text exactly as sent (no trimming; references decoded), if the element is there. */
+const field = (msg: XmlElement, name: string): string | undefined => child(msg, name)?.text;
 
 /** Parses a request body; `undefined` means the gateway would answer package error 201. */
 export function readRequest(body: string): RequestPackage | undefined {
-  let doc: unknown;
+  let pkg: XmlElement;
   try {
-    doc = parser.parse(body.replace(/^\uFEFF/, ''), true);
+    pkg = parseXmlTree(body.replace(/^\uFEFF/, ''));
   } catch {
     return undefined;
   }
-  if (!isNode(doc) || !isNode(doc['package'])) return undefined;
-  const pkg = doc['package'];
-  const viber: RequestMsg[] = [];
-  for (const block of list(pkg['message-viber'])) {
-    if (!isNode(block)) continue;
-    for (const m of list(block['msg'])) {
-      const n = isNode(m) ? m : {};
-      viber.push({
-        id: typeof n['@id'] === 'string' ? n['@id'] : undefined,
-        phone: str(n, 'phone'),
-        sender: str(n, 'sender'),
-        type: str(n, 'type'),
-        text: str(n, 'text'),
-        image: str(n, 'image'),
-        button: str(n, 'button'),
-        url: str(n, 'url'),
-      });
-    }
-  }
-  const status: RequestPackage['status'] = [];
-  for (const block of list(pkg['status'])) {
-    if (!isNode(block)) continue;
-    for (const m of list(block['msg'])) {
-      const n = isNode(m) ? m : {};
-      status.push({
-        id: typeof n['@id'] === 'string' ? n['@id'] : undefined,
-        smsId: typeof n['@sms_id'] === 'string' ? n['@sms_id'] : undefined,
-      });
-    }
-  }
-  return { key: typeof pkg['@key'] === 'string' ? pkg['@key'] : undefined, viber, status };
+  if (pkg.name !== 'package') return undefined;
+  const msgs = (block: string): XmlElement[] =>
+    childrenNamed(pkg, block).flatMap((b) => childrenNamed(b, 'msg'));
+  return {
+    key: pkg.attributes['key'],
+    viber: msgs('message-viber').map((m) => ({
+      id: m.attributes['id'],
+      phone: field(m, 'phone'),
+      sender: field(m, 'sender'),
+      type: field(m, 'type'),
+      text: field(m, 'text'),
+      image: field(m, 'image'),
+      button: field(m, 'button'),
+      url: field(m, 'url'),
+    })),
+    status: msgs('status').map((m) => ({ id: m.attributes['id'], smsId: m.attributes['sms_id'] })),
+  };
 }
 
 const isHttpUrl = (s: string): boolean => {

@@ -1,11 +1,11 @@
 /**
- * Answers from the gateway, parsed with fast-xml-parser. Tolerant where the docs contradict
+ * Answers from the gateway, read as an element tree (xml/tree.ts). Tolerant where the docs contradict
  * themselves (`message` vs `message-viber`, one vs many `<msg>`, whitespace, a BOM, any
  * Content-Type); strict everywhere else: whatever is not a `<package>` answer of the documented
  * shape becomes XML_MALFORMED. Nothing here throws anything but our typed errors.
  */
-import { XMLParser } from 'fast-xml-parser';
 import { XmlMalformedError } from '../errors.js';
+import { child, childrenNamed, parseXmlTree, type XmlElement } from './tree.js';
 
 /** One `<msg>` of a send answer: `<msg id="1234" msg_id="1234568">1</msg>`. */
 export interface MsgResult {
@@ -31,87 +31,49 @@ export interface GatewayAnswer {
   statuses: StatusResult[];
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  htmlEntities: true,
-  isArray: (name) => name === 'msg' || name === 'message' || name === 'message-viber',
-  // Callbacks get the tag name only: no path string is built for every element (~15% of a parse).
-  jPath: false,
-});
-
-type Node = Record<string, unknown>;
-
-function isNode(v: unknown): v is Node {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A short, printable excerpt of a bad answer, for error messages (it never holds our key). */
 function excerpt(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return JSON.stringify(flat.length > 80 ? flat.slice(0, 80) + '…' : flat);
 }
 
-function integer(value: unknown, what: string): number {
-  const s = typeof value === 'string' ? value.trim() : '';
+function integer(value: string | undefined, what: string): number {
+  const s = value === undefined ? '' : value.trim();
   if (!/^-?\d{1,16}$/.test(s)) {
-    throw new XmlMalformedError(`${what} is not an integer: ${excerpt(String(value ?? ''))}`);
+    throw new XmlMalformedError(`${what} is not an integer: ${excerpt(value ?? '')}`);
   }
   return Number(s);
 }
 
-function optionalInteger(value: unknown, what: string): number | undefined {
+function optionalInteger(value: string | undefined, what: string): number | undefined {
   return value === undefined ? undefined : integer(value, what);
 }
 
-/** The text of an element that may also carry attributes. */
-function textOf(node: unknown): unknown {
-  if (isNode(node)) return node['#text'];
-  return node;
+/** The `<msg>`s of every block of that name (an empty block, `<message-viber/>`, has none). */
+function msgsOf(pkg: XmlElement, block: string): XmlElement[] {
+  return childrenNamed(pkg, block).flatMap((b) => childrenNamed(b, 'msg'));
 }
 
-function asList(value: unknown): unknown[] {
-  if (value === undefined || value === '') return [];
-  return Array.isArray(value) ? value : [value];
+function parseMsgs(pkg: XmlElement, block: string): MsgResult[] {
+  return msgsOf(pkg, block).map((m) => ({
+    id: integer(m.attributes['id'], '<msg> id'),
+    msgId: optionalInteger(m.attributes['msg_id'], '<msg> msg_id') ?? 0,
+    code: integer(m.text, '<msg> status code'),
+  }));
 }
 
-function parseMsgs(block: unknown): MsgResult[] {
-  const out: MsgResult[] = [];
-  for (const b of asList(block)) {
-    if (!isNode(b)) continue; // an empty block: `<message-viber/>`
-    for (const m of asList(b['msg'])) {
-      const attrs = isNode(m) ? m : {};
-      out.push({
-        id: integer(attrs['@id'], '<msg> id'),
-        msgId: optionalInteger(attrs['@msg_id'], '<msg> msg_id') ?? 0,
-        code: integer(textOf(m), '<msg> status code'),
-      });
-    }
-  }
-  return out;
-}
-
-function parseStatuses(block: unknown): StatusResult[] {
-  const out: StatusResult[] = [];
-  for (const b of asList(block)) {
-    if (!isNode(b)) continue;
-    for (const m of asList(b['msg'])) {
-      const attrs = isNode(m) ? m : {};
-      const dateCompleted = attrs['@date_completed'];
-      out.push({
-        id: optionalInteger(attrs['@id'], '<status><msg> id'),
-        // The docs say sms_id here and msg_id in send answers; accept either.
-        smsId: optionalInteger(attrs['@sms_id'] ?? attrs['@msg_id'], '<status><msg> sms_id') ?? 0,
-        code: integer(textOf(m), '<status><msg> status code'),
-        smsCount: optionalInteger(attrs['@sms_count'], '<status><msg> sms_count'),
-        dateCompleted: typeof dateCompleted === 'string' ? dateCompleted : undefined,
-      });
-    }
-  }
-  return out;
+function parseStatuses(pkg: XmlElement): StatusResult[] {
+  return msgsOf(pkg, 'status').map((m) => {
+    const a = m.attributes;
+    return {
+      id: optionalInteger(a['id'], '<status><msg> id'),
+      // The docs say sms_id here and msg_id in send answers; accept either.
+      smsId: optionalInteger(a['sms_id'] ?? a['msg_id'], '<status><msg> sms_id') ?? 0,
+      code: integer(m.text, '<status><msg> status code'),
+      smsCount: optionalInteger(a['sms_count'], '<status><msg> sms_count'),
+      dateCompleted: a['date_completed'],
+    };
+  });
 }
 
 /** Parses any package answer. Throws XML_MALFORMED for anything that is not one. */
@@ -121,24 +83,23 @@ export function parseAnswer(body: string | Uint8Array): GatewayAnswer {
     .replace(/^\uFEFF/, '')
     .trimStart();
   if (text.trim() === '') throw new XmlMalformedError('gateway answer is empty');
-  let doc: unknown;
+  let pkg: XmlElement;
   try {
-    doc = parser.parse(text, true);
+    pkg = parseXmlTree(text);
   } catch (err) {
-    throw new XmlMalformedError(`gateway answer is not well-formed XML: ${excerpt(text)}`, {
-      cause: err,
-    });
+    throw new XmlMalformedError(
+      `gateway answer is not well-formed XML (${(err as Error).message}): ${excerpt(text)}`,
+      { cause: err },
+    );
   }
-  if (!isNode(doc) || !('package' in doc)) {
+  if (pkg.name !== 'package') {
     throw new XmlMalformedError(`gateway answer has no <package> root: ${excerpt(text)}`);
   }
-  const pkg = isNode(doc['package']) ? doc['package'] : {};
-  const error = pkg['error'];
-  const status = pkg['status'];
+  const error = child(pkg, 'error');
   return {
-    error: error === undefined ? undefined : integer(textOf(error), '<error> code'),
-    messages: [...parseMsgs(pkg['message-viber']), ...parseMsgs(pkg['message'])],
-    statuses: parseStatuses(isNode(status) || Array.isArray(status) ? status : undefined),
+    error: error === undefined ? undefined : integer(error.text, '<error> code'),
+    messages: [...parseMsgs(pkg, 'message-viber'), ...parseMsgs(pkg, 'message')],
+    statuses: parseStatuses(pkg),
   };
 }
 
