@@ -64,6 +64,19 @@ export function rss(pid: number): number {
   return Number(kb ?? 0) * 1024;
 }
 
+/** CPU seconds (user + system) a live process has used, from /proc. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the command name; utime and stime are the 14th and 15th of the whole line.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Peak resident set size of a live process so far (VmHWM), bytes. */
+export function peakRss(pid: number): number {
+  const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
 export async function until(
   check: () => Promise<boolean> | boolean,
   what: string,
