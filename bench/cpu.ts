@@ -14,7 +14,6 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { Producer } from '../src/producer/producer.js';
 import {
   CLI,
   RAW_ENQUEUE,
@@ -23,8 +22,8 @@ import {
   completedCount,
   cpuSeconds,
   dropQueue,
+  enqueueOurs,
   fmt,
-  message,
   peakRss,
   run,
   stop,
@@ -52,14 +51,7 @@ async function enqueue(kind: Kind, queueName: string): Promise<void> {
     if ((await child.exited) !== 0) throw new Error(`raw enqueue failed: ${child.output()}`);
     return;
   }
-  const producer = new Producer({ connection: REDIS_URL, queueName });
-  await producer.enqueue(
-    'bench',
-    (function* () {
-      for (let id = 1; id <= N; id++) yield message(id);
-    })(),
-  );
-  await producer.close();
+  await enqueueOurs(queueName, N);
 }
 
 async function startSandbox(nodeArgs: string[]): Promise<{ child: Child; url: string }> {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { ViberMessage } from '../src/message.js';
+import { Producer } from '../src/producer/producer.js';
 import { deleteQueueKeys } from '../src/redis.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -21,6 +22,18 @@ export function message(id: number): ViberMessage {
     text: `Знижка 20% на все — лише сьогодні! Замовлення #${id} 🎉`,
     image: 'https://example.com/img/promo.png',
   };
+}
+
+/** Enqueues messages 1..n through our Producer, as campaign `bench`. */
+export async function enqueueOurs(queueName: string, n: number): Promise<void> {
+  const producer = new Producer({ connection: REDIS_URL, queueName });
+  await producer.enqueue(
+    'bench',
+    (function* () {
+      for (let id = 1; id <= n; id++) yield message(id);
+    })(),
+  );
+  await producer.close();
 }
 
 export async function dropQueue(queueName: string): Promise<void> {

@@ -9,7 +9,6 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Producer } from '../src/producer/producer.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import {
   CLI,
@@ -18,6 +17,7 @@ import {
   REDIS_URL,
   completedCount,
   dropQueue,
+  enqueueOurs,
   fmt,
   message,
   rss,
@@ -67,17 +67,6 @@ async function enqueueRaw(queueName: string, n: number, first = 1): Promise<numb
   const ms = performance.now() - started;
   await queue.close();
   return ms;
-}
-
-async function enqueueOurs(queueName: string, n: number): Promise<void> {
-  const producer = new Producer({ connection: REDIS_URL, queueName });
-  await producer.enqueue(
-    'bench',
-    (function* () {
-      for (let id = 1; id <= n; id++) yield message(id);
-    })(),
-  );
-  await producer.close();
 }
 
 async function usedMemory(): Promise<number> {
