@@ -28,6 +28,9 @@ const xmlOf = (m: {
 }) =>
   `<msg id="${m.id}"><phone>${m.phone}</phone><sender>${esc(m.sender)}</sender><type>${m.type}</type><text>${esc(m.text)}</text><image>${esc(m.image)}</image></msg>`;
 
+const pkg = (msgs: string) =>
+  `<?xml version="1.0" encoding="utf-8"?><package key="${key}"><message-viber>${msgs}</message-viber></package>`;
+
 interface Held {
   xml: string;
   id: number;
@@ -40,8 +43,7 @@ function flush(): void {
   timer = undefined;
   const batch = held;
   held = [];
-  const body = `<?xml version="1.0" encoding="utf-8"?><package key="${key}"><message-viber>${batch.map((h) => h.xml).join('')}</message-viber></package>`;
-  void request(url as string, { method: 'POST', body })
+  void request(url as string, { method: 'POST', body: pkg(batch.map((h) => h.xml).join('')) })
     .then((res) => res.body.text())
     .then((text) => {
       const ids = new Map<string, string>();
@@ -62,9 +64,10 @@ const worker = new Worker(
         else timer ??= setTimeout(flush, 5);
       });
     }
-    const m = job.data.message;
-    const xml = `<?xml version="1.0" encoding="utf-8"?><package key="${key}"><message-viber><msg id="${m.id}"><phone>${m.phone}</phone><sender>${esc(m.sender)}</sender><type>${m.type}</type><text>${esc(m.text)}</text><image>${esc(m.image)}</image></msg></message-viber></package>`;
-    const res = await request(url as string, { method: 'POST', body: xml });
+    const res = await request(url as string, {
+      method: 'POST',
+      body: pkg(xmlOf(job.data.message)),
+    });
     const body = await res.body.text();
     const msgId = /msg_id="(\d+)"/.exec(body)?.[1];
     return { msgId: Number(msgId) };
