@@ -4,7 +4,7 @@
  * transport, timing and fault injection around it.
  */
 import { escapeAttr, escapeText } from '../xml/escape.js';
-import { child, childrenNamed, parseXmlTree, type XmlElement } from '../xml/tree.js';
+import { child, elementsAt, parseXmlTree, type XmlElement } from '../xml/tree.js';
 
 /** One `<msg>` of a request, as read (strings, unvalidated). */
 export interface RequestMsg {
@@ -37,11 +37,9 @@ export function readRequest(body: string): RequestPackage | undefined {
     return undefined;
   }
   if (pkg.name !== 'package') return undefined;
-  const msgs = (block: string): XmlElement[] =>
-    childrenNamed(pkg, block).flatMap((b) => childrenNamed(b, 'msg'));
   return {
     key: pkg.attributes['key'],
-    viber: msgs('message-viber').map((m) => ({
+    viber: elementsAt(pkg, 'message-viber', 'msg').map((m) => ({
       id: m.attributes['id'],
       phone: field(m, 'phone'),
       sender: field(m, 'sender'),
@@ -51,7 +49,10 @@ export function readRequest(body: string): RequestPackage | undefined {
       button: field(m, 'button'),
       url: field(m, 'url'),
     })),
-    status: msgs('status').map((m) => ({ id: m.attributes['id'], smsId: m.attributes['sms_id'] })),
+    status: elementsAt(pkg, 'status', 'msg').map((m) => ({
+      id: m.attributes['id'],
+      smsId: m.attributes['sms_id'],
+    })),
   };
 }
 

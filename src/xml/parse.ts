@@ -5,7 +5,7 @@
  * shape becomes XML_MALFORMED. Nothing here throws anything but our typed errors.
  */
 import { XmlMalformedError } from '../errors.js';
-import { child, childrenNamed, parseXmlTree, type XmlElement } from './tree.js';
+import { child, elementsAt, parseXmlTree, type XmlElement } from './tree.js';
 
 /** One `<msg>` of a send answer: `<msg id="1234" msg_id="1234568">1</msg>`. */
 export interface MsgResult {
@@ -49,13 +49,9 @@ function optionalInteger(value: string | undefined, what: string): number | unde
   return value === undefined ? undefined : integer(value, what);
 }
 
-/** The `<msg>`s of every block of that name (an empty block, `<message-viber/>`, has none). */
-function msgsOf(pkg: XmlElement, block: string): XmlElement[] {
-  return childrenNamed(pkg, block).flatMap((b) => childrenNamed(b, 'msg'));
-}
-
 function parseMsgs(pkg: XmlElement, block: string): MsgResult[] {
-  return msgsOf(pkg, block).map((m) => ({
+  // An empty block, `<message-viber/>`, has no <msg>s.
+  return elementsAt(pkg, block, 'msg').map((m) => ({
     id: integer(m.attributes['id'], '<msg> id'),
     msgId: optionalInteger(m.attributes['msg_id'], '<msg> msg_id') ?? 0,
     code: integer(m.text, '<msg> status code'),
@@ -63,7 +59,7 @@ function parseMsgs(pkg: XmlElement, block: string): MsgResult[] {
 }
 
 function parseStatuses(pkg: XmlElement): StatusResult[] {
-  return msgsOf(pkg, 'status').map((m) => {
+  return elementsAt(pkg, 'status', 'msg').map((m) => {
     const a = m.attributes;
     return {
       id: optionalInteger(a['id'], '<status><msg> id'),

@@ -51,7 +51,12 @@ export function child(el: XmlElement, name: string): XmlElement | undefined {
   return el.children.find((c) => c.name === name);
 }
 
-/** Every child element of that name, in document order. */
-export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
-  return el.children.filter((c) => c.name === name);
+/**
+ * The elements reached from `el` by a path of child names, in document order:
+ * `elementsAt(pkg, 'message-viber', 'msg')` is every `<msg>` of every `<message-viber>`.
+ */
+export function elementsAt(el: XmlElement, ...path: string[]): XmlElement[] {
+  let level = [el];
+  for (const name of path) level = level.flatMap((e) => e.children.filter((c) => c.name === name));
+  return level;
 }
