@@ -24,7 +24,7 @@ import {
   dropQueue,
   enqueueOurs,
   fmt,
-  peakRss,
+  rss,
   run,
   stop,
   until,
@@ -102,13 +102,13 @@ async function once(kind: Kind, round: number): Promise<string> {
   const seconds = (performance.now() - started) / 1000;
   // Read before stopping it: /proc forgets a process once it exits.
   const workerCpu = cpuSeconds(pid);
-  const rss = peakRss(pid);
+  const peak = rss(pid, 'VmHWM');
   const redisUsed = (await redisCpu()) - redisCpu0;
   const sandboxUsed = cpuSeconds(sandbox.child.proc.pid ?? 0) - sandboxCpu0;
   await stop(worker);
   await stop(sandbox.child);
   await dropQueue(queueName);
-  return `| ${kind} | ${round + 1} | ${fmt(N / seconds)} | ${workerCpu.toFixed(2)} s | ${redisUsed.toFixed(2)} s | ${kind === 'noop' ? '—' : `${sandboxUsed.toFixed(2)} s`} | ${fmt(rss / 2 ** 20)} MB |`;
+  return `| ${kind} | ${round + 1} | ${fmt(N / seconds)} | ${workerCpu.toFixed(2)} s | ${redisUsed.toFixed(2)} s | ${kind === 'noop' ? '—' : `${sandboxUsed.toFixed(2)} s`} | ${fmt(peak / 2 ** 20)} MB |`;
 }
 
 /** Self time by package (or Node built-in) of one V8 CPU profile, busiest first. */

@@ -70,10 +70,13 @@ export async function stop(child: Child): Promise<void> {
   await child.exited;
 }
 
-/** Resident set size of a process, from /proc (bytes). */
-export function rss(pid: number): number {
+/**
+ * Memory of a live process from /proc, bytes: `VmRSS` (resident now) or `VmHWM` (the peak of
+ * resident so far).
+ */
+export function rss(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1];
   return Number(kb ?? 0) * 1024;
 }
 
@@ -82,12 +85,6 @@ export function cpuSeconds(pid: number): number {
   // Fields after the command name; utime and stime are the 14th and 15th of the whole line.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Peak resident set size of a live process so far (VmHWM), bytes. */
-export function peakRss(pid: number): number {
-  const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb ?? 0) * 1024;
 }
 
 export async function until(
