@@ -4,7 +4,7 @@
  * transport, timing and fault injection around it.
  */
 import { escapeAttr, escapeText } from '../xml/escape.js';
-import { child, elementsAt, parseXmlTree, type XmlElement } from '../xml/tree.js';
+import { attr, child, elementsAt, readXml, text, type XmlElement } from '../xml/read.js';
 
 /** One `<msg>` of a request, as read (strings, unvalidated). */
 export interface RequestMsg {
@@ -26,21 +26,25 @@ export interface RequestPackage {
 }
 
 /** A field's text exactly as sent (no trimming; references decoded), if the element is there. */
-const field = (msg: XmlElement, name: string): string | undefined => child(msg, name)?.text;
+const field = (msg: XmlElement, name: string): string | undefined => {
+  const el = child(msg, name);
+  return el === undefined ? undefined : text(el);
+};
 
 /** Parses a request body; `undefined` means the gateway would answer package error 201. */
 export function readRequest(body: string): RequestPackage | undefined {
-  let pkg: XmlElement;
+  let doc: { name: string; root: XmlElement };
   try {
-    pkg = parseXmlTree(body.replace(/^\uFEFF/, ''));
+    doc = readXml(body.replace(/^\uFEFF/, ''));
   } catch {
     return undefined;
   }
-  if (pkg.name !== 'package') return undefined;
+  if (doc.name !== 'package') return undefined;
+  const pkg = doc.root;
   return {
-    key: pkg.attributes['key'],
+    key: attr(pkg, 'key'),
     viber: elementsAt(pkg, 'message-viber', 'msg').map((m) => ({
-      id: m.attributes['id'],
+      id: attr(m, 'id'),
       phone: field(m, 'phone'),
       sender: field(m, 'sender'),
       type: field(m, 'type'),
@@ -50,8 +54,8 @@ export function readRequest(body: string): RequestPackage | undefined {
       url: field(m, 'url'),
     })),
     status: elementsAt(pkg, 'status', 'msg').map((m) => ({
-      id: m.attributes['id'],
-      smsId: m.attributes['sms_id'],
+      id: attr(m, 'id'),
+      smsId: attr(m, 'sms_id'),
     })),
   };
 }

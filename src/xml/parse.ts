@@ -1,11 +1,11 @@
 /**
- * Answers from the gateway, read as an element tree (xml/tree.ts). Tolerant where the docs contradict
+ * Answers from the gateway, read with fast-xml-parser (xml/read.ts). Tolerant where the docs contradict
  * themselves (`message` vs `message-viber`, one vs many `<msg>`, whitespace, a BOM, any
  * Content-Type); strict everywhere else: whatever is not a `<package>` answer of the documented
  * shape becomes XML_MALFORMED. Nothing here throws anything but our typed errors.
  */
 import { XmlMalformedError } from '../errors.js';
-import { child, elementsAt, parseXmlTree, type XmlElement } from './tree.js';
+import { attr, child, elementsAt, readXml, text as textOf, type XmlElement } from './read.js';
 
 /** One `<msg>` of a send answer: `<msg id="1234" msg_id="1234568">1</msg>`. */
 export interface MsgResult {
@@ -52,24 +52,21 @@ function optionalInteger(value: string | undefined, what: string): number | unde
 function parseMsgs(pkg: XmlElement, block: string): MsgResult[] {
   // An empty block, `<message-viber/>`, has no <msg>s.
   return elementsAt(pkg, block, 'msg').map((m) => ({
-    id: integer(m.attributes['id'], '<msg> id'),
-    msgId: optionalInteger(m.attributes['msg_id'], '<msg> msg_id') ?? 0,
-    code: integer(m.text, '<msg> status code'),
+    id: integer(attr(m, 'id'), '<msg> id'),
+    msgId: optionalInteger(attr(m, 'msg_id'), '<msg> msg_id') ?? 0,
+    code: integer(textOf(m), '<msg> status code'),
   }));
 }
 
 function parseStatuses(pkg: XmlElement): StatusResult[] {
-  return elementsAt(pkg, 'status', 'msg').map((m) => {
-    const a = m.attributes;
-    return {
-      id: optionalInteger(a['id'], '<status><msg> id'),
-      // The docs say sms_id here and msg_id in send answers; accept either.
-      smsId: optionalInteger(a['sms_id'] ?? a['msg_id'], '<status><msg> sms_id') ?? 0,
-      code: integer(m.text, '<status><msg> status code'),
-      smsCount: optionalInteger(a['sms_count'], '<status><msg> sms_count'),
-      dateCompleted: a['date_completed'],
-    };
-  });
+  return elementsAt(pkg, 'status', 'msg').map((m) => ({
+    id: optionalInteger(attr(m, 'id'), '<status><msg> id'),
+    // The docs say sms_id here and msg_id in send answers; accept either.
+    smsId: optionalInteger(attr(m, 'sms_id') ?? attr(m, 'msg_id'), '<status><msg> sms_id') ?? 0,
+    code: integer(textOf(m), '<status><msg> status code'),
+    smsCount: optionalInteger(attr(m, 'sms_count'), '<status><msg> sms_count'),
+    dateCompleted: attr(m, 'date_completed'),
+  }));
 }
 
 /** Parses any package answer. Throws XML_MALFORMED for anything that is not one. */
@@ -79,21 +76,22 @@ export function parseAnswer(body: string | Uint8Array): GatewayAnswer {
     .replace(/^\uFEFF/, '')
     .trimStart();
   if (text.trim() === '') throw new XmlMalformedError('gateway answer is empty');
-  let pkg: XmlElement;
+  let doc: { name: string; root: XmlElement };
   try {
-    pkg = parseXmlTree(text);
+    doc = readXml(text);
   } catch (err) {
     throw new XmlMalformedError(
       `gateway answer is not well-formed XML (${(err as Error).message}): ${excerpt(text)}`,
       { cause: err },
     );
   }
-  if (pkg.name !== 'package') {
+  if (doc.name !== 'package') {
     throw new XmlMalformedError(`gateway answer has no <package> root: ${excerpt(text)}`);
   }
+  const pkg = doc.root;
   const error = child(pkg, 'error');
   return {
-    error: error === undefined ? undefined : integer(error.text, '<error> code'),
+    error: error === undefined ? undefined : integer(textOf(error), '<error> code'),
     messages: [...parseMsgs(pkg, 'message-viber'), ...parseMsgs(pkg, 'message')],
     statuses: parseStatuses(pkg),
   };
