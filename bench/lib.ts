@@ -8,6 +8,17 @@ import type { ViberMessage } from '../src/message.js';
 import { Producer } from '../src/producer/producer.js';
 import { deleteQueueKeys } from '../src/redis.js';
 
+/** One row of the benchmark table. */
+export interface Row {
+  what: string;
+  ours: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  /** null: a reference row, with no target. */
+  ok: boolean | null;
+}
+
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const RAW_WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url));

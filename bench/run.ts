@@ -20,11 +20,12 @@ import {
   enqueueOurs,
   fmt,
   message,
-  rss,
   run,
   stop,
   until,
+  type Row,
 } from './lib.js';
+import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
 const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
@@ -33,15 +34,6 @@ const KEY = 'bench-key';
 const stamp = Date.now().toString(36);
 const q = (name: string) => `bench-${stamp}-${name}`;
 
-interface Row {
-  what: string;
-  ours: string;
-  baseline: string;
-  ratio: string;
-  target: string;
-  /** null: a reference row, with no target. */
-  ok: boolean | null;
-}
 const rows: Row[] = [];
 const notes: string[] = [];
 const redis = new Redis(REDIS_URL);
@@ -300,64 +292,22 @@ async function benchRate(): Promise<void> {
   });
 }
 
-/** The worker's heap cap in docker-compose.yml: V8 then collects before garbage piles up. */
-const COMPOSE_NODE_OPTIONS = '--max-old-space-size=256';
-
 async function benchMemory(): Promise<void> {
-  await workerPeakRss('5b. worker peak RSS while sending {n} messages', {});
-  await workerPeakRss(
-    `5c. the same, with NODE_OPTIONS=${COMPOSE_NODE_OPTIONS} as docker-compose.yml runs workers`,
-    {
-      NODE_OPTIONS: COMPOSE_NODE_OPTIONS,
-    },
+  const common = { redis, n: MEMORY_N, queue: q('mem'), key: KEY, log };
+  rows.push(
+    await workerPeakRss({
+      ...common,
+      label: '5b. worker peak RSS while sending {n} messages',
+      env: {},
+    }),
   );
-}
-
-async function workerPeakRss(label: string, env: Record<string, string>): Promise<void> {
-  const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
-  await sandbox.start();
-  const oq = q('mem');
-  log(`  enqueueing ${fmt(MEMORY_N)} messages…`);
-  await enqueueOurs(oq, MEMORY_N);
-  const started = performance.now();
-  const child = run(CLI, ['worker'], {
-    VIBER_QUEUE: oq,
-    ALPHASMS_URL: sandbox.url,
-    ALPHASMS_API_KEY: KEY,
-    ...env,
-  });
-  const samples: Array<{ done: number; rss: number }> = [];
-  let peak = 0;
-  await until(
-    async () => {
-      const done = await completedCount(oq, redis);
-      try {
-        const r = rss(child.proc.pid as number);
-        peak = Math.max(peak, r);
-        samples.push({ done, rss: r });
-      } catch {
-        // exited
-      }
-      return done >= MEMORY_N;
-    },
-    'the million',
-    1_800_000,
-    1000,
+  rows.push(
+    await workerPeakRss({
+      ...common,
+      label: `5c. the same, with NODE_OPTIONS=${COMPOSE_NODE_OPTIONS} as docker-compose.yml runs workers`,
+      env: { NODE_OPTIONS: COMPOSE_NODE_OPTIONS },
+    }),
   );
-  const ms = performance.now() - started;
-  await stop(child);
-  await sandbox.close();
-  await dropQueue(oq);
-  const at = (f: number) => samples.find((s) => s.done >= MEMORY_N * f)?.rss ?? 0;
-  const mb = (b: number) => `${fmt(b / 1024 / 1024)} MB`;
-  rows.push({
-    what: label.replace('{n}', fmt(MEMORY_N)),
-    ours: `${mb(peak)} (at 25/50/75/100%: ${[0.25, 0.5, 0.75, 1].map((f) => fmt(at(f) / 1024 / 1024)).join(' / ')} MB)`,
-    baseline: `${fmt(MEMORY_N / (ms / 1000))} msg/s over the run`,
-    ratio: '—',
-    target: '≤ 200 MB, flat',
-    ok: peak <= 200 * 1024 * 1024,
-  });
 }
 
 async function main(): Promise<void> {

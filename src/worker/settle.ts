@@ -1,0 +1,196 @@
+/**
+ * Settling a batch: after its package is answered (or not sent), every job gets exactly one end.
+ *
+ * First the campaign states are written — parked messages through the guarded park script (only
+ * while the campaign is still paused), every other decision in one transition per campaign — and
+ * only then are the jobs settled in BullMQ: completed with their msg_id, failed, retried, cancelled,
+ * parked (moved to delayed until a resume promotes them) or handed back to the queue. If the state
+ * write fails, no job is settled: each is left to its lock and comes back as stalled, so the counts
+ * never lag BullMQ.
+ */
+import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
+import { state as st } from '../campaign/state.js';
+import type { CampaignStore } from '../campaign/store.js';
+import { hasCode } from '../errors.js';
+import { codeName } from '../xml/codes.js';
+import type { BatchContext, BatchReport, Pending } from './batch.js';
+import type { Decision } from './outcome.js';
+
+const jobError = (name: string, message: string): Error => {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+};
+
+/** The state each decision leaves a job in (see campaign/state.ts); parkPaused writes 'park's. */
+function stateAfter(p: Pending, d: Decision): string {
+  switch (d.action) {
+    case 'complete':
+      return st.completed(1);
+    case 'fail':
+      return st.failed(d.code);
+    case 'retry': {
+      const attempts = p.job.opts.attempts ?? 1;
+      return p.job.attemptsMade + 1 >= attempts ? st.failed(d.code) : st.delayed;
+    }
+    case 'cancel':
+      return st.cancelled;
+    default:
+      return st.waiting;
+  }
+}
+
+async function record(store: CampaignStore, changes: Array<[Pending, string]>): Promise<void> {
+  const byCampaign = groupByCampaign(changes, ([p]) => p);
+  await Promise.all(
+    [...byCampaign].map(([c, list]) =>
+      store.transition(
+        c,
+        list.map(([p, s]) => [p.job.data.message.id, s]),
+      ),
+    ),
+  );
+}
+
+/** A batch may mix campaigns; their states live in separate hashes, one script call each. */
+export function groupByCampaign<T>(
+  items: readonly T[],
+  pending: (t: T) => Pending,
+): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const c = pending(t).job.data.campaign;
+    let list = out.get(c);
+    if (!list) out.set(c, (list = []));
+    list.push(t);
+  }
+  return out;
+}
+
+/**
+ * Parks what was decided 'park', campaign by campaign, if the campaign is still paused; otherwise
+ * those messages follow the control as it is now (cancelled, or back to the queue).
+ */
+async function parkPaused(store: CampaignStore, decisions: Map<Pending, Decision>): Promise<void> {
+  const parked = [...decisions].filter(([, d]) => d.action === 'park').map(([p]) => p);
+  if (parked.length === 0) return;
+  await Promise.all(
+    [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
+      const control = await store.park(
+        c,
+        list.map((p) => p.job.data.message.id),
+      );
+      if (control === 'paused') return;
+      const d: Decision =
+        control === 'cancelled' ? { action: 'cancel' } : { action: 'requeue', reason: 'resumed' };
+      for (const p of list) decisions.set(p, d);
+    }),
+  );
+}
+
+/**
+ * Parked jobs whose message a resume took back (p -> w) while they were on their way to the
+ * delayed set, where the resume could not promote them: promoted here. Any later resume finds
+ * them delayed and promotes them itself.
+ */
+async function unparkResumed(store: CampaignStore, parked: Pending[]): Promise<void> {
+  await Promise.all(
+    [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
+      const states = await store.statesOf(
+        c,
+        list.map((p) => p.job.data.message.id),
+      );
+      await Promise.all(
+        list.map((p, i) =>
+          states[i] === st.paused ? undefined : p.job.promote().catch(() => undefined),
+        ),
+      );
+    }),
+  );
+}
+
+export async function settle(
+  items: Pending[],
+  decisions: Map<Pending, Decision>,
+  ctx: BatchContext,
+  report: BatchReport,
+): Promise<void> {
+  try {
+    // Parking writes its own states (guarded by the control); everything else is recorded here.
+    await parkPaused(ctx.store, decisions);
+    await record(
+      ctx.store,
+      items
+        .filter((p) => decisions.get(p)?.action !== 'park')
+        .map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
+    );
+  } catch (err) {
+    // Counts could not be written: leave every job to its lock (it comes back as stalled and is
+    // sent again; a message the gateway took answers 208 and is recovered then).
+    ctx.logger.error({ err: (err as Error).message }, 'could not record outcomes; jobs will stall');
+    for (const p of items) p.reject(new WaitingError());
+    report.requeued += items.length;
+    return;
+  }
+  const sentAt = new Date().toISOString();
+  const parked: Pending[] = [];
+  await Promise.all(
+    items.map(async (p) => {
+      const d = decisions.get(p) as Decision;
+      switch (d.action) {
+        case 'complete':
+          if (d.recovered) report.recovered++;
+          report.completed++;
+          p.resolve({
+            msgId: d.msgId,
+            statusCode: 1,
+            status: codeName('message', 1),
+            sentAt,
+            attempts: p.job.attemptsMade + 1,
+            ...(d.recovered ? { recovered: true } : {}),
+          });
+          return;
+        case 'fail':
+          report.failed++;
+          p.reject(new UnrecoverableError(d.reason));
+          return;
+        case 'retry':
+          report.retried++;
+          p.reject(jobError(d.code ? `GATEWAY_${d.code}` : 'TRANSIENT', d.reason));
+          return;
+        case 'cancel':
+          report.cancelled++;
+          p.reject(
+            new UnrecoverableError(`cancelled: campaign ${p.job.data.campaign} was cancelled`),
+          );
+          return;
+        case 'park':
+          report.parked++;
+          try {
+            // Resume promotes it at once; unparkResumed covers a resume that ran while it was
+            // on its way there; the recheck is a last safety net.
+            await p.job.moveToDelayed(Date.now() + ctx.pauseRecheckMs, p.token);
+            parked.push(p);
+            p.reject(new DelayedError());
+          } catch {
+            p.reject(new WaitingError()); // lock lost: the stalled checker brings it back
+          }
+          return;
+        default:
+          report.requeued++;
+          try {
+            await p.job.moveToWait(p.token);
+          } catch (err) {
+            // Lock lost or Redis away: the stalled checker will bring the job back.
+            if (!hasCode(err, 'REDIS_UNAVAILABLE')) ctx.logger.debug({ err }, 'moveToWait failed');
+          }
+          p.reject(new WaitingError());
+      }
+    }),
+  );
+  if (parked.length > 0) {
+    await unparkResumed(ctx.store, parked).catch((err: Error) =>
+      ctx.logger.warn({ err: err.message }, 'could not re-check parked jobs; the recheck will'),
+    );
+  }
+}
