@@ -5,8 +5,9 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
-  // NodeNext makes us write `./x.js`; map it back to the `.ts` source.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // NodeNext makes us write `./x.js`; map it back to the `.ts` source. Not `x.json.js`: that is a
+  // real module (libphonenumber-js wraps its metadata so), and `x.json` would be a JSON import.
+  moduleNameMapper: { '^(\\.{1,2}/.*)(?<!\\.json)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // The fault suite has its own command: npm run test:chaos (jest.chaos.config.js).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/'],

@@ -11,7 +11,7 @@ export type { ProducerOptions } from './producer/options.js';
 export {
   validateMessage,
   type MessageDefaults,
-  type ValidationLimits,
+  type ValidationRules,
 } from './producer/validate.js';
 export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.js';
 export type { SendWorkerOptions } from './worker/options.js';

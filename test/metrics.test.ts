@@ -16,9 +16,11 @@ describe('worker metrics and logs', () => {
   });
 
   it('serves Prometheus metrics: outcomes, status codes, batch sizes, gateway latency, throttling, queue depth', async () => {
-    rig = await createRig('metrics');
+    // Four messages to a number the gateway refuses (203) though it is a well-formed mobile one.
+    const refused = '+380661234567';
+    rig = await createRig('metrics', { codeFor: (m) => (m.phone === refused ? 203 : undefined) });
     rig.sandbox.inject({ kind: 'package-error', code: 212 }, { kind: 'http-error', status: 502 });
-    const msgs = sampleMessages(40, 1).map((m, i) => (i < 4 ? { ...m, phone: '+1' } : m));
+    const msgs = sampleMessages(40, 1).map((m, i) => (i < 4 ? { ...m, phone: refused } : m));
     await rig.producer.enqueue('m', msgs);
     const worker = await rig.startWorker({ batchSize: 10, throttleMs: 50 });
     metrics = new WorkerMetrics(worker);

@@ -54,7 +54,7 @@ describe('enqueueing a campaign', () => {
       {
         line: 11,
         id: 11,
-        errors: [{ field: 'phone', rule: 'must be digits with an optional leading +' }],
+        errors: [{ field: 'phone', rule: 'is not a phone number' }],
       },
       { line: 12, id: 12, errors: [{ field: 'image', rule: 'is required for image' }] },
       { line: 13, id: undefined, errors: [{ field: '(message)', rule: 'must be an object' }] },

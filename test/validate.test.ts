@@ -26,6 +26,7 @@ describe('validating a message', () => {
         text: 'hi',
         image: 'https://x.example/a.png',
       },
+      phoneRewritten: false,
     });
   });
 
@@ -37,7 +38,34 @@ describe('validating a message', () => {
     expect(v).toEqual({
       ok: true,
       message: { id: 42, phone: '+380971234567', sender: 'Shop', type: 'text', text: 'Sale' },
+      phoneRewritten: false,
     });
+  });
+
+  it.each([
+    ['+38 (097) 123-45-67', '+380971234567'],
+    ['097-123-45-67', '+380971234567'],
+    ['0971234567', '+380971234567'],
+    ['380971234567', '+380971234567'],
+    ['+380 97 123 45 67', '+380971234567'],
+    ['+48 512 345 678', '+48512345678'],
+  ])('writes %s, as spreadsheets hold it, in international form: %s', (written, sent) => {
+    expect(validateMessage({ ...ok, phone: written })).toMatchObject({
+      ok: true,
+      message: { phone: sent },
+      phoneRewritten: true,
+    });
+  });
+
+  it('reads a national number in the country it is told (default UA)', () => {
+    const pl = { maxTextLength: 1000, country: 'PL' as const };
+    expect(validateMessage({ ...ok, phone: '512 345 678' }, {}, pl)).toMatchObject({
+      ok: true,
+      message: { phone: '+48512345678' },
+    });
+    expect(problems({ ...ok, phone: '512 345 678' })).toEqual([
+      { field: 'phone', rule: 'is not a mobile number of its country (+380)' },
+    ]);
   });
 
   it.each([
@@ -47,8 +75,12 @@ describe('validating a message', () => {
     [{ id: 'abc' }, 'id', 'must be a positive integer'],
     [{ id: 2 ** 53 }, 'id', 'must be a safe integer (at most 2^53-1)'],
     [{ id: undefined }, 'id', 'is required'],
-    [{ phone: '380-97-123' }, 'phone', 'must be digits with an optional leading +'],
-    [{ phone: '+' + '1'.repeat(21) }, 'phone', 'must be at most 21 characters'],
+    [{ phone: '380-97-123' }, 'phone', 'is too short for a mobile number'],
+    [{ phone: '12' }, 'phone', 'is too short for a mobile number'],
+    [{ phone: '+' + '1'.repeat(21) }, 'phone', 'is too long for a mobile number'],
+    [{ phone: 'call me' }, 'phone', 'is not a phone number'],
+    [{ phone: '+380441234567' }, 'phone', 'is not a mobile number of its country (+380)'],
+    [{ phone: 380971234567 }, 'phone', 'must be a string'],
     [{ sender: 'TwelveChars!' }, 'sender', 'must be at most 11 characters (the gateway limit)'],
     [{ text: '' }, 'text', 'is required'],
     [{ text: 'a\u0000b' }, 'text', 'character U+0000 at position 1 cannot be carried by XML 1.0'],

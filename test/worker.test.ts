@@ -30,17 +30,19 @@ describe('the send worker against a misbehaving gateway', () => {
   }
 
   it('fails only the messages the gateway rejected, and completes the rest', async () => {
-    rig = await createRig('perm');
-    // The sandbox wants 8-15 digits; the producer lets shorter numbers through (its rule is <=21).
+    // A well-formed mobile number the gateway still refuses (203), as a real one may: the producer
+    // cannot know, so the worker must fail exactly those messages.
+    const refused = '+380661234567';
+    rig = await createRig('perm', { codeFor: (m) => (m.phone === refused ? 203 : undefined) });
     const msgs = sampleMessages(100, 1).map((m, i) =>
-      i % 10 === 3 ? { ...m, phone: '+12345' } : m,
+      i % 10 === 3 ? { ...m, phone: refused } : m,
     );
     await rig.producer.enqueue('c', msgs);
     await rig.startWorker();
     const counts = await allDone('c', 100);
     expect(counts).toMatchObject({ completed: 90, failed: 10, byStatus: { '1': 90, '203': 10 } });
     const failed = await rig.queue.getJobs(['failed'], 0, -1);
-    expect(failed.map((j) => j.data.message.phone)).toEqual(Array(10).fill('+12345'));
+    expect(failed.map((j) => j.data.message.phone)).toEqual(Array(10).fill(refused));
     for (const j of failed) {
       expect(j.failedReason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
       expect(j.attemptsMade).toBe(1); // permanent: no retries

@@ -1,6 +1,8 @@
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
-import { DEFAULT_LIMITS, type ValidationLimits } from './validate.js';
+import { checkKnownKeys, optionKeys } from '../options.js';
+import { isCountry } from './phone.js';
+import { DEFAULT_RULES, type ValidationRules } from './validate.js';
 
 /** Options of a producer (library: `new Producer(opts)`; CLI: `viber-bulk enqueue`). */
 export interface ProducerOptions {
@@ -37,7 +39,13 @@ export interface ProducerOptions {
    */
   backoffMs?: number;
   /** Validation limits. */
-  limits?: Partial<ValidationLimits>;
+  limits?: Partial<Pick<ValidationRules, 'maxTextLength'>>;
+  /**
+   * The country of phone numbers written without `+` and a country code (`097 123 45 67`): ISO
+   * 3166-1 alpha-2. Every number is stored and sent in international form (`+380971234567`).
+   * @defaultValue `UA`
+   */
+  country?: string;
   /**
    * Rejected rows kept in detail in the result (all are counted).
    * @defaultValue 10000
@@ -45,8 +53,9 @@ export interface ProducerOptions {
   maxReportedRejects?: number;
 }
 
-export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits'>> & {
-  limits: ValidationLimits;
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits' | 'country'>> & {
+  /** Everything a message is validated against (limits and country). */
+  limits: ValidationRules;
 };
 
 export const PRODUCER_DEFAULTS = {
@@ -57,6 +66,7 @@ export const PRODUCER_DEFAULTS = {
   attempts: 8,
   backoffMs: 5000,
   maxReportedRejects: 10_000,
+  country: 'UA',
 } as const;
 
 export function intInRange(name: string, value: number, min: number, max: number): number {
@@ -75,8 +85,28 @@ export function assertQueueName(name: string, what = 'queueName'): string {
   return name;
 }
 
+const KNOWN = optionKeys<ProducerOptions>({
+  connection: true,
+  queueName: true,
+  prefix: true,
+  chunkSize: true,
+  attempts: true,
+  backoffMs: true,
+  limits: true,
+  maxReportedRejects: true,
+  country: true,
+});
+
 export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProducerOptions {
+  checkKnownKeys('producer', opts, KNOWN);
+  if (opts.limits !== undefined) checkKnownKeys('producer limits', opts.limits, ['maxTextLength']);
   const o = { ...PRODUCER_DEFAULTS, ...opts };
+  const country = o.country.toUpperCase();
+  if (!isCountry(country)) {
+    throw new InvalidOptionError(
+      `country must be a two-letter ISO 3166-1 code such as UA or PL (got ${JSON.stringify(o.country)})`,
+    );
+  }
   return {
     connection: o.connection,
     queueName: assertQueueName(o.queueName),
@@ -86,14 +116,13 @@ export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProd
     backoffMs: intInRange('backoffMs', o.backoffMs, 0, 86_400_000),
     maxReportedRejects: intInRange('maxReportedRejects', o.maxReportedRejects, 0, 10_000_000),
     limits: {
-      ...DEFAULT_LIMITS,
-      ...opts.limits,
       maxTextLength: intInRange(
         'limits.maxTextLength',
-        opts.limits?.maxTextLength ?? DEFAULT_LIMITS.maxTextLength,
+        opts.limits?.maxTextLength ?? DEFAULT_RULES.maxTextLength,
         1,
         100_000,
       ),
+      country,
     },
   };
 }

@@ -50,6 +50,11 @@ export interface EnqueueResult {
   rejected: RejectedRow[];
   /** All rejected rows, counted. */
   rejectedCount: number;
+  /**
+   * Valid rows whose phone was written another way (`097 123 45 67`, `+38 (097) 123-45-67`) and
+   * is stored and sent in international form (`+380971234567`).
+   */
+  phonesRewritten: number;
 }
 
 export interface EnqueueProgress {
@@ -126,6 +131,7 @@ export class Producer {
       duplicateIds: [],
       rejected: [],
       rejectedCount: 0,
+      phonesRewritten: 0,
     };
     const max = this.options.maxReportedRejects;
     const reject = (r: RejectedRow): void => {
@@ -177,8 +183,10 @@ export class Producer {
         continue;
       }
       const v = validateMessage(row.value, options.defaults, this.options.limits);
-      if (v.ok) chunk.push(v.message);
-      else reject({ line: row.line, id: idOf(row.value), errors: v.problems });
+      if (v.ok) {
+        chunk.push(v.message);
+        if (v.phoneRewritten) result.phonesRewritten++;
+      } else reject({ line: row.line, id: idOf(row.value), errors: v.problems });
       if (chunk.length >= this.options.chunkSize) await flush();
     }
     await flush();

@@ -7,22 +7,35 @@ import { z } from 'zod';
 import type { FieldProblem } from '../errors.js';
 import { MESSAGE_TYPES, type ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
+import { normalizePhone, type CountryCode } from './phone.js';
 
 /** Campaign-wide values a row may leave out (the CLI's --sender, --text, --image, --type). */
 export type MessageDefaults = Partial<Omit<ViberMessage, 'id' | 'phone'>>;
 
-export interface ValidationLimits {
+/** The rules every message is checked against. */
+export interface ValidationRules {
   /**
    * Longest text accepted, in characters. The gateway documents no maximum; Viber's own is 1,000.
    * @defaultValue 1000
    */
   maxTextLength: number;
+  /**
+   * The country of numbers written without a `+` and country code (`097 123 45 67`).
+   * @defaultValue `UA`
+   */
+  country: CountryCode;
 }
 
-export const DEFAULT_LIMITS: ValidationLimits = { maxTextLength: 1000 };
+export const DEFAULT_RULES: ValidationRules = { maxTextLength: 1000, country: 'UA' };
 
 export type Validation =
-  { ok: true; message: ViberMessage } | { ok: false; problems: FieldProblem[] };
+  | {
+      ok: true;
+      message: ViberMessage;
+      /** The phone was written another way and is stored (and sent) in international form. */
+      phoneRewritten: boolean;
+    }
+  | { ok: false; problems: FieldProblem[] };
 
 const IMAGE_PATH = /\.(jpe?g|png|gif)$/i;
 
@@ -62,14 +75,14 @@ const idSchema = z.preprocess(
     .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer (at most 2^53-1)'),
 );
 
-function schema(limits: ValidationLimits) {
+function schema(limits: ValidationRules) {
   return z
     .object({
       id: idSchema,
-      phone: z
-        .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
-        .regex(/^\+?[0-9]+$/, 'must be digits with an optional leading +')
-        .max(21, 'must be at most 21 characters'),
+      // Parsed and normalised by libphonenumber-js (phone.ts) once it is a string.
+      phone: z.string({
+        error: (i) => (i.input === undefined ? 'is required' : 'must be a string'),
+      }),
       sender: text(11, 'the gateway limit'),
       type: z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
       text: text(limits.maxTextLength, 'maxTextLength'),
@@ -125,7 +138,7 @@ function schema(limits: ValidationLimits) {
 
 const schemas = new Map<number, ReturnType<typeof schema>>();
 
-function schemaFor(limits: ValidationLimits): ReturnType<typeof schema> {
+function schemaFor(limits: ValidationRules): ReturnType<typeof schema> {
   let s = schemas.get(limits.maxTextLength);
   if (!s) schemas.set(limits.maxTextLength, (s = schema(limits)));
   return s;
@@ -138,7 +151,7 @@ function schemaFor(limits: ValidationLimits): ReturnType<typeof schema> {
 export function validateMessage(
   input: unknown,
   defaults: MessageDefaults = {},
-  limits: ValidationLimits = DEFAULT_LIMITS,
+  rules: ValidationRules = DEFAULT_RULES,
 ): Validation {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ field: '(message)', rule: 'must be an object' }] };
@@ -158,20 +171,26 @@ export function validateMessage(
     button: pick('button'),
     url: pick('url'),
   };
-  const parsed = schemaFor(limits).safeParse(merged);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((i) => ({
-        field: i.path.map(String).join('.') || '(message)',
-        rule: i.message,
-      })),
-    };
+  const parsed = schemaFor(rules).safeParse(merged);
+  const phone =
+    typeof merged.phone === 'string' ? normalizePhone(merged.phone, rules.country) : undefined;
+  if (!parsed.success || (phone !== undefined && !phone.ok)) {
+    const problems: FieldProblem[] = parsed.success
+      ? []
+      : parsed.error.issues.map((i) => ({
+          field: i.path.map(String).join('.') || '(message)',
+          rule: i.message,
+        }));
+    if (phone !== undefined && !phone.ok) {
+      problems.splice(problems[0]?.field === 'id' ? 1 : 0, 0, { field: 'phone', rule: phone.rule });
+    }
+    return { ok: false, problems };
   }
   const m = parsed.data;
+  const e164 = phone?.ok ? phone.phone : m.phone;
   const message: ViberMessage = {
     id: m.id,
-    phone: m.phone,
+    phone: e164,
     sender: m.sender,
     type: m.type,
     text: m.text,
@@ -181,5 +200,5 @@ export function validateMessage(
     if (m.button !== undefined) message.button = m.button;
     if (m.url !== undefined) message.url = m.url;
   }
-  return { ok: true, message };
+  return { ok: true, message, phoneRewritten: e164 !== m.phone };
 }

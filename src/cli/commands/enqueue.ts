@@ -21,6 +21,7 @@ interface EnqueueFlags {
   button?: string;
   url?: string;
   format?: string;
+  country: string;
   json?: boolean;
 }
 
@@ -43,7 +44,15 @@ export function enqueueCommand(program: Command): void {
     .option('--button <caption>', 'button caption for rows without one')
     .option('--url <url>', 'button URL for rows without one')
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
-    .option('--json', 'end with one JSON line: {campaign, enqueued, duplicates, rejected}')
+    .option(
+      '--country <code>',
+      'country of phone numbers written without +country code (ISO 3166-1, e.g. UA, PL)',
+      'UA',
+    )
+    .option(
+      '--json',
+      'end with one JSON line: {campaign, enqueued, duplicates, phonesRewritten, rejected}',
+    )
     .action(async (flags: EnqueueFlags) => {
       process.exitCode = await enqueue(flags);
     });
@@ -91,7 +100,11 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     }),
   );
 
-  const producer = new Producer({ connection: env.redisUrl, queueName: env.queueName });
+  const producer = new Producer({
+    connection: env.redisUrl,
+    queueName: env.queueName,
+    country: flags.country,
+  });
   try {
     const res = await producer.enqueueRows(flags.campaign, readRows(input, format), {
       defaults,
@@ -109,7 +122,11 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
       out.write(`… and ${res.rejectedCount - res.rejected.length} more rejected rows\n`);
     }
     out.write(
-      `campaign ${res.campaign}: ${res.enqueued} enqueued, ${res.duplicates} duplicate, ${res.rejectedCount} rejected\n`,
+      `campaign ${res.campaign}: ${res.enqueued} enqueued, ${res.duplicates} duplicate, ${res.rejectedCount} rejected` +
+        (res.phonesRewritten > 0
+          ? ` (${res.phonesRewritten} phone numbers rewritten to international form)`
+          : '') +
+        '\n',
     );
     if (flags.json) {
       process.stdout.write(
@@ -117,6 +134,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
           campaign: res.campaign,
           enqueued: res.enqueued,
           duplicates: res.duplicates,
+          phonesRewritten: res.phonesRewritten,
           rejected: res.rejected.map((r) => ({ line: r.line, id: r.id ?? null, errors: r.errors })),
         }) + '\n',
       );
