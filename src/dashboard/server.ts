@@ -3,6 +3,7 @@
  * password are configured. Read and write like bull-board itself (retry, remove, promote); the
  * campaign controls stay in the CLI and library, where they keep the campaign counts in step.
  */
+import { checkKnownKeys, optionKeys } from '../options.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,7 +66,18 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
+const KNOWN = optionKeys<DashboardOptions>({
+  connection: true,
+  queueNames: true,
+  prefix: true,
+  port: true,
+  host: true,
+  user: true,
+  password: true,
+});
+
 export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashboard> {
+  checkKnownKeys('dashboard', opts, KNOWN);
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new InvalidOptionError(
       'dashboard basic auth needs both a user and a password (DASHBOARD_USER and DASHBOARD_PASSWORD)',

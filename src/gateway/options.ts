@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { checkKnownKeys, optionKeys } from '../options.js';
 import { intInRange } from '../producer/options.js';
 
 /** Options of the gateway client (one per worker process). */
@@ -57,7 +58,24 @@ export const GATEWAY_DEFAULTS = {
   retryMaxDelayMs: 5000,
 } as const;
 
+const KNOWN = optionKeys<GatewayOptions>({
+  url: true,
+  apiKey: true,
+  connections: true,
+  connectTimeoutMs: true,
+  timeoutMs: true,
+  retries: true,
+  retryMinDelayMs: true,
+  retryMaxDelayMs: true,
+});
+
+/** INVALID_OPTION for a key GatewayOptions does not have (`{ key }` for `{ apiKey }`, say). */
+export function checkGatewayKeys(opts: GatewayOptions): void {
+  checkKnownKeys('gateway', opts, KNOWN);
+}
+
 export function resolveGatewayOptions(opts: GatewayOptions): ResolvedGatewayOptions {
+  checkGatewayKeys(opts);
   const o = { ...GATEWAY_DEFAULTS, ...stripUndefined(opts) };
   if (typeof o.apiKey !== 'string' || o.apiKey.trim() === '') {
     throw new InvalidOptionError(

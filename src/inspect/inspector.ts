@@ -3,6 +3,7 @@
  * message's result streamed a page at a time (HSCAN of the campaign's states + one pipelined HMGET
  * of the jobs per page), so that exporting a million-message campaign holds one page in memory.
  */
+import { checkKnownKeys, optionKeys } from '../options.js';
 import { decodeState, type StateName } from '../campaign/state.js';
 import {
   assertCampaignName,
@@ -25,6 +26,8 @@ export interface InspectorOptions {
 }
 
 /** One message's outcome, as `results` exports it. */
+const KNOWN = optionKeys<InspectorOptions>({ connection: true, queueName: true, prefix: true });
+
 export interface MessageResult {
   id: number;
   campaign: string;
@@ -54,6 +57,7 @@ export class Inspector {
   private closing: Promise<void> | undefined;
 
   constructor(opts: InspectorOptions = {}) {
+    checkKnownKeys('inspector', opts, KNOWN);
     const queueName = assertQueueName(opts.queueName ?? 'viber');
     const prefix = assertQueueName(opts.prefix ?? 'bull', 'prefix');
     this.ready = (async () => {

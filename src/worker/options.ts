@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.js';
-import { stripUndefined, type GatewayOptions } from '../gateway/options.js';
+import { checkGatewayKeys, stripUndefined, type GatewayOptions } from '../gateway/options.js';
+import { checkKnownKeys, optionKeys } from '../options.js';
 import { assertQueueName, intInRange } from '../producer/options.js';
 import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
 
@@ -122,10 +123,32 @@ export const WORKER_DEFAULTS = {
   pauseRecheckMs: 3_600_000,
 } as const;
 
+const KNOWN = optionKeys<SendWorkerOptions>({
+  gateway: true,
+  connection: true,
+  queueName: true,
+  prefix: true,
+  batchSize: true,
+  lingerMs: true,
+  concurrency: true,
+  rate: true,
+  rateWindowMs: true,
+  throttleMs: true,
+  throttleMaxMs: true,
+  lockDuration: true,
+  stalledInterval: true,
+  maxStalledCount: true,
+  shutdownTimeoutMs: true,
+  pauseRecheckMs: true,
+  logger: true,
+});
+
 export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOptions {
   if (!opts || typeof opts.gateway !== 'object') {
     throw new InvalidOptionError('gateway options are required: { gateway: { apiKey, url } }');
   }
+  checkKnownKeys('worker', opts, KNOWN);
+  checkGatewayKeys(opts.gateway);
   const o = { ...WORKER_DEFAULTS, ...stripUndefined(opts) };
   const r: ResolvedWorkerOptions = {
     gateway: opts.gateway,
