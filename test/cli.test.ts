@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,9 @@ function cli(args: string[], env: Record<string, string>, stdin?: string): Promi
   });
 }
 
+/** A well-formed mobile number the sandbox refuses with 203, as the gateway may. */
+const REFUSED = '+380661234567';
+
 const lastJson = (s: string): unknown => JSON.parse(s.trim().split('\n').pop() as string);
 
 describe('the viber-bulk command', () => {
@@ -37,7 +41,7 @@ describe('the viber-bulk command', () => {
   let dir: string;
 
   beforeEach(async () => {
-    rig = await createRig('cli');
+    rig = await createRig('cli', { codeFor: (m) => (m.phone === REFUSED ? 203 : undefined) });
     env = {
       VIBER_QUEUE: rig.queueName,
       ALPHASMS_URL: rig.sandbox.url,
@@ -53,7 +57,7 @@ describe('the viber-bulk command', () => {
     const file = join(dir, 'c.csv');
     await writeFile(
       file,
-      'id,phone,text\n1,+380971234567,Hello "you"\n2,+380971234568,\n3,+3809712,Hi\nx,+380971234569,Hi\n1,+380971234567,again\n',
+      'id,phone,text\n1,+380971234567,Hello "you"\n2,+380971234568,\n3,+3809712,Hi\nx,+380971234569,Hi\n1,+380971234567,again\n4,097 123 45 70,Hi\n',
     );
     const r = await cli(
       ['enqueue', '--campaign', 'spring', '--file', file, '--sender', 'Shop', '--json'],
@@ -64,8 +68,14 @@ describe('the viber-bulk command', () => {
       campaign: 'spring',
       enqueued: 2,
       duplicates: 1,
+      phonesRewritten: 1,
       rejected: [
         { line: 3, id: '2', errors: [{ field: 'text', rule: 'is required' }] },
+        {
+          line: 4,
+          id: '3',
+          errors: [{ field: 'phone', rule: 'is too short for a mobile number' }],
+        },
         { line: 5, id: 'x', errors: [{ field: 'id', rule: 'must be a positive integer' }] },
       ],
     });
@@ -84,6 +94,30 @@ describe('the viber-bulk command', () => {
       control: null,
       byStatus: {},
     });
+  });
+
+  it('prints its version', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const r = await cli(['--version'], env);
+    expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('stops quietly with status 0 when the reader of its output goes away (results | head -3)', async () => {
+    await rig.producer.enqueue('big', sampleMessages(500, 1));
+    const child = spawn(process.execPath, [CLI, 'results', '--campaign', 'big'], {
+      env: { ...process.env, REDIS_URL, ...env },
+    });
+    // The reader leaves before the command writes (a pipe holds more than `head` reads, so
+    // leaving after the first lines may come after the last write): every write now fails.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'hung' as const)]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 
   it('reads NDJSON from stdin and exits 0 when every row is enqueued', async () => {
@@ -194,10 +228,15 @@ describe('the viber-bulk command', () => {
   it('runs a campaign through the worker and exports one row per message, with no trace of the API key anywhere', async () => {
     const file = join(dir, 'c.csv');
     const lines = ['id,phone,text,image'];
+    // Row 7 goes to a number the gateway refuses; row 8's number is written as people write it.
+    const phone = (i: number) =>
+      i === 7
+        ? REFUSED
+        : i === 8
+          ? '"+38 (097) 123-45-08"'
+          : `+3809712345${String(i).padStart(2, '0')}`;
     for (let i = 1; i <= 60; i++)
-      lines.push(
-        `${i},${i === 7 ? '+123' : `+3809712345${String(i).padStart(2, '0')}`},Привіт ${i},https://x.example/p.png`,
-      );
+      lines.push(`${i},${phone(i)},Привіт ${i},https://x.example/p.png`);
     await writeFile(file, lines.join('\n') + '\n');
     expect(
       (await cli(['enqueue', '--campaign', 'run', '--file', file, '--sender', 'Shop'], env)).code,
@@ -249,7 +288,7 @@ describe('the viber-bulk command', () => {
     const seven = rows.find((r) => r['id'] === 7);
     expect(seven).toEqual({
       id: 7,
-      phone: '+123',
+      phone: REFUSED,
       state: 'failed',
       msgId: null,
       statusCode: 203,
@@ -257,6 +296,12 @@ describe('the viber-bulk command', () => {
       attempts: 1,
       error: '203 ERR_RECIPIENT: incorrect recipient number',
     });
+    // The number as sent: rewritten to international form at enqueue.
+    expect(rows.find((r) => r['id'] === 8)).toMatchObject({
+      phone: '+380971234508',
+      state: 'completed',
+    });
+    expect(rig.sandbox.accepted.get(8)?.message?.phone).toBe('+380971234508');
     const one = rows.find((r) => r['id'] === 1);
     expect(one).toMatchObject({
       state: 'completed',

@@ -3,6 +3,7 @@
  * and sets exit codes: 0 done, 1 some rows rejected (enqueue) or a failure, 2 usage,
  * configuration or connection error, 3 worker halted by an account problem.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { enqueueCommand } from './commands/enqueue.js';
 import { resultsCommand } from './commands/results.js';
@@ -11,12 +12,20 @@ import { statusCommands } from './commands/status.js';
 import { controlCommands } from './commands/control.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { workerCommand } from './commands/worker.js';
-import { EXIT } from './util.js';
+import { EXIT, watchStdout } from './util.js';
 
 const USAGE_CODES = new Set(['INVALID_OPTION', 'INVALID_INPUT', 'REDIS_UNAVAILABLE']);
 
+// dist/cli/program.js and src/cli/program.ts both sit two levels below package.json.
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
+watchStdout();
+
 const program = new Command('viber-bulk')
   .description('Bulk Viber messages through the AlphaSMS XML gateway, on a Redis queue')
+  .version(version, '-V, --version', 'print the version of viber-bulk')
   .showHelpAfterError()
   .exitOverride();
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import { Inspector, type MessageResult } from '../../inspect/inspector.js';
 import { readEnv } from '../env.js';
-import { writeLine } from '../util.js';
+import { stdoutGone, writeLine } from '../util.js';
 
 const COLUMNS = [
   'id',
@@ -38,6 +38,7 @@ export function resultsCommand(program: Command): void {
               ? stringify([row(r)]).trimEnd()
               : JSON.stringify(Object.fromEntries(COLUMNS.map((k) => [k, r[k]])));
           await writeLine(line);
+          if (stdoutGone()) break;
         }
       } finally {
         await inspector.close();

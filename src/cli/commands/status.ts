@@ -6,6 +6,7 @@ import { Inspector } from '../../inspect/inspector.js';
 import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';
 import { bar } from '../progress.js';
+import { stdoutGone } from '../util.js';
 
 /** The JSON shape of one campaign's counts (status --json, campaigns --json). */
 export function countsJson(c: CampaignCounts): Record<string, unknown> {
@@ -40,7 +41,7 @@ async function watch(inspector: Inspector, campaign: string): Promise<void> {
   let drawn = 0;
   let prev: { at: number; done: number } | undefined;
   let rate = 0;
-  while (!stop) {
+  while (!stop && !stdoutGone()) {
     const c = await inspector.counts(campaign);
     const now = Date.now();
     const done = finished(c);
