@@ -12,6 +12,8 @@ export default {
   // The fault suite has its own command: npm run test:chaos (jest.chaos.config.js).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/'],
   testTimeout: 60_000,
+  // Fails the run if a test left a process running or a vbtest-* key in Redis.
+  globalTeardown: '<rootDir>/test/teardown.js',
   // Integration tests share one Redis and start real servers: two workers are plenty on 2 cores.
   maxWorkers: 2,
 };

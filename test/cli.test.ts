@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+import { REDIS_URL, sampleMessages, waitFor, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -16,17 +16,27 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, REDIS_URL, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end(stdin ?? '');
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+/** Runs one CLI command to its end; one that has not ended after `timeoutMs` is killed and fails. */
+function cli(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+  timeoutMs = 30_000,
+): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, REDIS_URL, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(stdin ?? '');
+  const ended = new Promise<Run>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return within(ended, timeoutMs, `viber-bulk ${args.join(' ')}`).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw err;
   });
 }
 
@@ -50,6 +60,7 @@ describe('the viber-bulk command', () => {
     dir = await mkdtemp(join(tmpdir(), 'vb-cli-'));
   });
   afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
     await rig.close();
   });
 
@@ -257,8 +268,13 @@ describe('the viber-bulk command', () => {
       worker.kill('SIGKILL'); // never leave a worker behind a failed test
       throw err;
     }
+    const exited = new Promise((resolve) => worker.on('exit', resolve));
     worker.kill('SIGTERM');
-    expect(await new Promise((resolve) => worker.on('exit', resolve))).toBe(0);
+    try {
+      expect(await within(exited, 15_000, 'the worker to drain and exit')).toBe(0);
+    } finally {
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    }
     expect(logs).toContain('batch sent');
 
     const status = lastJson((await cli(['status', '--campaign', 'run', '--json'], env)).stdout);

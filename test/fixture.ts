@@ -20,6 +20,19 @@ export interface Rig {
   close(): Promise<void>;
 }
 
+/** Runs every release in order, whatever fails; then throws the first failure, if any. */
+export async function releaseAll(steps: Array<() => Promise<unknown>>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}
+
 export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): Promise<Rig> {
   const queueName = uniqueQueue(tag);
   const apiKey = `key-${tag}-0123456789abcdef`;
@@ -60,12 +73,16 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
       return w;
     },
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
-      await producer.close();
-      await inspector.close();
-      await queue.close();
-      await sandbox.close();
-      await dropQueue(queueName);
+      // Every step runs even when one fails (a worker that will not close must not leave the
+      // queue's keys in the shared Redis); the first failure is thrown at the end.
+      await releaseAll([
+        () => Promise.all(workers.map((w) => w.close())),
+        () => producer.close(),
+        () => inspector.close(),
+        () => queue.close(),
+        () => sandbox.close(),
+        () => dropQueue(queueName),
+      ]);
     },
   };
 }

@@ -36,6 +36,19 @@ export async function waitFor<T>(
   }
 }
 
+/** `promise`, or a failure naming `what` after `ms`: no wait in a test is unbounded. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** n valid image messages with ids from `first`. */
 export function sampleMessages(
   n: number,

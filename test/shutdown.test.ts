@@ -1,36 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
-
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-
-/** Runs `viber-bulk worker` in a child process, as an operator would. */
-function startCliWorker(rig: Rig, args: string[] = [], redisUrl = REDIS_URL) {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'worker', '--batch-size', '20', '--linger-ms', '20', ...args],
-    {
-      env: {
-        ...process.env,
-        REDIS_URL: redisUrl,
-        VIBER_QUEUE: rig.queueName,
-        ALPHASMS_URL: rig.sandbox.url,
-        ALPHASMS_API_KEY: rig.apiKey,
-        LOG_LEVEL: 'debug',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let logs = '';
-  child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, at: Date.now() })),
-  );
-  return { child, exited, logs: () => logs };
-}
+import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
+import { sampleMessages, waitFor } from './helpers.js';
 
 async function stopped(child: ChildProcess) {
   if (child.exitCode === null) child.kill('SIGKILL');
@@ -39,6 +11,7 @@ async function stopped(child: ChildProcess) {
 describe('shutting a worker down with a signal', () => {
   let rig: Rig;
   afterEach(async () => {
+    killAllCliWorkers();
     await rig.close();
   });
 
@@ -54,7 +27,7 @@ describe('shutting a worker down with a signal', () => {
       );
       const signalled = Date.now();
       w.child.kill('SIGTERM');
-      const { code, at } = await w.exited;
+      const { code, at } = await w.exited();
       expect(code).toBe(0);
       expect(at - signalled).toBeLessThan(10_000);
       const counts = await rig.inspector.counts('c');
@@ -66,6 +39,54 @@ describe('shutting a worker down with a signal', () => {
       expect(counts.completed).toBeLessThan(3000);
       expect(w.logs()).toContain('worker closed');
       expect(w.logs()).not.toContain(rig.apiKey);
+    } finally {
+      await stopped(w.child);
+    }
+  });
+
+  it('on SIGINT drains the same way, and sends the batch still being filled at once instead of waiting out the linger', async () => {
+    rig = await createRig('sigint');
+    await rig.producer.enqueue('c', sampleMessages(30, 1));
+    // A batch of 1000 that lingers a minute: without the drain these 30 wait 60 s to be sent.
+    const w = startCliWorker(rig, ['--batch-size', '1000', '--linger-ms', '60000']);
+    try {
+      await waitFor(() => w.logs().includes('worker started'), 'the worker to start', 20_000);
+      await waitFor(
+        async () => (await rig.queue.getJobCounts('active')).active === 30,
+        'the worker to hold all 30 in its batch',
+        20_000,
+      );
+      expect(rig.sandbox.stats.requests).toBe(0);
+      const signalled = Date.now();
+      w.child.kill('SIGINT');
+      const { code, at } = await w.exited();
+      expect(code).toBe(0);
+      expect(at - signalled).toBeLessThan(5000);
+      expect(rig.sandbox.stats.accepted).toBe(30);
+      expect(await rig.inspector.counts('c')).toMatchObject({ completed: 30, active: 0 });
+    } finally {
+      await stopped(w.child);
+    }
+  });
+
+  it('on a second signal hands back the batches in flight at once, without waiting for the gateway', async () => {
+    // The gateway takes 5 s to answer; the drain deadline is 20 s (the default).
+    rig = await createRig('second', { latencyMs: 5000 });
+    await rig.producer.enqueue('c', sampleMessages(40, 1));
+    const w = startCliWorker(rig);
+    try {
+      await waitFor(() => rig.sandbox.stats.requests >= 2, 'packages on the wire', 20_000);
+      const signalled = Date.now();
+      w.child.kill('SIGTERM');
+      await waitFor(() => w.logs().includes('worker stopping'), 'the drain to begin', 5000);
+      w.child.kill('SIGTERM');
+      const { code, at } = await w.exited();
+      expect(code).toBe(0);
+      expect(at - signalled).toBeLessThan(3000);
+      expect(w.logs()).toContain('second signal: handing back batches in flight');
+      // Handed back: nothing active or failed, every message waits for the next worker.
+      expect(await rig.queue.getJobCounts('active', 'failed')).toEqual({ active: 0, failed: 0 });
+      expect(await rig.inspector.counts('c')).toMatchObject({ active: 0, waiting: 40 });
     } finally {
       await stopped(w.child);
     }
@@ -83,7 +104,7 @@ describe('shutting a worker down with a signal', () => {
       await waitFor(() => sockets.length > 0, 'the worker to connect', 20_000, 10);
       const signalled = Date.now();
       w.child.kill('SIGTERM');
-      const { code, at } = await w.exited;
+      const { code, at } = await w.exited();
       expect(code).toBe(0);
       expect(at - signalled).toBeLessThan(3000);
       expect(w.logs()).toContain('worker stopped while starting');
@@ -106,7 +127,7 @@ describe('shutting a worker down with a signal', () => {
       );
       const signalled = Date.now();
       w.child.kill('SIGTERM');
-      const { code, at } = await w.exited;
+      const { code, at } = await w.exited();
       expect(code).toBe(0);
       expect(at - signalled).toBeLessThan(3000);
       expect(await rig.queue.getJobCounts('active', 'failed')).toEqual({ active: 0, failed: 0 });

@@ -1,5 +1,10 @@
+import type { Fault } from '../src/sandbox/server.js';
+import type { HaltReason } from '../src/worker/outcome.js';
 import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, waitFor, waitForSettled } from './helpers.js';
+
+/** A sandbox that accepts a re-sent id again: a double send shows in its counts. */
+const NO_DEDUPE = { dedupe: false } as const;
 
 describe('the send worker against a misbehaving gateway', () => {
   let rig: Rig;
@@ -18,7 +23,13 @@ describe('the send worker against a misbehaving gateway', () => {
         : undefined;
     }, `${n} messages of ${campaign} to finish`);
 
-  /** Every job completed with the msg_id the gateway assigned to its message. */
+  /**
+   * Every job completed with the msg_id the gateway assigned to its message. "Once" is only
+   * checkable where the rig's sandbox runs with `dedupe: false` (NO_DEDUPE): there a message sent
+   * twice is accepted twice and `stats.accepted` exceeds n. Where the test needs the gateway's 208
+   * (lost answers), the msg_id equality is what carries it: a second acceptance would have
+   * recorded another msg_id.
+   */
   async function expectAllAcceptedOnce(n: number) {
     const jobs = await rig.queue.getJobs(['completed'], 0, -1);
     expect(jobs).toHaveLength(n);
@@ -57,7 +68,7 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it('retries a package the gateway answered with HTTP 5xx, and each message is accepted once', async () => {
-    rig = await createRig('5xx');
+    rig = await createRig('5xx', NO_DEDUPE);
     rig.sandbox.inject(
       { kind: 'http-error', status: 503 },
       { kind: 'http-error', status: 500 },
@@ -105,7 +116,7 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it('hands a batch back to BullMQ when transport retries run out, and a later attempt sends it', async () => {
-    rig = await createRig('attempts');
+    rig = await createRig('attempts', NO_DEDUPE);
     rig.sandbox.inject({ kind: 'reset' }, { kind: 'reset' });
     await rig.producer.enqueue('c', sampleMessages(5, 1));
     await rig.startWorker({ batchSize: 5, lingerMs: 200, gateway: { retries: 1 } as never });
@@ -115,7 +126,7 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it('backs off on throttling (212) without using an attempt, pausing every worker, then sends', async () => {
-    rig = await createRig('throttle');
+    rig = await createRig('throttle', NO_DEDUPE);
     rig.sandbox.inject({ kind: 'package-error', code: 212 }, { kind: 'package-error', code: 212 });
     await rig.producer.enqueue('c', sampleMessages(10, 1));
     const w = await rig.startWorker({ batchSize: 10, lingerMs: 100, throttleMs: 200 });
@@ -133,7 +144,7 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it('stops taking work on a bad key (package 202) and leaves every message queued', async () => {
-    rig = await createRig('halt');
+    rig = await createRig('halt', NO_DEDUPE);
     await rig.producer.enqueue('c', sampleMessages(30, 1));
     const bad = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, batchSize: 10 });
     const halted = await new Promise((resolve) => bad.once('halted', resolve));
@@ -181,6 +192,75 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(await rig.queue.getJobCounts('failed', 'active')).toEqual({ failed: 0, active: 0 });
   });
 
+  it.each([408, 429])(
+    'retries a package answered HTTP %i in transit, and each message is accepted once',
+    async (status) => {
+      rig = await createRig(`http${status}`, NO_DEDUPE);
+      rig.sandbox.inject({ kind: 'http-error', status });
+      await rig.producer.enqueue('c', sampleMessages(10, 1));
+      await rig.startWorker({ batchSize: 10, lingerMs: 100 });
+      await allDone('c', 10);
+      const jobs = await expectAllAcceptedOnce(10);
+      // Repeated by the gateway client (p-retry), not by BullMQ: no attempt was used.
+      expect(jobs.every((j) => j.attemptsMade === 1)).toBe(true);
+      expect(rig.sandbox.stats.requests).toBe(2);
+    },
+  );
+
+  it.each([
+    [
+      'package error 205',
+      { kind: 'package-error', code: 205 },
+      { level: 'package', code: 205, name: 'ERR_USER_DISABLE' },
+    ],
+    [
+      'package error 209',
+      { kind: 'package-error', code: 209 },
+      { level: 'package', code: 209, name: 'ERR_API_DISABLE' },
+    ],
+    [
+      'package error 210',
+      { kind: 'package-error', code: 210 },
+      { level: 'package', code: 210, name: 'ERR_IP_DENIED' },
+    ],
+    [
+      'per-message 207',
+      { kind: 'message-code', code: 207 },
+      { level: 'message', code: 207, name: 'ERR_OVERLIMIT' },
+    ],
+    [
+      'HTTP 401',
+      { kind: 'http-error', status: 401 },
+      { level: 'http', code: 401, name: 'HTTP_401' },
+    ],
+    [
+      'HTTP 403',
+      { kind: 'http-error', status: 403 },
+      { level: 'http', code: 403, name: 'HTTP_403' },
+    ],
+  ] as Array<[string, Fault, HaltReason]>)(
+    'halts on %s, keeping every message queued with no attempt used',
+    async (_what, fault, reason) => {
+      rig = await createRig('halts');
+      rig.sandbox.inject(fault);
+      await rig.producer.enqueue('c', sampleMessages(10, 1));
+      const w = await rig.startWorker({ batchSize: 10, lingerMs: 100 });
+      expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual(reason);
+      expect(w.halted).toEqual(reason);
+      await waitForSettled(async () => {
+        const q = await rig.queue.getJobCounts('wait', 'active');
+        return (await rig.inspector.counts('c')).waiting === 10 && q['wait'] === 10;
+      }, 'all back to waiting');
+      expect(await rig.queue.getJobCounts('failed', 'active', 'completed')).toEqual({
+        failed: 0,
+        active: 0,
+        completed: 0,
+      });
+      const jobs = await rig.queue.getJobs(['wait']);
+      expect(jobs.every((j) => j.attemptsMade === 0)).toBe(true);
+    },
+  );
+
   it('halts on a per-message billing error (206), keeping the messages queued', async () => {
     rig = await createRig('billing');
     rig.sandbox.inject({ kind: 'message-code', code: 206 });
@@ -219,13 +299,32 @@ describe('the send worker against a misbehaving gateway', () => {
   });
 
   it('splits a package the gateway could not read (201) to send the rest', async () => {
-    rig = await createRig('bisect');
+    rig = await createRig('bisect', NO_DEDUPE);
     rig.sandbox.inject({ kind: 'package-error', code: 201 });
     await rig.producer.enqueue('c', sampleMessages(8, 1));
     await rig.startWorker({ batchSize: 8, lingerMs: 200 });
     await allDone('c', 8);
     await expectAllAcceptedOnce(8);
     expect(rig.sandbox.stats.requests).toBe(3); // the refused package, then each half
+  });
+
+  it('splits a package of 50 that the gateway refuses whole (201) until the one bad message is alone and fails; the other 49 are sent', async () => {
+    rig = await createRig('bisect50', { dedupe: false, unreadable: (m) => m.text === 'BAD' });
+    await rig.producer.enqueue(
+      'c',
+      sampleMessages(50, 1).map((m) => (m.id === 37 ? { ...m, text: 'BAD' } : m)),
+    );
+    await rig.startWorker({ batchSize: 50, lingerMs: 300 });
+    const counts = await allDone('c', 50);
+    expect(counts).toMatchObject({ completed: 49, failed: 1 });
+    await expectAllAcceptedOnce(49);
+    expect(rig.sandbox.accepted.has(37)).toBe(false);
+    const [bad] = await rig.queue.getJobs(['failed']);
+    expect(bad?.data.message.id).toBe(37);
+    expect(bad?.failedReason).toMatch(/201/);
+    // The whole package, then two halves at each of the six halvings that isolate message 37
+    // (50 → 25 → 13 → 6 → 3 → 2 → 1; one half of each pair goes through): 13 requests, not 50.
+    expect(rig.sandbox.stats.requests).toBe(13);
   });
 
   it('keeps a shared rate limit across two workers: no more than the limit in any one-second window', async () => {

@@ -13,6 +13,26 @@ const seed: ViberMessage = {
   image: 'https://image.url/image.png',
 };
 
+/**
+ * The oracle for "XML can carry it", written from the XML 1.0 `Char` production and checked code
+ * point by code point (not the implementation's regex): #x9 | #xA | #xD | [#x20-#xD7FF] |
+ * [#xE000-#xFFFD] | [#x10000-#x10FFFF]. A lone surrogate is its own code point here.
+ */
+function carriable(text: string): boolean {
+  for (const ch of text) {
+    const c = ch.codePointAt(0) as number;
+    const ok =
+      c === 0x9 ||
+      c === 0xa ||
+      c === 0xd ||
+      (c >= 0x20 && c <= 0xd7ff) ||
+      (c >= 0xe000 && c <= 0xfffd) ||
+      (c >= 0x10000 && c <= 0x10ffff);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 describe('building a send package', () => {
   it('builds the seed page example: key attribute, message-viber block, msg with id and child elements', () => {
     const xml = buildSendPackage('bb56a4369eb19cfec6d1776bd25', [seed]);
@@ -135,6 +155,23 @@ describe('building a send package', () => {
     expect(() => buildSendPackage('k', [])).toThrow(RangeError);
   });
 
+  it.each([
+    0x0, 0x8, 0x9, 0xa, 0xb, 0xd, 0x1f, 0x20, 0xd7ff, 0xd800, 0xdfff, 0xe000, 0xfffd, 0xfffe,
+    0xffff, 0x10000, 0x10ffff,
+  ])('carries U+%s exactly when XML 1.0 can (the edges of its Char production)', (cp) => {
+    // A lone surrogate is built from its code unit; the rest from their code point.
+    const ch = cp >= 0xd800 && cp <= 0xdfff ? String.fromCharCode(cp) : String.fromCodePoint(cp);
+    const text = `a${ch}b`;
+    let built: string | undefined;
+    try {
+      built = buildSendPackage('k', [{ ...seed, text }]);
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+    }
+    expect(built !== undefined).toBe(carriable(text));
+    if (built !== undefined) expect(readRequest(built)?.viber[0]?.text).toBe(text);
+  });
+
   it('round-trips any text XML can carry, and rejects before building any it cannot', () => {
     fc.assert(
       fc.property(
@@ -146,9 +183,13 @@ describe('building a send package', () => {
           try {
             xml = buildSendPackage('k', [{ ...seed, text }]);
           } catch (err) {
+            // Refused only what XML cannot carry: nothing valid is refused…
             expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+            expect(carriable(text)).toBe(false);
             return;
           }
+          // …and nothing XML cannot carry is built; what is built reads back unchanged.
+          expect(carriable(text)).toBe(true);
           expect(readRequest(xml)?.viber[0]?.text).toBe(text);
         },
       ),
@@ -184,6 +225,8 @@ describe('building a send package', () => {
         (parts) => {
           const text = parts.join('').slice(0, 1000);
           const v = validateMessage({ ...seed, text });
+          // Both directions: refused exactly when empty or not carriable (the oracle above).
+          expect(v.ok).toBe(text !== '' && carriable(text));
           if (!v.ok) {
             // Empty, or a character XML cannot carry, named with its code point and position.
             expect(v.problems).toEqual([

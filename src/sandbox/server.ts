@@ -69,8 +69,20 @@ export interface SandboxOptions {
   faultRates?: FaultRate[];
   /** Forces a per-message code (tests): return undefined to let the normal checks decide. */
   codeFor?: (m: RequestMsg) => number | undefined;
+  /**
+   * A message the gateway cannot read (tests): a package holding one is refused whole with package
+   * error 201 ERR_FORMAT, as a gateway whose parser chokes on one message refuses them all.
+   */
+  unreadable?: (m: RequestMsg) => boolean;
   /** First msg_id it assigns. @defaultValue 1000001 */
   firstMsgId?: number;
+  /**
+   * Answer 208 for an id it already accepted, as the real gateway does. Off (tests), it accepts the
+   * id again with a new msg_id, so that a worker that sends a message twice is caught by
+   * `stats.accepted` exceeding the messages sent instead of being hidden by the gateway.
+   * @defaultValue true
+   */
+  dedupe?: boolean;
 }
 
 export interface SandboxStats {
@@ -78,6 +90,7 @@ export interface SandboxStats {
   sendPackages: number;
   statusRequests: number;
   messages: number;
+  /** Every acceptance it made: with `dedupe: false`, a second acceptance of an id counts again. */
   accepted: number;
   duplicates: number;
   rejected: number;
@@ -89,8 +102,8 @@ const PATH = '/api/xml.php';
 const MAX_BODY = 16 * 1024 * 1024;
 
 export class SandboxGateway {
-  readonly options: Required<Omit<SandboxOptions, 'codeFor' | 'faultRates'>> &
-    Pick<SandboxOptions, 'codeFor'>;
+  readonly options: Required<Omit<SandboxOptions, 'codeFor' | 'faultRates' | 'unreadable'>> &
+    Pick<SandboxOptions, 'codeFor' | 'unreadable'>;
   /** Faults drawn at random; may be changed while running. */
   faultRates: FaultRate[];
   /** The last per-message error code given to each id it refused (invariant checks). */
@@ -99,6 +112,8 @@ export class SandboxGateway {
   readonly accepted = new Map<number, AcceptedMessage>();
   /** Acceptance time of every accepted message, in order (rate checks). */
   readonly arrivals: number[] = [];
+  /** Arrival time of every request, in order (with `keepMessages`: pause and throttle checks). */
+  readonly requestTimes: number[] = [];
   readonly stats: SandboxStats = {
     requests: 0,
     sendPackages: 0,
@@ -126,7 +141,9 @@ export class SandboxGateway {
       rate: opts.rate ?? 0,
       keepMessages: opts.keepMessages ?? true,
       firstMsgId: opts.firstMsgId ?? 1_000_001,
+      dedupe: opts.dedupe ?? true,
       codeFor: opts.codeFor,
+      unreadable: opts.unreadable,
     };
     this.faultRates = [...(opts.faultRates ?? [])];
     this.nextMsgId = this.options.firstMsgId;
@@ -190,6 +207,7 @@ export class SandboxGateway {
       return;
     }
     this.stats.requests++;
+    if (this.options.keepMessages) this.requestTimes.push(Date.now());
     const fault = this.pickFault();
     if (fault) this.stats.faults++;
     switch (fault?.kind) {
@@ -244,6 +262,8 @@ export class SandboxGateway {
     const pkg = readRequest(body);
     if (!pkg) return packageError(201);
     if (pkg.key !== this.options.apiKey) return packageError(202);
+    const unreadable = this.options.unreadable;
+    if (unreadable && pkg.viber.some((m) => unreadable(m))) return packageError(201);
     const parts: AnswerParts = {};
     if (pkg.viber.length > 0) {
       this.stats.sendPackages++;
@@ -275,7 +295,7 @@ export class SandboxGateway {
     this.stats.messages++;
     const id = m.id ?? '';
     const known = /^\d+$/.test(id) ? this.accepted.get(Number(id)) : undefined;
-    if (known) {
+    if (known && this.options.dedupe) {
       this.stats.duplicates++;
       return { id, msgId: 0, code: 208 };
     }

@@ -53,6 +53,9 @@ const WORKER_ARGS = [
   '3000',
 ];
 
+/** A well-formed mobile number the gateway refuses (203), as a real one may. */
+const REFUSED = '+380661234567';
+
 describe('the delivery promise under faults', () => {
   const redis = new PrivateRedis(16_379 + Math.floor(Math.random() * 1000));
   let sandbox: SandboxGateway;
@@ -60,11 +63,19 @@ describe('the delivery promise under faults', () => {
   beforeAll(async () => {
     await redis.start();
   });
+  // Whatever a test left running (a fleet past jest's timeout keeps restarting workers every
+  // 300 ms) is killed here, then the private Redis goes, with its AOF folder.
+  const fleets: WorkerFleet[] = [];
   afterAll(async () => {
+    for (const f of fleets) await f.killAll();
     await redis.stop();
+    redis.removeFiles();
   });
   beforeEach(async () => {
-    sandbox = new SandboxGateway({ apiKey: API_KEY });
+    sandbox = new SandboxGateway({
+      apiKey: API_KEY,
+      codeFor: (m) => (m.phone === REFUSED ? 203 : undefined),
+    });
     await sandbox.start();
   });
   afterEach(async () => {
@@ -84,7 +95,7 @@ describe('the delivery promise under faults', () => {
       attempts: 25,
       backoffMs: 50,
     });
-    const msgs = sampleMessages(N, 1).map((m, i) => (i % 33 === 5 ? { ...m, phone: '+12345' } : m));
+    const msgs = sampleMessages(N, 1).map((m, i) => (i % 33 === 5 ? { ...m, phone: REFUSED } : m));
     expect((await producer.enqueue('chaos', msgs)).enqueued).toBe(N);
     await producer.close();
 
@@ -100,6 +111,7 @@ describe('the delivery promise under faults', () => {
       },
       WORKER_ARGS,
     );
+    fleets.push(fleet);
     // Readers that wait out a Redis restart.
     const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
     conn.on('error', () => {});
@@ -121,7 +133,7 @@ describe('the delivery promise under faults', () => {
       const stop = await fleet.stop();
       return { queue, inspector, fleet, stop, conn, queueName };
     } catch (err) {
-      fleet.killAll();
+      await fleet.killAll();
       throw err;
     } finally {
       sandbox.faultRates = [];
@@ -141,8 +153,10 @@ describe('the delivery promise under faults', () => {
         delayed: 0,
       });
 
-      // The gateway's record: nothing accepted twice, nothing we did not send.
-      expect(sandbox.stats.accepted).toBe(sandbox.accepted.size);
+      // The gateway's record: nothing we did not send. (That no id is accepted twice is the
+      // gateway's own 208, which the chaos runs need for lost answers: not a check of ours. What
+      // carries "one msg_id per message" is the equality below: a job that completed with any
+      // msg_id but the gateway's first one for its id fails it.)
       for (const id of sandbox.accepted.keys()) expect(id >= 1 && id <= N).toBe(true);
 
       const completed = await queue.getJobs(['completed'], 0, -1);

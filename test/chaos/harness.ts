@@ -4,7 +4,7 @@
  * restart policy would), so that kill -9 and halts can be thrown at them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,11 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     await this.kill9();
+  }
+
+  /** Its data folder (AOF), once it is stopped. */
+  removeFiles(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -137,9 +142,11 @@ export class WorkerFleet {
     return { ms: Date.now() - started, exits };
   }
 
-  /** Last resort in afterAll. */
-  killAll(): void {
+  /** Last resort in afterAll: SIGKILL to every member still alive; resolves once all exited. */
+  async killAll(): Promise<void> {
     this.stopping = true;
-    for (const m of this.members) if (m.proc.exitCode === null) m.proc.kill('SIGKILL');
+    const live = this.members.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
+    for (const m of live) m.proc.kill('SIGKILL');
+    await Promise.all(live.map((m) => m.exited));
   }
 }

@@ -1,0 +1,200 @@
+/**
+ * The CLI's other promises, each through the real command in a child process: the demo itself,
+ * the sandbox and dashboard commands, exit code 3, the start-up lock check, CSV columns over flags.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { buildSendPackage } from '../src/xml/build.js';
+import { parseSendAnswer } from '../src/xml/parse.js';
+import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
+import { createRig, type Rig } from './fixture.js';
+import { REDIS_URL, sampleMessages, within } from './helpers.js';
+
+const DEMO = fileURLToPath(new URL('../dist/cli/demo.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script to its end, killed and failed after `timeoutMs`. */
+function run(script: string, args: string[], env: Record<string, string>, timeoutMs = 60_000) {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, REDIS_URL, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ended = new Promise<Run>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return {
+    child,
+    /** Its stdout once `pattern` shows in it. */
+    waitFor: (pattern: RegExp) =>
+      within(
+        new Promise<RegExpMatchArray>((resolve) => {
+          const look = () => {
+            const m = pattern.exec(stdout);
+            if (m) resolve(m);
+            else child.stdout.once('data', look);
+          };
+          look();
+        }),
+        20_000,
+        `${pattern} on stdout`,
+      ),
+    ended: () =>
+      within(ended, timeoutMs, `${script} ${args.join(' ')}`).catch((err: Error) => {
+        child.kill('SIGKILL');
+        throw err;
+      }),
+  };
+}
+
+describe('the CLI commands, as a user runs them', () => {
+  let rig: Rig;
+  let env: Record<string, string>;
+  afterEach(async () => {
+    killAllCliWorkers();
+    await rig.close();
+  });
+  beforeEach(async () => {
+    rig = await createRig('cmd');
+    env = {
+      VIBER_QUEUE: rig.queueName,
+      ALPHASMS_URL: rig.sandbox.url,
+      ALPHASMS_API_KEY: rig.apiKey,
+    };
+  });
+
+  it('npm run demo sends the example campaign through a sandbox and leaves its queue removed', async () => {
+    const demo = run(DEMO, [], { LOG_LEVEL: 'warn' }, 120_000);
+    const r = await demo.ended();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Enqueued 1000 messages from examples/campaign.csv (0 rejected)');
+    expect(r.stdout).toContain(
+      '1000 messages, 1000 accepted by the gateway, 1000 distinct msg_ids',
+    );
+    const queue = /queue (viber-demo-\w+)/.exec(r.stdout)?.[1];
+    expect(queue).toBeDefined();
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.keys(`*${queue as string}*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('viber-bulk sandbox speaks the protocol until SIGTERM, then reports what it took', async () => {
+    const sb = run(CLI, ['sandbox', '--port', '0', '--api-key', 'k1'], {});
+    const [, url] = await sb.waitFor(/listening at (\S+)\n/);
+    const msgs = sampleMessages(3, 1);
+    const res = await fetch(url as string, { method: 'POST', body: buildSendPackage('k1', msgs) });
+    const answer = parseSendAnswer(await res.text(), [1, 2, 3]);
+    expect(answer.kind === 'results' && [...answer.results.values()].map((m) => m.code)).toEqual([
+      1, 1, 1,
+    ]);
+    const bad = await fetch(url as string, { method: 'POST', body: buildSendPackage('k2', msgs) });
+    expect(parseSendAnswer(await bad.text(), [1])).toEqual({ kind: 'package-error', code: 202 });
+    sb.child.kill('SIGTERM');
+    const r = await sb.ended();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('sandbox stopped: 3 accepted, 0 duplicates, 0 rejected');
+  });
+
+  it('viber-bulk dashboard serves bull-board for the queue, behind basic auth when asked', async () => {
+    const dash = run(CLI, ['dashboard', '--port', '0'], {
+      ...env,
+      DASHBOARD_USER: 'ops',
+      DASHBOARD_PASSWORD: 's3cret',
+    });
+    const [, url] = await dash.waitFor(/dashboard at (\S+) \(basic auth\)\n/);
+    expect((await fetch(url as string)).status).toBe(401);
+    const auth = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
+    const page = await fetch(url as string, { headers: { authorization: auth } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>');
+    const api = await fetch(new URL('api/queues', url as string), {
+      headers: { authorization: auth },
+    });
+    expect(JSON.stringify(await api.json())).toContain(rig.queueName);
+    dash.child.kill('SIGTERM');
+    expect((await dash.ended()).code).toBe(0);
+  });
+
+  it('a worker whose account cannot send (bad key) stops with exit code 3, leaving the messages queued', async () => {
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const w = startCliWorker(rig, [], REDIS_URL, { ALPHASMS_API_KEY: 'not-the-key' });
+    const { code } = await w.exited(20_000);
+    expect(code).toBe(3);
+    expect(w.logs()).toContain('ERR_AUTHORIZATION');
+    expect(w.logs()).not.toContain('not-the-key');
+    expect(await rig.inspector.counts('c')).toMatchObject({ waiting: 10, completed: 0, failed: 0 });
+  });
+
+  it('refuses at start-up a gateway timeout that is not below the job lock (exit 2, naming both)', async () => {
+    const r = await run(
+      CLI,
+      ['worker', '--timeout-ms', '20000', '--lock-duration-ms', '15000'],
+      env,
+    ).ended();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'gateway.timeoutMs (20000) must be less than lockDuration (15000): raise lockDuration or lower the timeout',
+    );
+  });
+
+  it('takes a CSV column over the matching flag, and the flag where the cell is blank', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
+    try {
+      const file = join(dir, 'c.csv');
+      await writeFile(
+        file,
+        'id,phone,text,sender,type,image\n' +
+          '1,+380971234567,row text,RowShop,image,https://x.example/row.png\n' +
+          '2,+380971234568,,,,\n',
+      );
+      const r = await run(
+        CLI,
+        [
+          'enqueue',
+          '--campaign',
+          'cols',
+          '--file',
+          file,
+          '--sender',
+          'FlagShop',
+          '--text',
+          'flag text',
+        ],
+        env,
+      ).ended();
+      expect(r.code).toBe(0);
+      expect((await rig.queue.getJob('m1'))?.data.message).toEqual({
+        id: 1,
+        phone: '+380971234567',
+        sender: 'RowShop',
+        type: 'image',
+        text: 'row text',
+        image: 'https://x.example/row.png',
+      });
+      expect((await rig.queue.getJob('m2'))?.data.message).toEqual({
+        id: 2,
+        phone: '+380971234568',
+        sender: 'FlagShop',
+        type: 'text',
+        text: 'flag text',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
