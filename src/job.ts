@@ -1,9 +1,15 @@
 import type { ViberMessage } from './message.js';
+import type { DeliveryRecord } from './tracking/delivery.js';
 
 /** What a job carries: the message and its campaign. Never the API key. */
 export interface SendJobData {
   campaign: string;
   message: ViberMessage;
+  /**
+   * What `<status>` said after acceptance (delivery tracking), written by the workers; absent
+   * until the first answer, and with tracking off.
+   */
+  delivery?: DeliveryRecord;
 }
 
 /** A completed job's return value: the gateway accepted the message. */

@@ -104,6 +104,7 @@ describe('the viber-bulk command', () => {
       cancelled: 0,
       control: null,
       byStatus: {},
+      delivery: { tracking: 0, delivered: 0, read: 0, undelivered: 0, unknown: 0, byStatus: {} },
     });
   });
 
@@ -300,6 +301,9 @@ describe('the viber-bulk command', () => {
       'status',
       'attempts',
       'error',
+      'deliveryCode',
+      'delivery',
+      'deliveredAt',
     ]);
     const seven = rows.find((r) => r['id'] === 7);
     expect(seven).toEqual({
@@ -311,6 +315,9 @@ describe('the viber-bulk command', () => {
       status: 'ERR_RECIPIENT',
       attempts: 1,
       error: '203 ERR_RECIPIENT: incorrect recipient number',
+      deliveryCode: null,
+      delivery: null,
+      deliveredAt: null,
     });
     // The number as sent: rewritten to international form at enqueue.
     expect(rows.find((r) => r['id'] === 8)).toMatchObject({
@@ -330,7 +337,9 @@ describe('the viber-bulk command', () => {
 
     const csv = await cli(['results', '--campaign', 'run', '--format', 'csv'], env);
     const csvLines = csv.stdout.trim().split('\n');
-    expect(csvLines[0]).toBe('id,phone,state,msgId,statusCode,status,attempts,error');
+    expect(csvLines[0]).toBe(
+      'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt',
+    );
     expect(csvLines).toHaveLength(61);
 
     // The key: not in logs (trace level), exports, or anywhere in Redis, keys or values.

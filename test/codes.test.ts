@@ -4,8 +4,8 @@ import { decideBatch } from '../src/worker/outcome.js';
 describe('the status-code table', () => {
   it('names every documented per-message and package code', () => {
     expect(Object.keys(MESSAGE_CODES).map(Number)).toEqual([
-      1, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 200, 201, 202, 203,
-      204, 206, 207, 208, 211,
+      1, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 116, 200, 201, 202,
+      203, 204, 206, 207, 208, 211,
     ]);
     expect(Object.keys(PACKAGE_CODES).map(Number)).toEqual([200, 201, 202, 205, 209, 210, 212]);
     expect(codeName('message', 203)).toBe('ERR_RECIPIENT');

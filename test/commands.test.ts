@@ -8,11 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
 import { buildSendPackage } from '../src/xml/build.js';
 import { parseSendAnswer } from '../src/xml/parse.js';
 import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, sampleMessages, within } from './helpers.js';
+
+/** Deliveries for the status/results checks: quick, a mix of fates, reads. */
+const SIM: DeliverySimulation = {
+  delayMs: [50, 300],
+  outcomes: { 102: 0.6, 105: 0.2, 108: 0.2 },
+  readShare: 0.5,
+  readDelayMs: [50, 200],
+  seed: 3,
+};
 
 const DEMO = fileURLToPath(new URL('../dist/cli/demo.js', import.meta.url));
 
@@ -67,7 +77,7 @@ describe('the CLI commands, as a user runs them', () => {
     await rig.close();
   });
   beforeEach(async () => {
-    rig = await createRig('cmd');
+    rig = await createRig('cmd', { delivery: SIM, price: 0.25 });
     env = {
       VIBER_QUEUE: rig.queueName,
       ALPHASMS_URL: rig.sandbox.url,
@@ -128,6 +138,76 @@ describe('the CLI commands, as a user runs them', () => {
     expect(JSON.stringify(await api.json())).toContain(rig.queueName);
     dash.child.kill('SIGTERM');
     expect((await dash.ended()).code).toBe(0);
+  });
+
+  it('status and results show what became of each message after acceptance; balance asks the account', async () => {
+    await rig.producer.enqueue('d', sampleMessages(40, 1));
+    const w = startCliWorker(rig, [
+      '--track-after-ms',
+      '100',
+      '--track-max-interval-ms',
+      '200',
+      '--read-window-ms',
+      '1500',
+    ]);
+    const status = async () =>
+      JSON.parse((await run(CLI, ['status', '--campaign', 'd', '--json'], env).ended()).stdout) as {
+        completed: number;
+        delivery: Record<string, unknown>;
+      };
+    let s = await status();
+    const until = Date.now() + 30_000;
+    while ((s.completed < 40 || s.delivery['tracking'] !== 0) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 300));
+      s = await status();
+    }
+    // The oracle: each message's fate as the sandbox gateway decided it.
+    const final = new Map(
+      [...rig.sandbox.accepted.values()].map((a) => {
+        const f = fateOf(a.id, a.at, SIM);
+        return [a.id, f.readAt !== undefined ? 116 : f.finalCode];
+      }),
+    );
+    const count = (p: (c: number) => boolean) => [...final.values()].filter(p).length;
+    const byStatus: Record<string, number> = {};
+    for (const c of final.values()) byStatus[c] = (byStatus[c] ?? 0) + 1;
+    expect(s.delivery).toEqual({
+      tracking: 0,
+      delivered: count((c) => c === 102 || c === 116),
+      read: count((c) => c === 116),
+      undelivered: count((c) => c !== 102 && c !== 116),
+      unknown: 0,
+      byStatus,
+    });
+    const human = (await run(CLI, ['status', '--campaign', 'd'], env).ended()).stdout;
+    expect(human).toContain(
+      `delivery   accepted 40 → delivered ${count((c) => c === 102 || c === 116)}`,
+    );
+    const rows = (await run(CLI, ['results', '--campaign', 'd'], env).ended()).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(40);
+    for (const r of rows) {
+      const code = final.get(r['id'] as number);
+      expect({ id: r['id'], deliveryCode: r['deliveryCode'] }).toEqual({
+        id: r['id'],
+        deliveryCode: code,
+      });
+      const names: Record<number, string> = {
+        102: 'DELIVERED',
+        116: 'READ',
+        105: 'UNDELIVERABLE',
+        108: 'REJECTED',
+      };
+      expect(r['delivery']).toBe(names[code as number]);
+      if (code === 102 || code === 116) expect(r['deliveredAt']).toMatch(/^\d{4}-.*Z$/);
+      else expect(r['deliveredAt']).toBeNull();
+    }
+    const b = await run(CLI, ['balance', '--json'], env).ended();
+    expect(JSON.parse(b.stdout)).toEqual({ amount: 1000 - 40 * 0.25, currency: 'UAH' });
+    w.child.kill('SIGTERM');
+    expect((await w.exited()).code).toBe(0);
   });
 
   it('a worker whose account cannot send (bad key) stops with exit code 3, leaving the messages queued', async () => {

@@ -51,7 +51,7 @@ return out
 `;
 
 /** Count bookkeeping of a campaign's counts hash (KEYS[2]): bump() per message, flush() once at the end. */
-const BUMP = `
+export const BUMP = `
 local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
   p = 'paused', x = 'cancelled' }
 

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
+import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
 import { ACTIVATE_LUA, CLAIM_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
 import { STATE_NAMES, type StateName } from './state.js';
 
@@ -40,6 +41,24 @@ export interface CampaignCounts extends Record<StateName, number> {
   control: CampaignControl | null;
   /** Messages by the gateway's status code, for those that reached a final state. */
   byStatus: Record<string, number>;
+  /** Delivery tracking of the accepted messages (src/tracking), O(1) like the rest. */
+  delivery: DeliveryCounts;
+}
+
+/** What became of accepted messages, by `<status>`. */
+export interface DeliveryCounts {
+  /** Being followed now. */
+  tracking: number;
+  /** 102 DELIVERED or 116 READ (a read message was delivered). */
+  delivered: number;
+  /** 116 READ. */
+  read: number;
+  /** Any other final code (expired, undeliverable, rejected…). */
+  undelivered: number;
+  /** No final code before tracking gave up (the horizon). */
+  unknown: number;
+  /** Messages by their latest delivery code. */
+  byStatus: Record<string, number>;
 }
 
 interface StoreCommands {
@@ -47,6 +66,7 @@ interface StoreCommands {
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
   vbPark(...args: (string | number)[]): Promise<string>;
+  vbTransitionTrack(...args: (string | number)[]): Promise<string[]>;
 }
 
 export class CampaignStore {
@@ -66,6 +86,7 @@ export class CampaignStore {
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
       redis.defineCommand('vbActivate', { numberOfKeys: 3, lua: ACTIVATE_LUA });
       redis.defineCommand('vbPark', { numberOfKeys: 3, lua: PARK_LUA });
+      redis.defineCommand('vbTransitionTrack', { numberOfKeys: 4, lua: TRANSITION_TRACK_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
   }
@@ -95,6 +116,29 @@ export class CampaignStore {
       ...ids,
     );
     return raw.map((r) => CLAIM_RESULTS[r] ?? 'duplicate');
+  }
+
+  /**
+   * As transition(), for a batch's outcomes: each message that moves to completed also starts
+   * being tracked (first question at `firstDue`), in the same script call.
+   */
+  async transitionTracked(
+    campaign: string,
+    changes: ReadonlyArray<readonly [number, string]>,
+    acceptedAt: number,
+    firstDue: number,
+  ): Promise<number[]> {
+    if (changes.length === 0) return [];
+    const args: (string | number)[] = [campaign, acceptedAt, firstDue];
+    for (const [id, st] of changes) args.push(id, st);
+    const moved = await this.redis.vbTransitionTrack(
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      `${this.base}vb:track`,
+      `${this.base}vb:trk`,
+      ...args,
+    );
+    return moved.map(Number);
   }
 
   /**
@@ -177,14 +221,24 @@ export class CampaignStore {
     ]);
     const num = (k: string): number => Number(raw[k] ?? 0);
     const byStatus: Record<string, number> = {};
+    const byDelivery: Record<string, number> = {};
     for (const [k, v] of Object.entries(raw)) {
       if (k.startsWith('code:') && Number(v) !== 0) byStatus[k.slice(5)] = Number(v);
+      if (k.startsWith('dcode:') && Number(v) !== 0) byDelivery[k.slice(6)] = Number(v);
     }
     const out = {
       campaign,
       total: num('total'),
       control: control === 'paused' || control === 'cancelled' ? control : null,
       byStatus,
+      delivery: {
+        tracking: num('tracking'),
+        delivered: num('delivered'),
+        read: num('read'),
+        undelivered: num('undelivered'),
+        unknown: num('unknown'),
+        byStatus: byDelivery,
+      },
     } as CampaignCounts;
     for (const s of STATE_NAMES) out[s] = num(s);
     return out;

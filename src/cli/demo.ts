@@ -18,6 +18,7 @@ import { SandboxGateway } from '../sandbox/server.js';
 import { createWorker } from '../worker/send-worker.js';
 import { readEnv } from './env.js';
 import { createLogger } from './log.js';
+import { funnel } from './funnel.js';
 import { bar } from './progress.js';
 
 const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', import.meta.url));
@@ -62,12 +63,29 @@ async function main(): Promise<number> {
   const redis = await redisForDemo(env.redisUrl);
   const queueName = `viber-demo-${Date.now().toString(36)}`;
   const apiKey = randomBytes(16).toString('hex');
-  const sandbox = new SandboxGateway({ apiKey, latencyMs: 20 });
+  // After acceptance the sandbox delivers as a real account might, only faster: final codes
+  // within 0.2–1.5 s, 85% delivered, 40% of those read soon after.
+  const sandbox = new SandboxGateway({
+    apiKey,
+    latencyMs: 20,
+    delivery: {
+      outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
+      delayMs: [200, 1500],
+      readShare: 0.4,
+      readDelayMs: [200, 1000],
+      seed: 1,
+    },
+  });
   await sandbox.start();
   const worker = await createWorker({
     connection: redis.url,
     queueName,
     gateway: { url: sandbox.url, apiKey },
+    // Delivery tracking at demo speed (defaults: first question after 60 s, then up to 30 min).
+    trackAfterMs: 300,
+    trackMaxIntervalMs: 500,
+    readWindowMs: 3000,
+    trackRate: 50,
     logger: createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
   });
   const producer = new Producer({ connection: redis.url, queueName });
@@ -123,6 +141,16 @@ async function main(): Promise<number> {
         ? 'All messages accepted, each with its own msg_id.\n'
         : 'Some messages were not accepted.\n',
     );
+
+    // What became of them: the workers ask <status> until every message's fate is known.
+    out('\nFollowing them to delivery (<status>)…\n');
+    let c = await inspector.counts('demo');
+    const trackUntil = Date.now() + 30_000;
+    while (c.delivery.tracking > 0 && Date.now() < trackUntil) {
+      await sleep(300);
+      c = await inspector.counts('demo');
+    }
+    out(funnel(c).join('\n') + '\n');
   } finally {
     await worker.close();
     await producer.close();

@@ -29,7 +29,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
 export function requireApiKey(env: CliEnv): string {
   if (!env.apiKey) {
     throw new InvalidOptionError(
-      'ALPHASMS_API_KEY is not set: the worker needs the gateway API key',
+      'ALPHASMS_API_KEY is not set: this command needs the gateway API key',
     );
   }
   return env.apiKey;

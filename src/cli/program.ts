@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { balanceCommand } from './commands/balance.js';
 import { enqueueCommand } from './commands/enqueue.js';
 import { resultsCommand } from './commands/results.js';
 import { sandboxCommand } from './commands/sandbox.js';
@@ -36,6 +37,7 @@ controlCommands(program);
 resultsCommand(program);
 sandboxCommand(program);
 dashboardCommand(program);
+balanceCommand(program);
 
 try {
   await program.parseAsync(process.argv);

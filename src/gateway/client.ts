@@ -13,11 +13,18 @@ import {
   GatewayTimeoutError,
   hasCode,
   ViberBulkError,
+  XmlMalformedError,
 } from '../errors.js';
 import type { ViberMessage } from '../message.js';
-import { buildSendPackage, buildStatusPackage } from '../xml/build.js';
+import { buildBalancePackage, buildSendPackage, buildStatusPackage } from '../xml/build.js';
 import { codeName } from '../xml/codes.js';
-import { parseAnswer, parseSendAnswer, type SendAnswer, type StatusResult } from '../xml/parse.js';
+import {
+  parseAnswer,
+  parseSendAnswer,
+  type Balance,
+  type SendAnswer,
+  type StatusResult,
+} from '../xml/parse.js';
 import {
   resolveGatewayOptions,
   type GatewayOptions,
@@ -59,7 +66,7 @@ export interface RequestOptions {
 
 /** One HTTP exchange with the gateway, for metrics: what was asked, how long, how it ended. */
 export interface RequestObservation {
-  kind: 'send' | 'status';
+  kind: 'send' | 'status' | 'balance';
   durationMs: number;
   /** `ok` (an answer we could read), or the error code that ended this try. */
   result: string;
@@ -189,6 +196,23 @@ export class GatewayClient {
             throw new GatewayPackageError(answer.error, codeName('package', answer.error));
           }
           return answer.statuses;
+        }),
+      opts.signal,
+    );
+  }
+
+  /** Asks the account's balance. A package-level error is thrown. */
+  balance(opts: RequestOptions = {}): Promise<Balance> {
+    const xml = buildBalancePackage(this.#apiKey);
+    return this.#withRetries(
+      () =>
+        this.#exchange('balance', xml, opts.signal, (body) => {
+          const answer = parseAnswer(body);
+          if (answer.error !== undefined) {
+            throw new GatewayPackageError(answer.error, codeName('package', answer.error));
+          }
+          if (!answer.balance) throw new XmlMalformedError('gateway answer has no <balance>');
+          return answer.balance;
         }),
       opts.signal,
     );

@@ -38,6 +38,12 @@ export interface MessageResult {
   status: string | null;
   attempts: number;
   error: string | null;
+  /** Latest delivery code from `<status>` (102, 116, 105…), null before one came. */
+  deliveryCode: number | null;
+  /** Its name (DELIVERED, READ, UNDELIVERABLE…), null likewise. */
+  delivery: string | null;
+  /** When it was delivered, ISO; null if it was not (yet). */
+  deliveredAt: string | null;
 }
 
 // BullMQ keeps attemptsMade in the job hash as `atm`.
@@ -129,6 +135,9 @@ export class Inspector {
         status: code === undefined ? null : codeName('message', code),
         attempts: result?.attempts ?? Number(attemptsMade ?? 0),
         error: state === 'completed' ? null : (failedReason ?? null),
+        deliveryCode: job?.delivery?.code ?? null,
+        delivery: job?.delivery?.name ?? null,
+        deliveredAt: job?.delivery?.deliveredAt ?? null,
       };
     });
   }

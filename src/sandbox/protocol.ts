@@ -23,6 +23,8 @@ export interface RequestPackage {
   viber: RequestMsg[];
   /** `<status>` requests: by user id or by gateway id. */
   status: Array<{ id: string | undefined; smsId: string | undefined }>;
+  /** A `<balance>` request is in the package. */
+  balance: boolean;
 }
 
 /** A field's text exactly as sent (no trimming; references decoded), if the element is there. */
@@ -57,6 +59,7 @@ export function readRequest(body: string): RequestPackage | undefined {
       id: attr(m, 'id'),
       smsId: attr(m, 'sms_id'),
     })),
+    balance: child(pkg, 'balance') !== undefined,
   };
 }
 
@@ -99,6 +102,7 @@ export function packageError(code: number): string {
 export interface AnswerParts {
   viber?: Array<{ id: string; msgId: number; code: number }>;
   status?: Array<{ id?: string; smsId: number; code: number; dateCompleted?: string }>;
+  balance?: { amount: number; currency: string };
 }
 
 /** An answer in the documented shape (`message-viber` as in the examples). */
@@ -119,6 +123,10 @@ export function answer(parts: AnswerParts): string {
       out += `<msg${id} sms_id="${s.smsId}" sms_count="1"${done}>${escapeText(String(s.code))}</msg>`;
     }
     out += '</status>';
+  }
+  if (parts.balance) {
+    const { amount, currency } = parts.balance;
+    out += `<balance><amount>${amount.toFixed(3)}</amount><currency>${escapeText(currency)}</currency></balance>`;
   }
   return out + '</package>';
 }

@@ -16,6 +16,7 @@ import {
   type AnswerParts,
   type RequestMsg,
 } from './protocol.js';
+import { fateOf, gatewayDate, statusAt, type DeliverySimulation } from './delivery.js';
 
 export type Fault =
   /** An HTTP error status; nothing processed. */
@@ -70,6 +71,17 @@ export interface SandboxOptions {
   /** Forces a per-message code (tests): return undefined to let the normal checks decide. */
   codeFor?: (m: RequestMsg) => number | undefined;
   /**
+   * What happens after acceptance (delivery.ts): final codes, delays, reads, under a seed. Without
+   * it, `<status>` answers 102 DELIVERED at once for every accepted message.
+   */
+  delivery?: DeliverySimulation;
+  /** The account's balance at start, answered to `<balance>`. @defaultValue 1000 */
+  balance?: number;
+  /** What each accepted message costs off the balance. @defaultValue 0 */
+  price?: number;
+  /** The balance's currency. @defaultValue `UAH` */
+  currency?: string;
+  /**
    * A message the gateway cannot read (tests): a package holding one is refused whole with package
    * error 201 ERR_FORMAT, as a gateway whose parser chokes on one message refuses them all.
    */
@@ -102,8 +114,12 @@ const PATH = '/api/xml.php';
 const MAX_BODY = 16 * 1024 * 1024;
 
 export class SandboxGateway {
-  readonly options: Required<Omit<SandboxOptions, 'codeFor' | 'faultRates' | 'unreadable'>> &
-    Pick<SandboxOptions, 'codeFor' | 'unreadable'>;
+  readonly options: Required<
+    Omit<SandboxOptions, 'codeFor' | 'faultRates' | 'unreadable' | 'delivery'>
+  > &
+    Pick<SandboxOptions, 'codeFor' | 'unreadable' | 'delivery'>;
+  /** The account's balance now (it falls by `price` a message). */
+  balance: number;
   /** Faults drawn at random; may be changed while running. */
   faultRates: FaultRate[];
   /** The last per-message error code given to each id it refused (invariant checks). */
@@ -144,7 +160,12 @@ export class SandboxGateway {
       dedupe: opts.dedupe ?? true,
       codeFor: opts.codeFor,
       unreadable: opts.unreadable,
+      delivery: opts.delivery,
+      balance: opts.balance ?? 1000,
+      price: opts.price ?? 0,
+      currency: opts.currency ?? 'UAH',
     };
+    this.balance = this.options.balance;
     this.faultRates = [...(opts.faultRates ?? [])];
     this.nextMsgId = this.options.firstMsgId;
   }
@@ -278,10 +299,17 @@ export class SandboxGateway {
       this.stats.statusRequests++;
       parts.status = pkg.status.map((s) => {
         const hit = s.id !== undefined ? this.accepted.get(Number(s.id)) : this.byMsgId(s.smsId);
-        return hit
-          ? { id: s.id, smsId: hit.msgId, code: 102, dateCompleted: new Date(hit.at).toISOString() }
-          : { id: s.id, smsId: 0, code: 201 };
+        if (!hit) return { id: s.id, smsId: 0, code: 201 };
+        const sim = this.options.delivery;
+        const now = Date.now();
+        const st = sim
+          ? statusAt(fateOf(hit.id, hit.at, sim), hit.at, now)
+          : { code: 102, dateCompleted: gatewayDate(hit.at) };
+        return { id: s.id, smsId: hit.msgId, ...st };
       });
+    }
+    if (pkg.balance) {
+      parts.balance = { amount: this.balance, currency: this.options.currency };
     }
     return answer(parts);
   }
@@ -315,6 +343,7 @@ export class SandboxGateway {
     });
     this.arrivals.push(at);
     this.stats.accepted++;
+    this.balance -= this.options.price;
     return { id, msgId, code: 1 };
   }
 

@@ -66,6 +66,8 @@ export interface BatchContext {
   onAccepted(): void;
   /** The account cannot send: stop taking work. */
   onHalt(halt: HaltReason): void;
+  /** Delivery tracking: accepted messages start being tracked, first asked after this, ms. */
+  trackAfterMs: number | undefined;
 }
 
 /** Runs one batch to the end. Never rejects: every job is settled one way or another. */

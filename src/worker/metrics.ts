@@ -21,6 +21,8 @@ const OUTCOMES = [
   'cancelled',
 ] as const;
 
+const DELIVERY_ENDS = ['delivered', 'read', 'undelivered', 'unknown'] as const;
+
 export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly messages: Counter<'outcome'>;
@@ -30,6 +32,7 @@ export class WorkerMetrics {
   private readonly throttles: Counter;
   private readonly retries: Counter;
   private readonly halted: Gauge;
+  private readonly deliveries: Counter<'status'>;
   private readonly queue: Queue;
   private server: Server | undefined;
 
@@ -56,7 +59,7 @@ export class WorkerMetrics {
     });
     this.latency = new Histogram({
       name: 'viber_bulk_gateway_request_seconds',
-      help: 'Gateway HTTP exchanges: duration by kind (send/status) and result (ok or error code)',
+      help: 'Gateway HTTP exchanges: duration by kind (send/status/balance) and result (ok or error code)',
       labelNames: ['kind', 'result'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [r],
@@ -96,6 +99,36 @@ export class WorkerMetrics {
         );
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
+    });
+    this.deliveries = new Counter({
+      name: 'viber_bulk_delivery_total',
+      help: 'Tracked messages whose delivery ended, by how (delivered, read, undelivered, unknown)',
+      labelNames: ['status'],
+      registers: [r],
+    });
+    for (const s of DELIVERY_ENDS) this.deliveries.inc({ status: s }, 0);
+    const tracker = worker.tracker;
+    const redis = worker.redisClient;
+    new Gauge({
+      name: 'viber_bulk_tracking_messages',
+      help: 'Messages of the queue whose delivery is being tracked (read at scrape time)',
+      registers: [r],
+      async collect() {
+        this.set(tracker ? await redis.zcard(tracker.trackKey) : 0);
+      },
+    });
+    new Gauge({
+      name: 'viber_bulk_balance',
+      help: 'The gateway account balance as last asked (see balanceIntervalMs)',
+      labelNames: ['currency'],
+      registers: [r],
+      collect() {
+        const b = worker.balance;
+        if (b) this.set({ currency: b.currency }, b.amount);
+      },
+    });
+    worker.on('delivery', (d) => {
+      for (const s of DELIVERY_ENDS) if (d[s] > 0) this.deliveries.inc({ status: s }, d[s]);
     });
     for (const o of OUTCOMES) this.messages.inc({ outcome: o }, 0);
     worker.on('batch', (b) => this.onBatch(b));

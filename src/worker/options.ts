@@ -96,13 +96,63 @@ export interface SendWorkerOptions {
    */
   pauseRecheckMs?: number;
   /**
+   * Follow each accepted message with `<status>` until its delivery code is final (delivery
+   * tracking, src/tracking). Off: nothing is asked after acceptance.
+   * @defaultValue true
+   */
+  track?: boolean;
+  /**
+   * First `<status>` question this long after acceptance, ms; later ones twice as far apart each
+   * time, up to `trackMaxIntervalMs`.
+   * @defaultValue 60000
+   */
+  trackAfterMs?: number;
+  /**
+   * Longest interval between two questions about one message, ms.
+   * @defaultValue 1800000 (30 min)
+   */
+  trackMaxIntervalMs?: number;
+  /**
+   * Give up on a message whose code is not final this long after acceptance, ms: it is recorded
+   * as `unknown`. The gateway documents no lifetime for Viber over XML (its other APIs: 2 days).
+   * @defaultValue 259200000 (72 h)
+   */
+  trackForMs?: number;
+  /**
+   * Watch a delivered message for 116 READ this long after delivery, ms; 0: not at all.
+   * @defaultValue 86400000 (24 h)
+   */
+  readWindowMs?: number;
+  /**
+   * Message ids per `<status>` request (all campaigns mixed). The gateway documents no maximum.
+   * @defaultValue 200
+   */
+  trackBatchSize?: number;
+  /**
+   * `<status>` requests per second for the whole queue, shared by every worker: tracking never
+   * takes the send rate's place.
+   * @defaultValue 5
+   */
+  trackRate?: number;
+  /**
+   * How often the worker asks the account's balance (`<balance>`), ms; 0: never. The first
+   * question comes one interval after start. Exported as a metric; see `lowBalance`.
+   * @defaultValue 300000 (5 min)
+   */
+  balanceIntervalMs?: number;
+  /**
+   * Log a warning (and emit `lowBalance`) when the balance is under this amount. Unset: no warning.
+   */
+  lowBalance?: number;
+  /**
    * Logger (pino). Default: a silent one.
    */
   logger?: Logger;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<SendWorkerOptions, 'logger'>> & {
+export type ResolvedWorkerOptions = Required<Omit<SendWorkerOptions, 'logger' | 'lowBalance'>> & {
   logger: Logger | undefined;
+  lowBalance: number | undefined;
 };
 
 export const WORKER_DEFAULTS = {
@@ -121,6 +171,14 @@ export const WORKER_DEFAULTS = {
   maxStalledCount: 1000,
   shutdownTimeoutMs: 20_000,
   pauseRecheckMs: 3_600_000,
+  track: true,
+  trackAfterMs: 60_000,
+  trackMaxIntervalMs: 1_800_000,
+  trackForMs: 72 * 3_600_000,
+  readWindowMs: 24 * 3_600_000,
+  trackBatchSize: 200,
+  trackRate: 5,
+  balanceIntervalMs: 300_000,
 } as const;
 
 const KNOWN = optionKeys<SendWorkerOptions>({
@@ -140,6 +198,15 @@ const KNOWN = optionKeys<SendWorkerOptions>({
   maxStalledCount: true,
   shutdownTimeoutMs: true,
   pauseRecheckMs: true,
+  track: true,
+  trackAfterMs: true,
+  trackMaxIntervalMs: true,
+  trackForMs: true,
+  readWindowMs: true,
+  trackBatchSize: true,
+  trackRate: true,
+  balanceIntervalMs: true,
+  lowBalance: true,
   logger: true,
 });
 
@@ -167,6 +234,15 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     maxStalledCount: intInRange('maxStalledCount', o.maxStalledCount, 0, 1_000_000),
     shutdownTimeoutMs: intInRange('shutdownTimeoutMs', o.shutdownTimeoutMs, 0, 3_600_000),
     pauseRecheckMs: intInRange('pauseRecheckMs', o.pauseRecheckMs, 100, 86_400_000),
+    track: o.track !== false,
+    trackAfterMs: intInRange('trackAfterMs', o.trackAfterMs, 1, 86_400_000),
+    trackMaxIntervalMs: intInRange('trackMaxIntervalMs', o.trackMaxIntervalMs, 1, 86_400_000),
+    trackForMs: intInRange('trackForMs', o.trackForMs, 1, 30 * 86_400_000),
+    readWindowMs: intInRange('readWindowMs', o.readWindowMs, 0, 30 * 86_400_000),
+    trackBatchSize: intInRange('trackBatchSize', o.trackBatchSize, 1, 10_000),
+    trackRate: intInRange('trackRate', o.trackRate, 1, 10_000),
+    balanceIntervalMs: intInRange('balanceIntervalMs', o.balanceIntervalMs, 0, 86_400_000),
+    lowBalance: opts.lowBalance,
     logger: opts.logger,
   };
   const timeoutMs = opts.gateway.timeoutMs ?? 15_000;

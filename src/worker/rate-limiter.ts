@@ -17,19 +17,26 @@ import type { Redis } from 'ioredis';
 
 const PACE_LUA = `
 --[[
-  KEYS[1] the TAT key (ms, Redis clock)
-  ARGV[1] 'acquire' or 'pause'
+  KEYS[1] the TAT key (ms, Redis clock), KEYS[2] the pause key (until when a 212 holds us, ms)
+  ARGV[1] 'acquire', 'pause' or 'paused'
   acquire: ARGV[2] window (ms), ARGV[3] limit (0: none), ARGV[4] messages in the batch
            returns the ms to wait before sending (0: now); with a limit the slot is reserved
   pause:   ARGV[2] ms; returns 0
+  paused:  returns the ms left of a 212 pause (0: none); reserves nothing
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
+if ARGV[1] == 'paused' then
+  local untilMs = tonumber(redis.call('GET', KEYS[2]) or '0')
+  return math.max(0, math.ceil(untilMs - now))
+end
 if ARGV[1] == 'pause' then
   local untilMs = math.max(tat, now + tonumber(ARGV[2]))
   redis.call('SET', KEYS[1], string.format('%.3f', untilMs), 'PX', math.ceil(untilMs - now) + 1000)
+  local pauseUntil = now + tonumber(ARGV[2])
+  redis.call('SET', KEYS[2], string.format('%.3f', pauseUntil), 'PX', math.ceil(pauseUntil - now) + 1000)
   return 0
 end
 local window, limit, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -41,7 +48,7 @@ return math.ceil(tat - now)
 `;
 
 interface PaceCommands {
-  vbPace(key: string, ...args: Array<string | number>): Promise<number>;
+  vbPace(key: string, pauseKey: string, ...args: Array<string | number>): Promise<number>;
 }
 
 export class RateLimiter {
@@ -59,7 +66,7 @@ export class RateLimiter {
   ) {
     const r = redis as Redis & Partial<PaceCommands>;
     if (typeof r.vbPace !== 'function')
-      redis.defineCommand('vbPace', { numberOfKeys: 1, lua: PACE_LUA });
+      redis.defineCommand('vbPace', { numberOfKeys: 2, lua: PACE_LUA });
     this.redis = redis as Redis & PaceCommands;
   }
 
@@ -67,12 +74,29 @@ export class RateLimiter {
   async acquire(n: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const count = this.limit > 0 ? Math.min(n, this.limit) : n;
-    const wait = await this.redis.vbPace(this.key, 'acquire', this.windowMs, this.limit, count);
+    const wait = await this.redis.vbPace(
+      this.key,
+      this.pauseKey,
+      'acquire',
+      this.windowMs,
+      this.limit,
+      count,
+    );
     if (wait > 0) await sleep(wait, undefined, { signal });
   }
 
   /** Holds every worker's next send for at least `ms`. */
   async pause(ms: number): Promise<void> {
-    await this.redis.vbPace(this.key, 'pause', ms);
+    await this.redis.vbPace(this.key, this.pauseKey, 'pause', ms);
+  }
+
+  /** Resolves once no 212 pause holds the queue (status requests wait for it, reserving nothing). */
+  async waitOutPause(signal?: AbortSignal): Promise<void> {
+    const wait = await this.redis.vbPace(this.key, this.pauseKey, 'paused');
+    if (wait > 0) await sleep(wait, undefined, { signal });
+  }
+
+  private get pauseKey(): string {
+    return `${this.key}:pause`;
   }
 }

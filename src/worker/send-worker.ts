@@ -12,6 +12,9 @@
  *   draining --shutdownTimeoutMs--> aborting (requests and rate-limit waits are aborted, their
  *                                            jobs handed back to the queue, untouched)
  *   draining|aborting --> closed    (BullMQ worker closed, HTTP pool closed, our Redis quit)
+ *
+ * Beside it runs the delivery tracker (src/tracking, unless `track: false`): accepted messages are
+ * asked about with `<status>` until their delivery code is final. It stops first on close().
  */
 import { EventEmitter } from 'node:events';
 import { WaitingError, Worker, type Job } from 'bullmq';
@@ -21,6 +24,8 @@ import { CampaignStore } from '../campaign/store.js';
 import { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
+import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
+import type { Balance } from '../xml/parse.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
 import { Batcher } from './batcher.js';
 import {
@@ -36,6 +41,12 @@ export type { HaltReason };
 
 export interface SendWorkerEvents {
   batch: [BatchReport];
+  /** One `<status>` round of delivery tracking. */
+  delivery: [DeliveryReport];
+  /** The account's balance, each time it is asked (every `balanceIntervalMs`). */
+  balance: [Balance];
+  /** The balance fell under `lowBalance`. */
+  lowBalance: [Balance];
   halted: [HaltReason];
   error: [Error];
 }
@@ -53,6 +64,8 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   }
   const worker = new SendWorker(options, gateway, redis);
   await worker.checkRedis();
+  worker.tracker?.start();
+  worker.watchBalance();
   return worker;
 }
 
@@ -68,6 +81,11 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private readonly log: Logger;
   private readonly store: CampaignStore;
   private readonly limiter: RateLimiter;
+  /** Delivery tracking; undefined with `track: false`. */
+  readonly tracker: Tracker | undefined;
+  /** The account's balance as last asked, if it was. */
+  balance: Balance | undefined;
+  private balanceTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private throttleStreak = 0;
   private closing: Promise<void> | undefined;
@@ -93,6 +111,35 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       options.rateWindowMs,
     );
     this.slots = new Slots(options.concurrency);
+    if (options.track) {
+      const g = gateway.options;
+      this.tracker = new Tracker(
+        redis.client,
+        base,
+        {
+          trackAfterMs: options.trackAfterMs,
+          trackMaxIntervalMs: options.trackMaxIntervalMs,
+          trackForMs: options.trackForMs,
+          readWindowMs: options.readWindowMs,
+          batchSize: options.trackBatchSize,
+          rate: options.trackRate,
+        },
+        gateway,
+        new RateLimiter(redis.client, `${base}vb:track-pace`, options.trackRate, 1000),
+        this.limiter,
+        {
+          logger: this.log,
+          onThrottle: () => this.throttle(),
+          onAnswered: () => (this.throttleStreak = 0),
+          onReport: (r) => {
+            this.log.debug(r, 'delivery checked');
+            this.emit('delivery', r);
+          },
+        },
+        // A round may take the whole retry budget of one request; past that, its ids come back.
+        g.timeoutMs * (g.retries + 1) + g.retryMaxDelayMs * g.retries + 5000,
+      );
+    }
     this.batcher = new Batcher<Pending>(batchSize, options.lingerMs, (b) => this.dispatch(b));
     this.worker = new Worker<SendJobData, SendJobResult>(
       options.queueName,
@@ -139,6 +186,32 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     }
   }
 
+  /** Asks the balance every `balanceIntervalMs` (first after one interval); warns when low. */
+  watchBalance(): void {
+    const every = this.options.balanceIntervalMs;
+    if (every === 0 || this.balanceTimer) return;
+    this.balanceTimer = setInterval(() => void this.checkBalance(), every);
+    this.balanceTimer.unref();
+  }
+
+  /** Asks the gateway for the balance now; records it, and warns if it is under `lowBalance`. */
+  async checkBalance(): Promise<Balance | undefined> {
+    try {
+      const b = await this.gateway.balance({ signal: this.abort.signal });
+      this.balance = b;
+      this.emit('balance', b);
+      const low = this.options.lowBalance;
+      if (low !== undefined && b.amount < low) {
+        this.log.warn({ amount: b.amount, currency: b.currency, lowBalance: low }, 'low balance');
+        this.emit('lowBalance', b);
+      }
+      return b;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not read the account balance');
+      return undefined;
+    }
+  }
+
   /** Resolves once the worker is connected and fetching. */
   async waitUntilReady(): Promise<void> {
     await this.worker.waitUntilReady();
@@ -180,6 +253,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
           onThrottle: () => this.throttle(),
           onAccepted: () => (this.throttleStreak = 0),
           onHalt: (h) => this.halt(h),
+          trackAfterMs: this.tracker ? this.options.trackAfterMs : undefined,
         });
         this.log.info(report, 'batch sent');
         this.emit('batch', report);
@@ -236,6 +310,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         }
       };
       // Reverse order of acquisition; each step runs even if an earlier one failed.
+      clearInterval(this.balanceTimer);
+      await step(async () => this.tracker?.close());
       const closingWorker = this.worker.close();
       this.batcher.drain();
       await step(() => closingWorker);

@@ -40,15 +40,21 @@ function stateAfter(p: Pending, d: Decision): string {
   }
 }
 
-async function record(store: CampaignStore, changes: Array<[Pending, string]>): Promise<void> {
+/** One script call per campaign; with tracking on, completed messages start being tracked in it. */
+async function record(
+  store: CampaignStore,
+  changes: Array<[Pending, string]>,
+  trackAfterMs: number | undefined,
+): Promise<void> {
   const byCampaign = groupByCampaign(changes, ([p]) => p);
+  const now = Date.now();
   await Promise.all(
-    [...byCampaign].map(([c, list]) =>
-      store.transition(
-        c,
-        list.map(([p, s]) => [p.job.data.message.id, s]),
-      ),
-    ),
+    [...byCampaign].map(([c, list]) => {
+      const moves = list.map(([p, s]): [number, string] => [p.job.data.message.id, s]);
+      return trackAfterMs === undefined
+        ? store.transition(c, moves)
+        : store.transitionTracked(c, moves, now, now + trackAfterMs);
+    }),
   );
 }
 
@@ -123,6 +129,7 @@ export async function settle(
       items
         .filter((p) => decisions.get(p)?.action !== 'park')
         .map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
+      ctx.trackAfterMs,
     );
   } catch (err) {
     // Counts could not be written: leave every job to its lock (it comes back as stalled and is

@@ -43,6 +43,11 @@ export function buildSendPackage(apiKey: string, messages: readonly ViberMessage
   return out + '</message-viber></package>';
 }
 
+/** A `<balance>` request: the account's balance and currency. */
+export function buildBalancePackage(apiKey: string): string {
+  return packageOpen(apiKey) + '<balance></balance></package>';
+}
+
 /** A `<status>` request by the user's message ids. */
 export function buildStatusPackage(apiKey: string, ids: readonly number[]): string {
   if (ids.length === 0) throw new RangeError('a status request needs at least one id');

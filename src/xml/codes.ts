@@ -26,6 +26,8 @@ export const MESSAGE_CODES: Readonly<Record<number, CodeInfo>> = {
   111: { name: 'NOT_SUPPORTED', meaning: "recipient's operator not supported, not billed (final)" },
   112: { name: 'WRONG_ALPHANAME', meaning: 'sender name not approved by the operator' },
   113: { name: 'WRONG_ALPHANAME_RETURNED', meaning: 'sender name not approved, money returned' },
+  // Documented in the gateway's HTTP API table, not the XML one; Viber messages do reach it.
+  116: { name: 'READ', meaning: 'read by the recipient (Viber only)' },
   200: { name: 'ERR_UNKNOWN', meaning: 'unknown error' },
   201: { name: 'ERR_ID', meaning: 'wrong message id' },
   202: { name: 'ERR_SENDER', meaning: 'incorrect sender' },

@@ -24,11 +24,18 @@ export interface StatusResult {
   dateCompleted: string | undefined;
 }
 
+/** A `<balance>` answer: `<balance><amount>10.526</amount><currency>UAH</currency></balance>`. */
+export interface Balance {
+  amount: number;
+  currency: string;
+}
+
 /** Everything a package answer can hold; `error` is the package-level code, checked first. */
 export interface GatewayAnswer {
   error: number | undefined;
   messages: MsgResult[];
   statuses: StatusResult[];
+  balance: Balance | undefined;
 }
 
 /** A short, printable excerpt of a bad answer, for error messages (it never holds our key). */
@@ -94,6 +101,22 @@ export function parseAnswer(body: string | Uint8Array): GatewayAnswer {
     error: error === undefined ? undefined : integer(textOf(error), '<error> code'),
     messages: [...parseMsgs(pkg, 'message-viber'), ...parseMsgs(pkg, 'message')],
     statuses: parseStatuses(pkg),
+    balance: parseBalance(pkg),
+  };
+}
+
+function parseBalance(pkg: XmlElement): Balance | undefined {
+  const b = child(pkg, 'balance');
+  if (b === undefined) return undefined;
+  const amountEl = child(b, 'amount');
+  const amountText = amountEl === undefined ? '' : textOf(amountEl).trim();
+  if (!/^-?\d+(\.\d+)?$/.test(amountText)) {
+    throw new XmlMalformedError(`<balance> amount is not a number: ${excerpt(amountText)}`);
+  }
+  const currencyEl = child(b, 'currency');
+  return {
+    amount: Number(amountText),
+    currency: currencyEl === undefined ? '' : textOf(currencyEl).trim(),
   };
 }
 

@@ -13,6 +13,9 @@ const COLUMNS = [
   'status',
   'attempts',
   'error',
+  'deliveryCode',
+  'delivery',
+  'deliveredAt',
 ] as const;
 
 export function resultsCommand(program: Command): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InvalidOptionError } from '../../errors.js';
 import { intArg } from '../util.js';
 
 export function sandboxCommand(program: Command): void {
@@ -15,6 +16,16 @@ export function sandboxCommand(program: Command): void {
       intArg(0, 1_000_000),
       0,
     )
+    .option(
+      '--delivery <mix>',
+      'final delivery codes and their shares after acceptance',
+      '102=0.85,105=0.05,103=0.05,108=0.05',
+    )
+    .option('--delivery-delay-ms <range>', 'from acceptance to the final code, ms', '2000-30000')
+    .option('--read-share <share>', 'share of delivered messages that are read (116)', '0.4')
+    .option('--read-delay-ms <range>', 'from delivery to reading, ms', '5000-60000')
+    .option('--seed <n>', 'the same seed gives every message the same fate', intArg(0, 2 ** 31), 1)
+    .option('--balance <amount>', 'the account balance it answers to <balance>', '1000')
     .action(
       async (flags: {
         port: number;
@@ -22,8 +33,23 @@ export function sandboxCommand(program: Command): void {
         apiKey: string;
         latencyMs: number;
         rate: number;
+        delivery: string;
+        deliveryDelayMs: string;
+        readShare: string;
+        readDelayMs: string;
+        seed: number;
+        balance: string;
       }) => {
         const { SandboxGateway } = await import('../../sandbox/server.js');
+        const { parseOutcomes, parseRange } = await import('../../sandbox/delivery.js');
+        const readShare = Number(flags.readShare);
+        if (!(readShare >= 0 && readShare <= 1)) {
+          throw new InvalidOptionError(`--read-share must be 0..1 (got ${flags.readShare})`);
+        }
+        const balance = Number(flags.balance);
+        if (!Number.isFinite(balance)) {
+          throw new InvalidOptionError(`--balance must be a number (got ${flags.balance})`);
+        }
         const sandbox = new SandboxGateway({
           port: flags.port,
           host: flags.host,
@@ -31,6 +57,14 @@ export function sandboxCommand(program: Command): void {
           latencyMs: flags.latencyMs,
           rate: flags.rate,
           keepMessages: false,
+          balance,
+          delivery: {
+            outcomes: parseOutcomes(flags.delivery),
+            delayMs: parseRange(flags.deliveryDelayMs, '--delivery-delay-ms'),
+            readShare,
+            readDelayMs: parseRange(flags.readDelayMs, '--read-delay-ms'),
+            seed: flags.seed,
+          },
         });
         const url = await sandbox.start();
         process.stdout.write(`sandbox gateway listening at ${url}\n`);

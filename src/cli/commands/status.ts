@@ -5,6 +5,7 @@ import type { CampaignCounts } from '../../campaign/store.js';
 import { Inspector } from '../../inspect/inspector.js';
 import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';
+import { funnel } from '../funnel.js';
 import { bar } from '../progress.js';
 import { stdoutGone } from '../util.js';
 
@@ -17,6 +18,7 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
     ...states,
     control: c.control,
     byStatus: c.byStatus,
+    delivery: c.delivery,
   };
 }
 
@@ -29,7 +31,7 @@ function describe(c: CampaignCounts): string[] {
   for (const [code, n] of Object.entries(c.byStatus)) {
     lines.push(`  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`);
   }
-  return lines;
+  return [...lines, ...funnel(c)];
 }
 
 const finished = (c: CampaignCounts) => c.completed + c.failed + c.cancelled;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import type { SendWorker } from '../../worker/send-worker.js';
@@ -17,6 +17,14 @@ interface WorkerFlags {
   metricsPort?: number;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  track: boolean;
+  trackAfterMs: number;
+  trackMaxIntervalMs: number;
+  trackForMs: number;
+  readWindowMs: number;
+  trackBatchSize: number;
+  trackRate: number;
+  lowBalance?: number;
 }
 
 export function workerCommand(program: Command): void {
@@ -62,6 +70,47 @@ export function workerCommand(program: Command): void {
       intArg(100, 3_600_000),
       15_000,
     )
+    .option('--no-track', 'do not follow accepted messages with <status> (delivery tracking)')
+    .option(
+      '--track-after-ms <n>',
+      'first <status> this long after acceptance',
+      intArg(1, 86_400_000),
+      60_000,
+    )
+    .option(
+      '--track-max-interval-ms <n>',
+      'longest interval between two questions about a message (they double until then)',
+      intArg(1, 86_400_000),
+      1_800_000,
+    )
+    .option(
+      '--track-for-ms <n>',
+      'give up on a message not final after this (recorded unknown)',
+      intArg(1, 30 * 86_400_000),
+      72 * 3_600_000,
+    )
+    .option(
+      '--read-window-ms <n>',
+      'watch a delivered message for 116 READ this long (0: not at all)',
+      intArg(0, 30 * 86_400_000),
+      24 * 3_600_000,
+    )
+    .option('--track-batch-size <n>', 'message ids per <status> request', intArg(1, 10_000), 200)
+    .option(
+      '--track-rate <n>',
+      '<status> requests/s for the whole queue, shared by all workers',
+      intArg(1, 10_000),
+      5,
+    )
+    .option(
+      '--low-balance <amount>',
+      'log a warning when the account balance falls under this (checked every 5 minutes)',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
+        return n;
+      },
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
@@ -105,6 +154,14 @@ export function workerCommand(program: Command): void {
         // Requests must end well inside the job lock.
         lockDuration: flags.lockDurationMs ?? Math.max(30_000, flags.timeoutMs * 2 + 5000),
         stalledInterval: flags.stalledIntervalMs,
+        track: flags.track,
+        trackAfterMs: flags.trackAfterMs,
+        trackMaxIntervalMs: flags.trackMaxIntervalMs,
+        trackForMs: flags.trackForMs,
+        readWindowMs: flags.readWindowMs,
+        trackBatchSize: flags.trackBatchSize,
+        trackRate: flags.trackRate,
+        lowBalance: flags.lowBalance,
         logger,
       });
       const first = await Promise.race([created, stopRequested]);

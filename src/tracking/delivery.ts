@@ -1,0 +1,186 @@
+/**
+ * Delivery tracking, pure: what one `<status>` answer (or its silence) means for one tracked
+ * message, and when to ask about it next. No Redis, no clock: `now` is an argument.
+ *
+ * A tracked message goes:
+ *   tracking --final code 102--> delivered (still watched for 116 READ during the read window,
+ *                                 then done; read window 0: done at once)
+ *   tracking|delivered --116--> read (done; counted delivered too, once)
+ *   tracking --any other final code--> undelivered (done)
+ *   tracking --horizon (trackForMs after acceptance) passed--> unknown (done)
+ *   on the way (1, 100, 101, 106, 107, 110), a code the docs do not list, or no answer for it:
+ *   stays tracking, asked again after an interval that doubles from trackAfterMs up to
+ *   trackMaxIntervalMs, never past the horizon or the end of the read window.
+ *
+ * Campaign counts move with it (fields of the campaign's counts hash, see DELIVERY_FIELDS):
+ * `tracking` while tracked; `delivered` (102 or 116, once), `read` (116), `undelivered`, `unknown`
+ * once each; `dcode:<n>` the messages whose latest delivery code is n.
+ */
+import { codeName } from '../xml/codes.js';
+import type { StatusResult } from '../xml/parse.js';
+
+/** Codes that do not change again (../shared/spec/alphasms-xml-api.md). 116 READ is final too. */
+export const FINAL_CODES: ReadonlySet<number> = new Set([
+  102, 103, 104, 105, 108, 109, 111, 112, 113,
+]);
+export const DELIVERED = 102;
+export const READ = 116;
+
+export interface TrackingSettings {
+  /** First `<status>` this long after acceptance, ms. */
+  trackAfterMs: number;
+  /** Longest interval between two questions about one message, ms. */
+  trackMaxIntervalMs: number;
+  /** Give up (record `unknown`) this long after acceptance, ms. */
+  trackForMs: number;
+  /** Watch a delivered message for 116 READ this long, ms; 0: not at all. */
+  readWindowMs: number;
+}
+
+/** What the store keeps for a tracked message (one short string, see encodeInfo). */
+export interface TrackInfo {
+  campaign: string;
+  /** When the gateway accepted it, ms. */
+  acceptedAt: number;
+  /** The interval used for the last question, ms (0: not asked yet). */
+  intervalMs: number;
+  /** Its latest delivery code, if the gateway gave one. */
+  code: number | undefined;
+  /** When it was delivered (ms), once it was. */
+  deliveredAt: number | undefined;
+}
+
+/** The delivery part of a message's job (`data.delivery`), as the worker writes it. */
+export interface DeliveryRecord {
+  /** Latest code from `<status>`; null before the gateway gave one. */
+  code: number | null;
+  /** Its name (DELIVERED, READ, UNDELIVERABLE, CODE_<n> for one the docs do not list). */
+  name: string | null;
+  /** tracking, delivered (watching for READ), read, undelivered, unknown (gave up), done. */
+  state: 'tracking' | 'delivered' | 'read' | 'undelivered' | 'unknown' | 'done';
+  /** `date_completed` exactly as the gateway wrote it (no zone, per its docs). */
+  dateCompleted: string | null;
+  /** The same as an ISO time, read as UTC (the docs name no zone). */
+  completedAt: string | null;
+  /** When it was delivered, ISO (from date_completed of 102/116, else when we learnt it). */
+  deliveredAt: string | null;
+  smsCount: number | null;
+  /** When we last asked the gateway, ISO. */
+  checkedAt: string;
+}
+
+export interface TrackStep {
+  /** The new stored info, or undefined: tracking of this message is over. */
+  info: TrackInfo | undefined;
+  /** When to ask next (with `info`). */
+  dueAt: number;
+  record: DeliveryRecord;
+  /** Count changes for the campaign's counts hash: field → by. */
+  deltas: Record<string, number>;
+}
+
+/** `date_completed` (`2024-11-11T12:00:00`, no zone) as ms, read as UTC; undefined if unreadable. */
+export function parseGatewayDate(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(s.trim());
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+const iso = (ms: number | undefined): string | null =>
+  ms === undefined ? null : new Date(ms).toISOString();
+
+function bump(d: Record<string, number>, field: string, by: number): void {
+  d[field] = (d[field] ?? 0) + by;
+}
+
+/** When tracking starts: the first question after `trackAfterMs`. */
+export function startInfo(campaign: string, acceptedAt: number): TrackInfo {
+  return { campaign, acceptedAt, intervalMs: 0, code: undefined, deliveredAt: undefined };
+}
+
+/**
+ * One step for one message: `status` is its `<msg>` in the answer, or undefined when the answer
+ * left it out (it stays tracked). Deterministic in its arguments.
+ */
+export function trackStep(
+  info: TrackInfo,
+  status: StatusResult | undefined,
+  now: number,
+  s: TrackingSettings,
+): TrackStep {
+  const deltas: Record<string, number> = {};
+  const code = status?.code ?? info.code;
+  if (status && status.code !== info.code) {
+    if (info.code !== undefined) bump(deltas, `dcode:${info.code}`, -1);
+    bump(deltas, `dcode:${status.code}`, 1);
+  }
+  const completed = parseGatewayDate(status?.dateCompleted);
+  let deliveredAt = info.deliveredAt;
+  let state: DeliveryRecord['state'] = deliveredAt === undefined ? 'tracking' : 'delivered';
+  let done = false;
+  if (code === READ || code === DELIVERED) {
+    if (deliveredAt === undefined) {
+      // A message seen READ without DELIVERED first was delivered all the same.
+      deliveredAt = completed ?? now;
+      bump(deltas, 'delivered', 1);
+    }
+    if (code === READ) {
+      bump(deltas, 'read', 1);
+      state = 'read';
+      done = true;
+    } else {
+      state = 'delivered';
+      done = s.readWindowMs === 0 || now >= deliveredAt + s.readWindowMs;
+      if (done) state = 'done';
+    }
+  } else if (code !== undefined && FINAL_CODES.has(code)) {
+    bump(deltas, 'undelivered', 1);
+    state = 'undelivered';
+    done = true;
+  } else if (now >= info.acceptedAt + s.trackForMs) {
+    // Still on its way (or silent) at the horizon: it will not turn final now.
+    bump(deltas, 'unknown', 1);
+    state = 'unknown';
+    done = true;
+  }
+  if (done) bump(deltas, 'tracking', -1);
+  const record: DeliveryRecord = {
+    code: code ?? null,
+    name: code === undefined ? null : codeName('message', code),
+    state,
+    dateCompleted: status?.dateCompleted ?? null,
+    completedAt: iso(completed),
+    deliveredAt: iso(deliveredAt),
+    smsCount: status?.smsCount ?? null,
+    checkedAt: new Date(now).toISOString(),
+  };
+  if (done) return { info: undefined, dueAt: 0, record, deltas };
+  const intervalMs = Math.min(
+    info.intervalMs === 0 ? s.trackAfterMs : info.intervalMs * 2,
+    s.trackMaxIntervalMs,
+  );
+  // Never past the moment that ends tracking: the horizon, or the read window.
+  const end =
+    deliveredAt === undefined ? info.acceptedAt + s.trackForMs : deliveredAt + s.readWindowMs;
+  const dueAt = Math.max(now + 1, Math.min(now + intervalMs, end));
+  return { info: { ...info, intervalMs, code, deliveredAt }, dueAt, record, deltas };
+}
+
+/** `campaign \t acceptedAt \t intervalMs \t code \t deliveredAt`: ~40 bytes a tracked message. */
+export function encodeInfo(i: TrackInfo): string {
+  return [i.campaign, i.acceptedAt, i.intervalMs, i.code ?? '', i.deliveredAt ?? ''].join('\t');
+}
+
+export function decodeInfo(raw: string): TrackInfo {
+  const [campaign = '', acceptedAt = '0', intervalMs = '0', code = '', deliveredAt = ''] =
+    raw.split('\t');
+  return {
+    campaign,
+    acceptedAt: Number(acceptedAt),
+    intervalMs: Number(intervalMs),
+    code: code === '' ? undefined : Number(code),
+    deliveredAt: deliveredAt === '' ? undefined : Number(deliveredAt),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The tracking schedule's Lua scripts. Why a schedule of our own in Redis rather than a delayed
+ * BullMQ job per check: a million tracked messages would be a million delayed jobs re-added after
+ * every question (each ~1 KB and a full job round trip), while what tracking needs is "the ids due
+ * now, up to 200, claimed by one worker": a sorted set by due time gives that in one call, and an
+ * id is one small member. Claims are leases: a worker that dies mid-round leaves its ids in the
+ * set with the lease as their due time, so they come back to any worker when it runs out.
+ *
+ * Keys, under the queue's prefix (`bull:<queue>:`): `vb:track` (zset id → due ms), `vb:trk` (hash
+ * id → TrackInfo, see delivery.ts), and each campaign's counts hash `vb:c:<campaign>:counts`.
+ */
+import { BUMP } from '../campaign/scripts.js';
+
+/**
+ * The settle path's transition (campaign/scripts.ts TRANSITION_LUA, same counts), which also starts
+ * tracking each message it moves to completed, in the same step: a message is counted completed
+ * and tracked, or neither. A message already completed does not move, so it is never tracked twice.
+ */
+export const TRANSITION_TRACK_LUA = `
+--[[
+  KEYS[1] state hash, KEYS[2] counts hash (TRANSITION_LUA's), KEYS[3] track zset, KEYS[4] info hash
+  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms)
+  ARGV[4..] pairs: id, new state
+  Returns the ids whose state changed.
+]]
+${BUMP}
+local info = ARGV[1] .. '\t' .. ARGV[2] .. '\t0\t\t'
+local changed = {}
+for i = 4, #ARGV, 2 do
+  local id, new = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[1], id)
+  if old and old ~= new then
+    redis.call('HSET', KEYS[1], id, new)
+    bump(old, -1)
+    bump(new, 1)
+    changed[#changed + 1] = id
+    if string.sub(new, 1, 1) == 'c' and redis.call('HSETNX', KEYS[4], id, info) == 1 then
+      redis.call('ZADD', KEYS[3], ARGV[3], id)
+      delta['tracking'] = (delta['tracking'] or 0) + 1
+    end
+  end
+end
+flush()
+return changed
+`;
+
+export const TRACK_CLAIM_LUA = `
+--[[
+  Claims up to ARGV[3] ids due by ARGV[1] for one round: each is pushed to ARGV[1] + ARGV[2]
+  (the lease), so no other worker asks about it meanwhile, and it comes back if this one dies.
+  KEYS[1] track zset, KEYS[2] info hash
+  ARGV[1] now (ms), ARGV[2] lease (ms), ARGV[3] limit
+  Returns id, info pairs; then, as the last element, the due time of the next id not claimed
+  ('' when none is waiting).
+]]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+local leaseUntil = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(ids) do
+  local info = redis.call('HGET', KEYS[2], id)
+  if info then
+    redis.call('ZADD', KEYS[1], leaseUntil, id)
+    out[#out + 1] = id
+    out[#out + 1] = info
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+out[#out + 1] = nxt[2] or ''
+return out
+`;
+
+export const TRACK_RECORD_LUA = `
+--[[
+  Records one status answer: for each message, only if its stored info is still the one the
+  worker read when it claimed it (otherwise another worker took it over after a lost lease, and
+  counting it again would count a transition twice):
+  - the job's data gets its delivery record (data ends with ,"delivery":{…} — replaced, never
+    re-encoded, so ids and texts stay byte for byte as the producer wrote them),
+  - the campaign's counts change by the deltas,
+  - tracking goes on (new info, new due time) or ends (info and zset member removed).
+  KEYS[1] track zset, KEYS[2] info hash
+  ARGV[1] key prefix of the queue (bull:<queue>:)
+  ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, record JSON,
+            deltas ('field=by;field=by' or '')
+  Returns the number of messages recorded.
+]]
+local base = ARGV[1]
+local recorded = 0
+for i = 2, #ARGV, 7 do
+  local id, old, new, due, campaign, record, deltas =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  if redis.call('HGET', KEYS[2], id) == old then
+    recorded = recorded + 1
+    if new == '' then
+      redis.call('HDEL', KEYS[2], id)
+      redis.call('ZREM', KEYS[1], id)
+    else
+      redis.call('HSET', KEYS[2], id, new)
+      redis.call('ZADD', KEYS[1], due, id)
+    end
+    local jobKey = base .. 'm' .. id
+    local data = redis.call('HGET', jobKey, 'data')
+    if data then
+      local cut = string.find(data, ',"delivery":', 1, true)
+      local head = cut and string.sub(data, 1, cut - 1) or string.sub(data, 1, -2)
+      redis.call('HSET', jobKey, 'data', head .. ',"delivery":' .. record .. '}')
+    end
+    if deltas ~= '' then
+      local counts = base .. 'vb:c:' .. campaign .. ':counts'
+      for field, by in string.gmatch(deltas, '([^=;]+)=([^;]+)') do
+        redis.call('HINCRBY', counts, field, tonumber(by))
+      end
+    end
+  end
+end
+return recorded
+`;

@@ -1,0 +1,232 @@
+/**
+ * The delivery tracker: a loop in every worker process that asks the gateway `<status>` about
+ * accepted messages until their fate is known (delivery.ts decides what an answer means), shared
+ * by all workers of a queue through the schedule in Redis (scripts.ts).
+ *
+ * One round: claim up to `batchSize` due ids (a lease: nobody else asks about them meanwhile) →
+ * wait for a status slot (its own rate, `rate` requests/s for the whole queue) and for any 212
+ * pause of the queue → one `<status>` for all of them → one Lua call records every answer (job,
+ * counts, next due time). Between rounds it sleeps until the next id is due (at most `idleMs`).
+ *
+ * Faults are the send path's: transport errors and unreadable answers are retried by the gateway
+ * client (p-retry), and if they outlast it the ids come back when their lease runs out; 212 pauses
+ * every worker of the queue, sends and status requests alike; an id the answer leaves out stays
+ * tracked. A worker that dies mid-round loses nothing: its claimed ids come back after the lease.
+ *
+ * States: idle --ids due--> asking --answer recorded--> idle; any --close()--> stopped (the round
+ * in flight is aborted; its ids come back after their lease).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { hasCode, type GatewayPackageError } from '../errors.js';
+import type { GatewayClient } from '../gateway/client.js';
+import { classify } from '../xml/codes.js';
+import type { StatusResult } from '../xml/parse.js';
+import type { RateLimiter } from '../worker/rate-limiter.js';
+import {
+  decodeInfo,
+  encodeInfo,
+  trackStep,
+  type DeliveryRecord,
+  type TrackingSettings,
+} from './delivery.js';
+import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from './scripts.js';
+
+/** What one status round came to: the worker's `delivery` event. */
+export interface DeliveryReport {
+  /** Ids asked about. */
+  asked: number;
+  /** Ids the answer spoke of. */
+  answered: number;
+  /** Messages whose tracking ended in this round, by how. */
+  delivered: number;
+  read: number;
+  undelivered: number;
+  unknown: number;
+  /** Latest codes given in this round, by code. */
+  codes: Record<string, number>;
+  durationMs: number;
+}
+
+export interface TrackerOptions extends TrackingSettings {
+  /** Ids per `<status>` request. */
+  batchSize: number;
+  /** Status requests per second for the whole queue. */
+  rate: number;
+}
+
+interface TrackCommands {
+  vbTrackClaim(...args: (string | number)[]): Promise<string[]>;
+  vbTrackRecord(...args: (string | number)[]): Promise<number>;
+}
+
+export class Tracker {
+  private readonly redis: Redis & TrackCommands;
+  private readonly stop = new AbortController();
+  private running: Promise<void> | undefined;
+  /** Longest sleep between looks at the schedule when nothing is due, ms. */
+  private readonly idleMs = 1000;
+
+  constructor(
+    redis: Redis,
+    /** The queue's key prefix, `bull:<queue>:`. */
+    private readonly base: string,
+    private readonly opts: TrackerOptions,
+    private readonly gateway: GatewayClient,
+    /** Status requests' own pace (rate requests/s for the queue). */
+    private readonly pace: RateLimiter,
+    /** The send path's pacer: its 212 pause holds status requests too. */
+    private readonly sendPace: RateLimiter,
+    private readonly hooks: {
+      logger: Logger;
+      /** The gateway said 212: pause every worker of the queue. */
+      onThrottle(): Promise<void>;
+      onReport(report: DeliveryReport): void;
+      /** A status answer came back (throttling is over). */
+      onAnswered(): void;
+    },
+    /** How long a claimed id stays with this worker before any worker may take it, ms. */
+    private readonly leaseMs: number,
+  ) {
+    const r = redis as Redis & Partial<TrackCommands>;
+    if (typeof r.vbTrackClaim !== 'function') {
+      redis.defineCommand('vbTrackClaim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
+      redis.defineCommand('vbTrackRecord', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+    }
+    this.redis = redis as Redis & TrackCommands;
+  }
+
+  get trackKey(): string {
+    return `${this.base}vb:track`;
+  }
+
+  get infoKey(): string {
+    return `${this.base}vb:trk`;
+  }
+
+  /** Starts the loop (once). */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Stops the loop; a round in flight is aborted (its ids come back after their lease). */
+  async close(): Promise<void> {
+    this.stop.abort(new Error('tracker closed'));
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      try {
+        const waitMs = await this.round(signal);
+        if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+      } catch (err) {
+        if (signal.aborted) return;
+        this.hooks.logger.warn({ err: (err as Error).message }, 'delivery tracking round failed');
+        await sleep(this.idleMs, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One round; returns how long to sleep before the next. */
+  private async round(signal: AbortSignal): Promise<number> {
+    const now = Date.now();
+    const raw = await this.redis.vbTrackClaim(
+      this.trackKey,
+      this.infoKey,
+      now,
+      this.leaseMs,
+      this.opts.batchSize,
+    );
+    const nextDue = raw.pop();
+    if (raw.length === 0) {
+      const due = nextDue ? Number(nextDue) - now : this.idleMs;
+      return Math.max(20, Math.min(due, this.idleMs));
+    }
+    const claimed: Array<{ id: number; raw: string }> = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      claimed.push({ id: Number(raw[i]), raw: raw[i + 1] as string });
+    }
+    const started = Date.now();
+    await this.pace.acquire(1, signal);
+    await this.sendPace.waitOutPause(signal); // a 212 pause of the queue holds us too
+    let statuses: StatusResult[];
+    try {
+      statuses = await this.gateway.status(
+        claimed.map((c) => c.id),
+        { signal },
+      );
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (hasCode(err, 'GATEWAY_PACKAGE_ERROR')) {
+        const code = (err as GatewayPackageError).statusCode;
+        if (classify('package', code) === 'throttled') {
+          await this.hooks.onThrottle();
+          return 0;
+        }
+      }
+      // Retried in transit already; the ids come back when their lease runs out.
+      this.hooks.logger.warn(
+        { err: (err as Error).message, ids: claimed.length },
+        'status request failed; these messages are asked about again after the lease',
+      );
+      return 0;
+    }
+    this.hooks.onAnswered();
+    await this.record(claimed, statuses, started);
+    return 0;
+  }
+
+  private async record(
+    claimed: Array<{ id: number; raw: string }>,
+    statuses: StatusResult[],
+    started: number,
+  ): Promise<void> {
+    const byId = new Map<number, StatusResult>();
+    for (const s of statuses) if (s.id !== undefined && !byId.has(s.id)) byId.set(s.id, s);
+    const now = Date.now();
+    const report: DeliveryReport = {
+      asked: claimed.length,
+      answered: 0,
+      delivered: 0,
+      read: 0,
+      undelivered: 0,
+      unknown: 0,
+      codes: {},
+      durationMs: 0,
+    };
+    const args: Array<string | number> = [this.base];
+    for (const c of claimed) {
+      const status = byId.get(c.id);
+      if (status) {
+        report.answered++;
+        report.codes[status.code] = (report.codes[status.code] ?? 0) + 1;
+      }
+      const step = trackStep(decodeInfo(c.raw), status, now, this.opts);
+      for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
+        report[k] += step.deltas[k] ?? 0;
+      }
+      args.push(
+        c.id,
+        c.raw,
+        step.info ? encodeInfo(step.info) : '',
+        step.dueAt,
+        decodeInfo(c.raw).campaign,
+        recordJson(step.record),
+        Object.entries(step.deltas)
+          .filter(([, by]) => by !== 0)
+          .map(([f, by]) => `${f}=${by}`)
+          .join(';'),
+      );
+    }
+    await this.redis.vbTrackRecord(this.trackKey, this.infoKey, ...args);
+    report.durationMs = Date.now() - started;
+    this.hooks.onReport(report);
+  }
+}
+
+function recordJson(r: DeliveryRecord): string {
+  return JSON.stringify(r);
+}

@@ -1,0 +1,203 @@
+/**
+ * Delivery tracking against real Redis and the sandbox's delivery simulation: every accepted
+ * message ends with the gateway's final code on its job and in its campaign's counts. The oracle
+ * is the sandbox's own record of each message's fate (what the gateway would say), not the worker.
+ */
+import { Redis } from 'ioredis';
+import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
+import type { SendWorkerOptions } from '../src/worker/options.js';
+import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
+import { createRig, type Rig } from './fixture.js';
+import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+
+const SIM: DeliverySimulation = {
+  delayMs: [100, 600],
+  outcomes: { 102: 0.7, 105: 0.1, 103: 0.1, 108: 0.1 },
+  readShare: 0.5,
+  readDelayMs: [100, 400],
+  seed: 42,
+};
+
+/** Fast tracking for tests: first question after 100 ms, then every 100–200 ms. */
+const FAST: Partial<SendWorkerOptions> = {
+  trackAfterMs: 100,
+  trackMaxIntervalMs: 200,
+  readWindowMs: 3000,
+  trackForMs: 20_000,
+};
+
+interface Expected {
+  delivered: number;
+  read: number;
+  undelivered: number;
+  byStatus: Record<string, number>;
+  finalOf: Map<number, number>;
+}
+
+/** What the gateway says each message's fate is, from the sandbox's record of acceptances. */
+function expected(rig: Rig, sim: DeliverySimulation): Expected {
+  const out: Expected = { delivered: 0, read: 0, undelivered: 0, byStatus: {}, finalOf: new Map() };
+  for (const a of rig.sandbox.accepted.values()) {
+    const f = fateOf(a.id, a.at, sim);
+    const final = f.readAt !== undefined ? 116 : f.finalCode;
+    out.finalOf.set(a.id, final);
+    out.byStatus[final] = (out.byStatus[final] ?? 0) + 1;
+    if (final === 102 || final === 116) out.delivered++;
+    else out.undelivered++;
+    if (final === 116) out.read++;
+  }
+  return out;
+}
+
+describe('delivery tracking', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    killAllCliWorkers();
+    await rig.close();
+  });
+
+  const trackingDone = (campaign: string, timeoutMs = 30_000) =>
+    waitFor(
+      async () => {
+        const c = await rig.inspector.counts(campaign);
+        return c.completed + c.failed === c.total && c.delivery.tracking === 0 ? c : undefined;
+      },
+      `tracking of ${campaign} to end`,
+      timeoutMs,
+      100,
+    );
+
+  it('follows every accepted message to its final code: on its job, in the counts, and READ once after DELIVERED', async () => {
+    rig = await createRig('track', { delivery: SIM });
+    await rig.producer.enqueue('c', sampleMessages(300, 1));
+    const w = await rig.startWorker({ ...FAST, trackBatchSize: 40 });
+    const reports: number[] = [];
+    w.on('delivery', (r) => reports.push(r.asked));
+    const counts = await trackingDone('c');
+    const want = expected(rig, SIM);
+    expect(counts.completed).toBe(300);
+    expect(counts.delivery).toEqual({
+      tracking: 0,
+      delivered: want.delivered,
+      read: want.read,
+      undelivered: want.undelivered,
+      unknown: 0,
+      byStatus: Object.fromEntries(Object.entries(want.byStatus).map(([k, v]) => [k, v])),
+    });
+    expect(want.read).toBeGreaterThan(0);
+    expect(want.undelivered).toBeGreaterThan(0);
+    // Each job carries its message's fate as the gateway gave it.
+    for (const job of await rig.queue.getJobs(['completed'], 0, -1)) {
+      const id = job.data.message.id;
+      const d = (job.data as unknown as { delivery: Record<string, unknown> }).delivery;
+      expect({ id, code: d['code'] }).toEqual({ id, code: want.finalOf.get(id) });
+      expect(d['dateCompleted']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+      expect(d['checkedAt']).toMatch(/Z$/);
+      // The job's own fields are untouched by the delivery writes.
+      expect(job.data.message).toEqual(sampleMessages(300, 1)[id - 1]);
+    }
+    // Many ids per request: far fewer requests than messages.
+    expect(Math.max(...reports)).toBeGreaterThan(1);
+    expect(rig.sandbox.stats.statusRequests).toBeLessThan(300);
+    const r = await rig.inspector.result(1);
+    expect(r?.deliveryCode).toBe(want.finalOf.get(1));
+  });
+
+  it('two workers never count one transition twice', async () => {
+    rig = await createRig('track2', { delivery: { ...SIM, outcomes: { 102: 1 }, readShare: 1 } });
+    await rig.producer.enqueue('c', sampleMessages(200, 1));
+    await rig.startWorker({ ...FAST, trackBatchSize: 7 });
+    await rig.startWorker({ ...FAST, trackBatchSize: 7 });
+    const counts = await trackingDone('c');
+    expect(counts.delivery).toEqual({
+      tracking: 0,
+      delivered: 200,
+      read: 200,
+      undelivered: 0,
+      unknown: 0,
+      byStatus: { '116': 200 },
+    });
+  });
+
+  it('a worker killed mid-round loses no tracked message: another takes its ids after their lease', async () => {
+    rig = await createRig('trackkill', { delivery: { ...SIM, delayMs: [500, 1500] } });
+    await rig.producer.enqueue('c', sampleMessages(150, 1));
+    const args = [
+      '--timeout-ms',
+      '1000',
+      '--track-after-ms',
+      '100',
+      '--track-max-interval-ms',
+      '200',
+      '--read-window-ms',
+      '2000',
+      '--track-batch-size',
+      '20',
+    ];
+    const first = startCliWorker(rig, args);
+    await waitFor(() => rig.sandbox.stats.statusRequests >= 3, 'tracking to be under way', 20_000);
+    first.child.kill('SIGKILL');
+    await first.exited();
+    const claimed = new Redis(REDIS_URL);
+    try {
+      // Some ids were claimed by the dead worker (their due time is its lease).
+      expect(await claimed.zcard(`bull:${rig.queueName}:vb:track`)).toBeGreaterThan(0);
+    } finally {
+      claimed.disconnect();
+    }
+    startCliWorker(rig, args);
+    const counts = await trackingDone('c', 60_000);
+    const want = expected(rig, { ...SIM, delayMs: [500, 1500] });
+    expect(counts.delivery.delivered + counts.delivery.undelivered).toBe(150);
+    expect(counts.delivery).toMatchObject({
+      delivered: want.delivered,
+      read: want.read,
+      undelivered: want.undelivered,
+      unknown: 0,
+    });
+  });
+
+  it('records a code the docs do not list as it came, and gives up at the horizon as unknown', async () => {
+    rig = await createRig('trackodd', {
+      delivery: { ...SIM, outcomes: { 150: 1 }, delayMs: [0, 0] },
+    });
+    await rig.producer.enqueue('c', sampleMessages(20, 1));
+    await rig.startWorker({ ...FAST, trackForMs: 1500 });
+    const counts = await trackingDone('c');
+    expect(counts.delivery).toEqual({
+      tracking: 0,
+      delivered: 0,
+      read: 0,
+      undelivered: 0,
+      unknown: 20,
+      byStatus: { '150': 20 },
+    });
+    const r = await rig.inspector.result(3);
+    expect(r).toMatchObject({ deliveryCode: 150, delivery: 'CODE_150', deliveredAt: null });
+  });
+
+  it('with tracking off, asks nothing and records nothing after acceptance', async () => {
+    rig = await createRig('notrack', { delivery: SIM });
+    await rig.producer.enqueue('c', sampleMessages(30, 1));
+    await rig.startWorker({ ...FAST, track: false });
+    await waitFor(
+      async () => (await rig.inspector.counts('c')).completed === 30,
+      'the campaign to be sent',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rig.sandbox.stats.statusRequests).toBe(0);
+    expect((await rig.inspector.counts('c')).delivery).toEqual({
+      tracking: 0,
+      delivered: 0,
+      read: 0,
+      undelivered: 0,
+      unknown: 0,
+      byStatus: {},
+    });
+    expect(await rig.inspector.result(1)).toMatchObject({
+      deliveryCode: null,
+      delivery: null,
+      deliveredAt: null,
+    });
+  });
+});
