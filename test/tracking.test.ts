@@ -5,6 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
+import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
+import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
@@ -104,10 +106,16 @@ describe('delivery tracking', () => {
   });
 
   it('two workers never count one transition twice', async () => {
-    rig = await createRig('track2', { delivery: { ...SIM, outcomes: { 102: 1 }, readShare: 1 } });
+    // Every message is delivered, and read a second or so later: both workers see most of them
+    // DELIVERED first, then READ — each transition must be counted once, whoever saw it.
+    rig = await createRig('track2', {
+      delivery: { ...SIM, outcomes: { 102: 1 }, readShare: 1, readDelayMs: [800, 1500] },
+    });
     await rig.producer.enqueue('c', sampleMessages(200, 1));
-    await rig.startWorker({ ...FAST, trackBatchSize: 7 });
-    await rig.startWorker({ ...FAST, trackBatchSize: 7 });
+    await rig.startWorker({ ...FAST, trackBatchSize: 7, trackRate: 200 });
+    await rig.startWorker({ ...FAST, trackBatchSize: 7, trackRate: 200 });
+    let seenDelivered = 0;
+    for (const w of rig.workers) w.on('delivery', (r) => (seenDelivered += r.codes['102'] ?? 0));
     const counts = await trackingDone('c');
     expect(counts.delivery).toEqual({
       tracking: 0,
@@ -117,6 +125,28 @@ describe('delivery tracking', () => {
       unknown: 0,
       byStatus: { '116': 200 },
     });
+    expect(seenDelivered).toBeGreaterThan(50);
+  });
+
+  it('a 212 answered to <status> pauses every request of the queue, status and send alike', async () => {
+    rig = await createRig('track212', { delivery: { ...SIM, delayMs: [1000, 3000] } });
+    await rig.producer.enqueue('c', sampleMessages(100, 1));
+    await rig.startWorker({ ...FAST, trackBatchSize: 10, trackRate: 50 }); // throttleMs: 1000
+    await waitFor(
+      async () =>
+        (await rig.inspector.counts('c')).completed === 100 &&
+        rig.sandbox.stats.statusRequests >= 3,
+      'tracking to be under way',
+    );
+    const at = rig.sandbox.stats.requests;
+    rig.sandbox.inject({ kind: 'package-error', code: 212 });
+    await waitFor(() => rig.sandbox.stats.faults >= 1, 'the 212', 10_000, 5);
+    const t0 = rig.sandbox.requestTimes[at] as number;
+    await waitFor(() => Date.now() > t0 + 1200, 'the pause to pass', 5000);
+    expect(rig.sandbox.requestTimes.filter((t) => t > t0 + 100 && t < t0 + 900)).toEqual([]);
+    const counts = await trackingDone('c');
+    expect(counts.delivery.tracking).toBe(0);
+    expect(counts.delivery.delivered + counts.delivery.undelivered).toBe(100);
   });
 
   it('a worker killed mid-round loses no tracked message: another takes its ids after their lease', async () => {
@@ -155,6 +185,73 @@ describe('delivery tracking', () => {
       undelivered: want.undelivered,
       unknown: 0,
     });
+  });
+
+  it('rides out faults at <status> (5xx, resets, unreadable answers, 212): every message still ends with its final code, counted once', async () => {
+    rig = await createRig('trackfaults', { delivery: SIM });
+    await rig.producer.enqueue('c', sampleMessages(200, 1));
+    await rig.startWorker({ ...FAST, trackBatchSize: 25, throttleMs: 100 });
+    await waitFor(
+      async () => (await rig.inspector.counts('c')).completed === 200,
+      'the campaign to be sent',
+    );
+    // From here on every request is a status request: a third of them go wrong.
+    rig.sandbox.faultRates = [
+      { fault: { kind: 'http-error', status: 503 }, p: 0.1 },
+      { fault: { kind: 'reset' }, p: 0.05 },
+      { fault: { kind: 'truncate' }, p: 0.05 },
+      { fault: { kind: 'html' }, p: 0.05 },
+      { fault: { kind: 'package-error', code: 212 }, p: 0.1 },
+    ];
+    const counts = await trackingDone('c', 60_000);
+    rig.sandbox.faultRates = [];
+    expect(rig.sandbox.stats.faults).toBeGreaterThan(0);
+    const want = expected(rig, SIM);
+    expect(counts.delivery).toEqual({
+      tracking: 0,
+      delivered: want.delivered,
+      read: want.read,
+      undelivered: want.undelivered,
+      unknown: 0,
+      byStatus: want.byStatus,
+    });
+  });
+
+  it('counts a transition once when a worker whose lease ran out records after the one that took over', async () => {
+    rig = await createRig('tracklease');
+    const base = `bull:${rig.queueName}:`;
+    const redis = new Redis(REDIS_URL);
+    try {
+      redis.defineCommand('claim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
+      redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+      const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
+      const info = encodeInfo(startInfo('c', 1000));
+      await redis.hset(`${base}vb:trk`, '7', info);
+      await redis.zadd(`${base}vb:track`, 0, '7');
+      // A claims with a lease that runs out at once; B claims the same id after it.
+      const a = await r.claim(`${base}vb:track`, `${base}vb:trk`, 10, 0, 10);
+      const b = await r.claim(`${base}vb:track`, `${base}vb:trk`, 20, 0, 10);
+      expect(a.slice(0, 2)).toEqual(['7', info]);
+      expect(b.slice(0, 2)).toEqual(['7', info]);
+      // Both saw it on its way and now both see it DELIVERED: B records first, then A.
+      const delivered = (old: string) => [
+        '7',
+        old,
+        encodeInfo({ ...startInfo('c', 1000), intervalMs: 100, code: 102, deliveredAt: 5000 }),
+        9000,
+        'c',
+        '{}',
+        'dcode:102=1;delivered=1',
+      ];
+      expect(await r.record(`${base}vb:track`, `${base}vb:trk`, base, ...delivered(info))).toBe(1);
+      expect(await r.record(`${base}vb:track`, `${base}vb:trk`, base, ...delivered(info))).toBe(0);
+      expect(await redis.hgetall(`${base}vb:c:c:counts`)).toEqual({
+        'dcode:102': '1',
+        delivered: '1',
+      });
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('records a code the docs do not list as it came, and gives up at the horizon as unknown', async () => {

@@ -9,9 +9,10 @@
  * counts, next due time). Between rounds it sleeps until the next id is due (at most `idleMs`).
  *
  * Faults are the send path's: transport errors and unreadable answers are retried by the gateway
- * client (p-retry), and if they outlast it the ids come back when their lease runs out; 212 pauses
- * every worker of the queue, sends and status requests alike; an id the answer leaves out stays
- * tracked. A worker that dies mid-round loses nothing: its claimed ids come back after the lease.
+ * client (p-retry), and if they outlast it the ids are due again 2 s later; 212 pauses every
+ * worker of the queue, sends and status requests alike, and the ids wait behind the pause; an id
+ * the answer leaves out stays tracked. A worker that dies mid-round loses nothing: its claimed ids
+ * come back when their lease runs out.
  *
  * States: idle --ids due--> asking --answer recorded--> idle; any --close()--> stopped (the round
  * in flight is aborted; its ids come back after their lease).
@@ -31,7 +32,7 @@ import {
   type DeliveryRecord,
   type TrackingSettings,
 } from './delivery.js';
-import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from './scripts.js';
+import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA, TRACK_RELEASE_LUA } from './scripts.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -59,6 +60,7 @@ export interface TrackerOptions extends TrackingSettings {
 interface TrackCommands {
   vbTrackClaim(...args: (string | number)[]): Promise<string[]>;
   vbTrackRecord(...args: (string | number)[]): Promise<number>;
+  vbTrackRelease(...args: (string | number)[]): Promise<number>;
 }
 
 export class Tracker {
@@ -67,6 +69,8 @@ export class Tracker {
   private running: Promise<void> | undefined;
   /** Longest sleep between looks at the schedule when nothing is due, ms. */
   private readonly idleMs = 1000;
+  /** How soon ids of a failed status request are due again, ms. */
+  private readonly retryAfterMs = 2000;
 
   constructor(
     redis: Redis,
@@ -93,6 +97,7 @@ export class Tracker {
     if (typeof r.vbTrackClaim !== 'function') {
       redis.defineCommand('vbTrackClaim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
       redis.defineCommand('vbTrackRecord', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+      redis.defineCommand('vbTrackRelease', { numberOfKeys: 2, lua: TRACK_RELEASE_LUA });
     }
     this.redis = redis as Redis & TrackCommands;
   }
@@ -163,20 +168,29 @@ export class Tracker {
       if (hasCode(err, 'GATEWAY_PACKAGE_ERROR')) {
         const code = (err as GatewayPackageError).statusCode;
         if (classify('package', code) === 'throttled') {
+          // The pause holds every worker; the ids are due again at once, behind it.
           await this.hooks.onThrottle();
+          await this.release(claimed, Date.now());
           return 0;
         }
       }
-      // Retried in transit already; the ids come back when their lease runs out.
+      // Retried in transit already (p-retry): ask about them again a little later.
       this.hooks.logger.warn(
         { err: (err as Error).message, ids: claimed.length },
-        'status request failed; these messages are asked about again after the lease',
+        'status request failed; these messages are asked about again shortly',
       );
+      await this.release(claimed, Date.now() + this.retryAfterMs);
       return 0;
     }
     this.hooks.onAnswered();
     await this.record(claimed, statuses, started);
     return 0;
+  }
+
+  private async release(claimed: Array<{ id: number; raw: string }>, due: number): Promise<void> {
+    const args: Array<string | number> = [due];
+    for (const c of claimed) args.push(c.id, c.raw);
+    await this.redis.vbTrackRelease(this.trackKey, this.infoKey, ...args);
   }
 
   private async record(
