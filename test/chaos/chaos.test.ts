@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inspector } from '../../src/inspect/inspector.js';
 import type { SendJobData, SendJobResult } from '../../src/job.js';
 import { Producer } from '../../src/producer/producer.js';
+import { fateOf, type DeliverySimulation } from '../../src/sandbox/delivery.js';
 import { SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
 import { sampleMessages, uniqueQueue, waitFor } from '../helpers.js';
 import { PrivateRedis, WorkerFleet, type Exit } from './harness.js';
@@ -53,6 +54,29 @@ const WORKER_ARGS = [
   '3000',
 ];
 
+/** After acceptance: final codes within 0.2–2 s, a mix of fates, half the delivered read. */
+const DELIVERY: DeliverySimulation = {
+  delayMs: [200, 2000],
+  outcomes: { 102: 0.8, 105: 0.1, 103: 0.05, 108: 0.05 },
+  readShare: 0.5,
+  readDelayMs: [200, 1500],
+  seed: 11,
+};
+
+/** Delivery tracking at test speed (the other tests keep the defaults: nothing asked in time). */
+const TRACK_ARGS = [
+  '--track-after-ms',
+  '200',
+  '--track-max-interval-ms',
+  '400',
+  '--read-window-ms',
+  '4000',
+  '--track-batch-size',
+  '50',
+  '--track-rate',
+  '50',
+];
+
 /** A well-formed mobile number the gateway refuses (203), as a real one may. */
 const REFUSED = '+380661234567';
 
@@ -75,6 +99,7 @@ describe('the delivery promise under faults', () => {
     sandbox = new SandboxGateway({
       apiKey: API_KEY,
       codeFor: (m) => (m.phone === REFUSED ? 203 : undefined),
+      delivery: DELIVERY,
     });
     await sandbox.start();
   });
@@ -87,6 +112,9 @@ describe('the delivery promise under faults', () => {
     faults: FaultRate[],
     chaos: (fleet: WorkerFleet, queue: Queue) => Promise<void> = async () => {},
     workers = 3,
+    extraArgs: string[] = [],
+    /** Runs once every job finished, before the fleet stops (tracking goes on meanwhile). */
+    afterSent: (fleet: WorkerFleet, inspector: Inspector) => Promise<void> = async () => {},
   ) {
     const queueName = uniqueQueue('chaos');
     const producer = new Producer({
@@ -109,7 +137,7 @@ describe('the delivery promise under faults', () => {
         ALPHASMS_API_KEY: API_KEY,
         LOG_LEVEL: 'debug',
       },
-      WORKER_ARGS,
+      [...WORKER_ARGS, ...extraArgs],
     );
     fleets.push(fleet);
     // Readers that wait out a Redis restart.
@@ -130,6 +158,7 @@ describe('the delivery promise under faults', () => {
         150_000,
         200,
       );
+      await afterSent(fleet, inspector);
       const stop = await fleet.stop();
       return { queue, inspector, fleet, stop, conn, queueName };
     } catch (err) {
@@ -241,6 +270,57 @@ describe('the delivery promise under faults', () => {
       await redis.restart(500);
     });
     await checkInvariants(run);
+  });
+
+  it('follows every accepted message to its final code through faults at <status>, kill -9 and a Redis restart: the counts equal the jobs', async () => {
+    const faults = [...TRANSPORT, { fault: { kind: 'package-error', code: 212 }, p: 0.1 } as const];
+    const run = await campaign(
+      faults.map((f) => ({ ...f, p: f.p / 2 })),
+      async (fleet) => {
+        await waitFor(() => sandbox.stats.statusRequests >= 5, 'tracking under way', 60_000, 20);
+        fleet.kill9(0);
+      },
+      3,
+      TRACK_ARGS,
+      async (fleet, inspector) => {
+        // Tracking goes on after the last send: kill a worker and restart Redis in the middle.
+        await sleep(300);
+        fleet.kill9(1);
+        await redis.restart(800);
+        await waitFor(
+          async () => (await inspector.counts('chaos')).delivery.tracking === 0,
+          'tracking to end',
+          150_000,
+          200,
+        );
+      },
+    );
+    try {
+      // The gateway's truth for each accepted message, and what its job says.
+      const completed = await run.queue.getJobs(['completed'], 0, -1);
+      const fromJobs: Record<string, number> = {};
+      for (const job of completed) {
+        const a = sandbox.accepted.get(job.data.message.id);
+        expect(a).toBeDefined();
+        const f = fateOf(a!.id, a!.at, DELIVERY);
+        const want = f.readAt !== undefined ? 116 : f.finalCode;
+        const got = (job.data as { delivery?: { code: number | null } }).delivery?.code;
+        expect({ id: a!.id, code: got }).toEqual({ id: a!.id, code: want });
+        fromJobs[want] = (fromJobs[want] ?? 0) + 1;
+      }
+      const n = (c: number) => fromJobs[c] ?? 0;
+      const d = (await run.inspector.counts('chaos')).delivery;
+      expect(d).toEqual({
+        tracking: 0,
+        delivered: n(102) + n(116),
+        read: n(116),
+        undelivered: n(105) + n(103) + n(108),
+        unknown: 0,
+        byStatus: fromJobs,
+      });
+    } finally {
+      await checkInvariants(run); // closes the run's connections
+    }
   });
 
   it('survives all of it together, and SIGTERM mid-run drains within its deadline', async () => {
