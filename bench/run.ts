@@ -26,6 +26,7 @@ import {
   type Row,
 } from './lib.js';
 import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
+import { benchTracking } from './tracking.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
 const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
@@ -311,12 +312,20 @@ async function benchMemory(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const which = (process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,memory').split(',');
+  const which = (process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,memory').split(
+    ',',
+  );
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
     ['send', benchSend],
     ['distant', benchDistant],
     ['rate', benchRate],
+    [
+      'tracking',
+      async () => {
+        rows.push(...(await benchTracking({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
+      },
+    ],
     ['memory', benchMemory],
   ];
   for (const [name, fn] of steps) {

@@ -1,0 +1,158 @@
+/**
+ * Bench rows 6a–6e (`npm run bench`, step `tracking`): what delivery tracking costs. Our worker
+ * sends N messages three times per round, interleaved, against a sandbox that delivers within
+ * 0.2–2 s: with --no-track; with tracking on as shipped (first question 60 s after acceptance:
+ * what the send path pays for tracking being on); and with tracking asking from 1 s after
+ * acceptance, so that it competes with the send for the same two cores. That last run goes on
+ * until every message's delivery is final: the status requests it took, the worker's CPU, and
+ * the Redis bytes a finished, tracked message keeps.
+ */
+import type { Redis } from 'ioredis';
+import { SandboxGateway } from '../src/sandbox/server.js';
+import {
+  CLI,
+  completedCount,
+  cpuSeconds,
+  dropQueue,
+  enqueueOurs,
+  fmt,
+  run,
+  stop,
+  until,
+  type Row,
+} from './lib.js';
+
+export interface TrackingBench {
+  redis: Redis;
+  n: number;
+  rounds: number;
+  key: string;
+  queue(name: string): string;
+}
+
+const TRACK_FLAGS = [
+  '--track-after-ms',
+  '1000',
+  '--track-max-interval-ms',
+  '2000',
+  '--read-window-ms',
+  '3000',
+  '--track-rate',
+  '50',
+];
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+}
+
+async function trackingCount(redis: Redis, queue: string): Promise<number> {
+  return Number((await redis.hget(`bull:${queue}:vb:c:bench:counts`, 'tracking')) ?? 0);
+}
+
+export async function benchTracking(b: TrackingBench): Promise<Row[]> {
+  let on = Infinity;
+  let dense = Infinity;
+  let off = Infinity;
+  let statusRequests = 0;
+  let cpuTracked = 0;
+  let cpuUntracked = 0;
+  let bytesFinished = 0;
+  let trackedMs = 0;
+  for (let round = 0; round < b.rounds; round++) {
+    for (const mode of ['off', 'on', 'dense'] as const) {
+      const track = mode === 'dense';
+      const sandbox = new SandboxGateway({
+        apiKey: b.key,
+        keepMessages: false,
+        delivery: {
+          outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
+          delayMs: [200, 2000],
+          readShare: 0.4,
+          readDelayMs: [200, 1000],
+          seed: round,
+        },
+      });
+      await sandbox.start();
+      const queue = b.queue(`track-${mode}-${round}`);
+      const before = await usedMemory(b.redis);
+      await enqueueOurs(queue, b.n);
+      const started = performance.now();
+      const flags = mode === 'off' ? ['--no-track'] : mode === 'dense' ? TRACK_FLAGS : [];
+      const child = run(CLI, ['worker', ...flags], {
+        VIBER_QUEUE: queue,
+        ALPHASMS_URL: sandbox.url,
+        ALPHASMS_API_KEY: b.key,
+      });
+      await until(
+        async () => (await completedCount(queue, b.redis)) >= b.n,
+        `${queue} sent`,
+        600_000,
+        100,
+      );
+      const sentMs = performance.now() - started;
+      if (mode === 'on') on = Math.min(on, sentMs);
+      if (track) {
+        dense = Math.min(dense, sentMs);
+        await until(
+          async () => (await trackingCount(b.redis, queue)) === 0,
+          `${queue} tracked`,
+          600_000,
+          200,
+        );
+        trackedMs = performance.now() - started;
+        statusRequests = sandbox.stats.statusRequests;
+        cpuTracked = cpuSeconds(child.proc.pid as number);
+        bytesFinished = ((await usedMemory(b.redis)) - before) / b.n;
+      } else if (mode === 'off') {
+        off = Math.min(off, sentMs);
+        cpuUntracked = cpuSeconds(child.proc.pid as number);
+      }
+      await stop(child);
+      await sandbox.close();
+      await dropQueue(queue);
+    }
+  }
+  const ratio = off / on;
+  return [
+    {
+      what: `6a. send ${fmt(b.n)} with delivery tracking on (the defaults) vs --no-track, best of ${b.rounds}`,
+      ours: `${fmt(b.n / (on / 1000))} msg/s`,
+      baseline: `${fmt(b.n / (off / 1000))} msg/s`,
+      ratio: `${ratio.toFixed(2)}×`,
+      target: '≥ 0.90×',
+      ok: ratio >= 0.9,
+    },
+    {
+      what: `6b. the same, tracking asking from 1 s after acceptance (tracking and sending share the two cores) vs --no-track`,
+      ours: `${fmt(b.n / (dense / 1000))} msg/s`,
+      baseline: `${fmt(b.n / (off / 1000))} msg/s`,
+      ratio: `${(off / dense).toFixed(2)}×`,
+      target: '—',
+      ok: null,
+    },
+    {
+      what: `6c. status requests to follow ${fmt(b.n)} messages to their final code (200 ids a request)`,
+      ours: `${fmt(statusRequests)} requests (${fmt(b.n / Math.max(1, statusRequests))} messages each), all final after ${fmt(trackedMs / 1000, 1)} s`,
+      baseline: '—',
+      ratio: '—',
+      target: 'thousands, not millions, a million',
+      ok: statusRequests <= b.n / 20,
+    },
+    {
+      what: `6d. worker CPU: send and track ${fmt(b.n)} to final vs send only (--no-track), last round`,
+      ours: `${fmt(cpuTracked, 1)} s`,
+      baseline: `${fmt(cpuUntracked, 1)} s`,
+      ratio: `${(cpuTracked / Math.max(0.01, cpuUntracked)).toFixed(2)}×`,
+      target: '—',
+      ok: null,
+    },
+    {
+      what: '6e. Redis memory per finished, tracked message (job, state, delivery record, counts)',
+      ours: `${fmt(bytesFinished)} B`,
+      baseline: '—',
+      ratio: '—',
+      target: '≤ 1,024 B',
+      ok: bytesFinished <= 1024,
+    },
+  ];
+}
