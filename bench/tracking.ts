@@ -135,7 +135,7 @@ export async function benchTracking(b: TrackingBench): Promise<Row[]> {
       ours: `${fmt(statusRequests)} requests (${fmt(b.n / Math.max(1, statusRequests))} messages each), all final after ${fmt(trackedMs / 1000, 1)} s`,
       baseline: '—',
       ratio: '—',
-      target: 'thousands, not millions, a million',
+      target: 'thousands, not millions, for a million',
       ok: statusRequests <= b.n / 20,
     },
     {

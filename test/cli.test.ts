@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import Papa from 'papaparse';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, sampleMessages, waitFor, within } from './helpers.js';
 
@@ -341,6 +342,31 @@ describe('the viber-bulk command', () => {
       'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt',
     );
     expect(csvLines).toHaveLength(61);
+
+    // CSV quoting: a failure reason with a comma, quotes and a line break (as a gateway or proxy
+    // error text may hold) comes back intact, read by another CSV reader (Papa Parse), and every
+    // row says what the NDJSON export says.
+    const tricky = 'gateway said: "no, not now",\nthen\r\nnothing';
+    const r = new Redis(REDIS_URL);
+    await r.hset(`bull:${rig.queueName}:m7`, 'failedReason', tricky);
+    r.disconnect();
+    const [nd2, csv2] = await Promise.all([
+      cli(['results', '--campaign', 'run', '--format', 'ndjson'], env),
+      cli(['results', '--campaign', 'run', '--format', 'csv'], env),
+    ]);
+    const parsed = Papa.parse<Record<string, string>>(csv2.stdout, {
+      header: true,
+      skipEmptyLines: true,
+    });
+    expect(parsed.errors).toEqual([]);
+    const asText = (v: unknown) => (v === null ? '' : String(v));
+    const fromNdjson = nd2.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v)])));
+    expect(parsed.data).toEqual(fromNdjson);
+    expect(parsed.data.find((row) => row['id'] === '7')?.['error']).toBe(tricky);
 
     // The key: not in logs (trace level), exports, or anywhere in Redis, keys or values.
     expect(logs).not.toContain(rig.apiKey);

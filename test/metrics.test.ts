@@ -56,6 +56,49 @@ describe('worker metrics and logs', () => {
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
 
+  it('exports delivery outcomes, the tracked-message gauge and the balance; warns when the balance runs low', async () => {
+    // Every message delivered at once; each costs 1 off a balance of 1000.
+    rig = await createRig('dmetrics', {
+      price: 1,
+      delivery: {
+        outcomes: { 102: 0.5, 105: 0.5 },
+        delayMs: [0, 0],
+        readShare: 0,
+        readDelayMs: [0, 0],
+        seed: 5,
+      },
+    });
+    await rig.producer.enqueue('m', sampleMessages(20, 1));
+    const worker = await rig.startWorker({
+      trackAfterMs: 50,
+      trackMaxIntervalMs: 100,
+      readWindowMs: 0,
+      balanceIntervalMs: 100,
+      lowBalance: 990,
+    });
+    metrics = new WorkerMetrics(worker);
+    const low = new Promise((resolve) => worker.once('lowBalance', resolve));
+    const port = await metrics.listen(0, '127.0.0.1');
+    const counts = await waitFor(async () => {
+      const c = await rig.inspector.counts('m');
+      return c.completed === 20 && c.delivery.tracking === 0 ? c : undefined;
+    }, 'tracking to end');
+    expect(await low).toEqual({ amount: 980, currency: 'UAH' });
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain(
+      `viber_bulk_delivery_total{status="delivered"} ${counts.delivery.delivered}`,
+    );
+    expect(text).toContain(
+      `viber_bulk_delivery_total{status="undelivered"} ${counts.delivery.undelivered}`,
+    );
+    expect(counts.delivery.delivered + counts.delivery.undelivered).toBe(20);
+    expect(text).toContain('viber_bulk_tracking_messages 0');
+    expect(text).toContain('viber_bulk_balance{currency="UAH"} 980');
+    expect(text).toMatch(
+      /viber_bulk_gateway_request_seconds_count\{kind="status",result="ok"\} \d+/,
+    );
+  });
+
   it('warns at start-up when Redis may evict keys (maxmemory-policy is not noeviction)', async () => {
     rig = await createRig('evict');
     const port = 17_000 + Math.floor(Math.random() * 1000);
