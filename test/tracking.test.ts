@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
+import { CampaignStore } from '../src/campaign/store.js';
 import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
 import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
@@ -249,6 +250,43 @@ describe('delivery tracking', () => {
         'dcode:102': '1',
         delivered: '1',
       });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('tracks a message once, even when its completed job comes back after a crash and completes again', async () => {
+    rig = await createRig('trackonce');
+    await rig.producer.enqueue('c', sampleMessages(1, 1));
+    const base = `bull:${rig.queueName}:`;
+    const redis = new Redis(REDIS_URL);
+    try {
+      const store = new CampaignStore(redis, base);
+      // Sent and completed: tracking starts.
+      await store.activate('c', [1]);
+      await store.transitionTracked('c', [[1, 'c:1']], 1000, 2000);
+      expect((await store.counts('c')).delivery.tracking).toBe(1);
+      // Its tracking ends (delivered), as a worker's record would end it.
+      redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+      const info = (await redis.hget(`${base}vb:trk`, '1')) as string;
+      await (redis as Redis & { record: (...a: unknown[]) => Promise<number> }).record(
+        `${base}vb:track`,
+        `${base}vb:trk`,
+        base,
+        '1',
+        info,
+        '',
+        0,
+        'c',
+        '{"code":102}',
+        'dcode:102=1;delivered=1;tracking=-1',
+      );
+      // A crash after its completion was counted but before BullMQ finished the job: the job
+      // comes back as stalled, is marked active, re-sent (208), recovered and completed again.
+      await store.activate('c', [1]);
+      await store.transitionTracked('c', [[1, 'c:1']], 5000, 6000);
+      expect((await store.counts('c')).delivery).toMatchObject({ tracking: 0, delivered: 1 });
+      expect(await redis.zcard(`${base}vb:track`)).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -129,7 +129,7 @@ export class CampaignStore {
     firstDue: number,
   ): Promise<number[]> {
     if (changes.length === 0) return [];
-    const args: (string | number)[] = [campaign, acceptedAt, firstDue];
+    const args: (string | number)[] = [campaign, acceptedAt, firstDue, `${this.base}m`];
     for (const [id, st] of changes) args.push(id, st);
     const moved = await this.redis.vbTransitionTrack(
       this.stateKey(campaign),

@@ -14,19 +14,25 @@ import { BUMP } from '../campaign/scripts.js';
 /**
  * The settle path's transition (campaign/scripts.ts TRANSITION_LUA, same counts), which also starts
  * tracking each message it moves to completed, in the same step: a message is counted completed
- * and tracked, or neither. A message already completed does not move, so it is never tracked twice.
+ * and tracked, or neither. A message is tracked once: one being tracked has its info entry, and
+ * one whose tracking is over has its delivery record in its job's data — a completed job that
+ * comes back after a crash (stalled, re-sent, 208, completed again) must not be counted again.
  */
 export const TRANSITION_TRACK_LUA = `
 --[[
   KEYS[1] state hash, KEYS[2] counts hash (TRANSITION_LUA's), KEYS[3] track zset, KEYS[4] info hash
-  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms)
-  ARGV[4..] pairs: id, new state
+  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms), ARGV[4] job key prefix
+  ARGV[5..] pairs: id, new state
   Returns the ids whose state changed.
 ]]
 ${BUMP}
 local info = ARGV[1] .. '\t' .. ARGV[2] .. '\t0\t\t'
 local changed = {}
-for i = 4, #ARGV, 2 do
+local function trackedBefore(id)
+  local data = redis.call('HGET', ARGV[4] .. id, 'data')
+  return data and string.find(data, ',"delivery":', 1, true)
+end
+for i = 5, #ARGV, 2 do
   local id, new = ARGV[i], ARGV[i + 1]
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then
@@ -34,7 +40,8 @@ for i = 4, #ARGV, 2 do
     bump(old, -1)
     bump(new, 1)
     changed[#changed + 1] = id
-    if string.sub(new, 1, 1) == 'c' and redis.call('HSETNX', KEYS[4], id, info) == 1 then
+    if string.sub(new, 1, 1) == 'c' and not trackedBefore(id)
+      and redis.call('HSETNX', KEYS[4], id, info) == 1 then
       redis.call('ZADD', KEYS[3], ARGV[3], id)
       delta['tracking'] = (delta['tracking'] or 0) + 1
     end
