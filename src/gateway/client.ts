@@ -22,6 +22,7 @@ import {
   parseAnswer,
   parseSendAnswer,
   type Balance,
+  type GatewayAnswer,
   type SendAnswer,
   type StatusResult,
 } from '../xml/parse.js';
@@ -187,32 +188,32 @@ export class GatewayClient {
 
   /** Asks `<status>` for messages by the user's ids. A package-level error is thrown. */
   status(ids: readonly number[], opts: RequestOptions = {}): Promise<StatusResult[]> {
-    const xml = buildStatusPackage(this.#apiKey, ids);
-    return this.#withRetries(
-      () =>
-        this.#exchange('status', xml, opts.signal, (body) => {
-          const answer = parseAnswer(body);
-          if (answer.error !== undefined) {
-            throw new GatewayPackageError(answer.error, codeName('package', answer.error));
-          }
-          return answer.statuses;
-        }),
-      opts.signal,
-    );
+    return this.#ask('status', buildStatusPackage(this.#apiKey, ids), opts, (a) => a.statuses);
   }
 
   /** Asks the account's balance. A package-level error is thrown. */
   balance(opts: RequestOptions = {}): Promise<Balance> {
-    const xml = buildBalancePackage(this.#apiKey);
+    return this.#ask('balance', buildBalancePackage(this.#apiKey), opts, (a) => {
+      if (!a.balance) throw new XmlMalformedError('gateway answer has no <balance>');
+      return a.balance;
+    });
+  }
+
+  /** A question (not a send): a package-level `<error>` in the answer is thrown, typed. */
+  #ask<T>(
+    kind: 'status' | 'balance',
+    xml: string,
+    opts: RequestOptions,
+    pick: (answer: GatewayAnswer) => T,
+  ): Promise<T> {
     return this.#withRetries(
       () =>
-        this.#exchange('balance', xml, opts.signal, (body) => {
+        this.#exchange(kind, xml, opts.signal, (body) => {
           const answer = parseAnswer(body);
           if (answer.error !== undefined) {
             throw new GatewayPackageError(answer.error, codeName('package', answer.error));
           }
-          if (!answer.balance) throw new XmlMalformedError('gateway answer has no <balance>');
-          return answer.balance;
+          return pick(answer);
         }),
       opts.signal,
     );
