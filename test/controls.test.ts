@@ -138,6 +138,30 @@ describe('steering campaigns while they run', () => {
     expect(rig.sandbox.stats.accepted).toBe(1000); // no dedupe at the gateway: none sent twice
   });
 
+  it('at a low rate, once pause or cancel returns, only the package already on the wire still goes out', async () => {
+    // 20 msg/s in packages of 10: a worker holds up to 4 packages waiting for their slots, so a
+    // check made before the slot (not after) would let ~40 more out after the pause.
+    rig = await createRig('lowrate', { dedupe: false });
+    await rig.producer.enqueue('c', sampleMessages(300, 1));
+    await rig.startWorker({ batchSize: 10, lingerMs: 20, concurrency: 4, rate: 20 });
+    await waitFor(() => rig.sandbox.stats.accepted >= 30, 'the campaign to be sending');
+    await rig.producer.pause('c');
+    const atPause = rig.sandbox.stats.accepted;
+    await sleep(2500); // 50 messages' worth of slots at 20/s
+    expect(rig.sandbox.stats.accepted).toBeLessThanOrEqual(atPause + 10);
+
+    await rig.producer.resume('c');
+    await waitFor(() => rig.sandbox.stats.accepted >= atPause + 30, 'the campaign to go on');
+    const cancelled = await rig.producer.cancel('c');
+    const atCancel = rig.sandbox.stats.accepted;
+    await sleep(2500);
+    expect(rig.sandbox.stats.accepted).toBeLessThanOrEqual(atCancel + 10);
+    const done = await settled('c');
+    expect(done.cancelled).toBe(cancelled);
+    expect(done.completed + done.cancelled).toBe(300);
+    expect(done.completed).toBe(rig.sandbox.stats.accepted);
+  });
+
   it('pauses and resumes while a worker is sending: nothing waits for the parked-job recheck', async () => {
     rig = await createRig('flip', { latencyMs: 15 });
     await rig.producer.enqueue('c', sampleMessages(2000, 1));

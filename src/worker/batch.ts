@@ -88,12 +88,13 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
   };
   const decisions = new Map<Pending, Decision>();
   try {
-    // Paused and cancelled campaigns' messages are held back here, atomically with their states.
     // A job added around the producer (no validation) may hold text XML cannot carry: fail it
     // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
+    // Paused and cancelled campaigns' messages are held back later, in send(), once the rate
+    // slot is granted: the last moment before the package goes on the wire.
     const sendable: Pending[] = [];
     const seen = new Set<number>();
-    for (const p of await activate(ctx.store, items, decisions)) {
+    for (const p of items) {
       const m = p.job.data.message;
       // One regex over the fields (the package is built once, by the gateway client).
       const unsafe = findXmlUnsafe(
@@ -124,23 +125,29 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
 }
 
 /**
- * Waits for its slot, POSTs the package and fills `decisions` for every item. Throttled (212):
- * pauses every worker and sends the same package again, using no attempt. Package error 201:
- * sends each half on its own, so that one unreadable message cannot sink the rest.
+ * Waits for its slot, marks the package active, POSTs it and fills `decisions` for every item.
+ * Marking active is the atomic step that holds back paused and cancelled campaigns' messages;
+ * it runs after the slot is granted — at a low rate a package may wait seconds for its slot, and
+ * a pause or cancel in that time must still hold it back. Throttled (212): pauses every worker
+ * and sends the same package again (checked again), using no attempt. Package error 201: sends
+ * each half on its own, so that one unreadable message cannot sink the rest.
  */
 async function send(
-  items: Pending[],
+  pending: Pending[],
   ctx: BatchContext,
   decisions: Map<Pending, Decision>,
   report: BatchReport,
 ): Promise<void> {
-  if (items.length === 0) return;
-  const messages: ViberMessage[] = items.map((p) => p.job.data.message);
-  const ids = messages.map((m) => m.id);
+  let items = pending;
   let batch: BatchDecision;
   let answer: SendAnswer;
   for (;;) {
+    if (items.length === 0) return;
     await ctx.limiter.acquire(items.length, ctx.signal);
+    items = await activate(ctx.store, items, decisions);
+    if (items.length === 0) return;
+    const messages: ViberMessage[] = items.map((p) => p.job.data.message);
+    const ids = messages.map((m) => m.id);
     try {
       answer = await ctx.gateway.send(messages, { signal: ctx.signal });
       batch = decideBatch(answer, ids);
