@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { Fault } from '../src/sandbox/server.js';
 import type { HaltReason } from '../src/worker/outcome.js';
 import { createRig, type Rig } from './fixture.js';
@@ -141,6 +143,37 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(jobs.every((j) => j.returnvalue.attempts === 1 && j.attemptsMade === 1)).toBe(true);
     expect(reports).toEqual([2]);
     expect(rig.sandbox.stats.requests).toBe(3);
+  });
+
+  it('doubles the throttle pause while the gateway keeps answering 212, up to its cap', async () => {
+    rig = await createRig('throttlecap', NO_DEDUPE);
+    const throttled = { kind: 'package-error', code: 212 } as const;
+    rig.sandbox.inject(throttled, throttled, throttled, throttled, throttled);
+    await rig.producer.enqueue('c', sampleMessages(10, 1));
+    const lines: Array<{ msg?: string; pauseMs?: number }> = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+          done();
+        },
+      }),
+    );
+    // The same rule as the defaults (1 s doubling, capped at 60 s), at test scale.
+    await rig.startWorker({
+      batchSize: 10,
+      lingerMs: 50,
+      throttleMs: 50,
+      throttleMaxMs: 120,
+      logger,
+    });
+    await allDone('c', 10);
+    const pauses = lines
+      .filter((l) => l.msg?.startsWith('gateway throttled us'))
+      .map((l) => l.pauseMs);
+    expect(pauses).toEqual([50, 100, 120, 120, 120]);
+    await expectAllAcceptedOnce(10);
   });
 
   it('stops taking work on a bad key (package 202) and leaves every message queued', async () => {
