@@ -232,6 +232,17 @@ describe('the CLI commands, as a user runs them', () => {
     );
   });
 
+  it('viber-bulk purge removes a campaign and says how many messages went (--json)', async () => {
+    await rig.producer.enqueue('p', sampleMessages(25, 1));
+    const refused = await run(CLI, ['purge', '--campaign', 'p'], env).ended();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('campaign p is not finished (25 waiting)');
+    const r = await run(CLI, ['purge', '--campaign', 'p', '--force', '--json'], env).ended();
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ campaign: 'p', removed: 25 });
+    expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+  });
+
   it('takes a CSV column over the matching flag, and the flag where the cell is blank', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
     try {

@@ -244,6 +244,26 @@ export class CampaignStore {
     return out;
   }
 
+  /** Ends the tracking of these ids, if any is tracked (purge). */
+  async untrack(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis
+      .multi()
+      .zrem(`${this.base}vb:track`, ...ids)
+      .hdel(`${this.base}vb:trk`, ...ids.map(String))
+      .exec();
+  }
+
+  /** Removes what the store keeps of a campaign: states, counts, control, listing (purge). */
+  async forget(campaign: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.stateKey(campaign), this.countsKey(campaign))
+      .hdel(this.controlKey, campaign)
+      .zrem(this.campaignsKey, campaign)
+      .exec();
+  }
+
   /** Known campaigns, oldest first. */
   async campaigns(): Promise<string[]> {
     return this.redis.zrange(this.campaignsKey, 0, -1);

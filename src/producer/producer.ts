@@ -4,6 +4,7 @@
  * claim (one Lua call: dedupe by id, count) → addBulk (one MULTI). If Redis fails between claim and
  * add, running the same input again adds what is missing (claim.lua's `reclaimed`).
  */
+import { purgeCampaign, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
 import { RedisUnavailableError, type FieldProblem } from '../errors.js';
 import { SEND_JOB_NAME, type SendJobData } from '../job.js';
@@ -280,6 +281,17 @@ export class Producer {
   async retryFailed(campaign: string, codes?: readonly number[]): Promise<number> {
     const { store, queue } = await this.ready;
     return retryFailedCampaign(store, queue, campaign, codes);
+  }
+
+  /**
+   * Removes a finished campaign from Redis: its jobs, states, counts and tracking; the memory
+   * comes back and so do its ids. Export its results first. Refuses a campaign with messages
+   * still to send or being tracked unless `force` (it is cancelled first). Returns how many
+   * messages were removed.
+   */
+  async purge(campaign: string, opts: PurgeOptions = {}): Promise<number> {
+    const { store, queue } = await this.ready;
+    return purgeCampaign(store, queue, campaign, opts);
   }
 
   /** Closes what the producer opened; a connection you passed in stays open. Idempotent. */

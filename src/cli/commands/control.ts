@@ -78,4 +78,23 @@ export function controlCommands(program: Command): void {
           : `campaign ${flags.campaign}: ${retried} failed messages queued again\n`,
       );
     });
+
+  program
+    .command('purge')
+    .description(
+      'remove a finished campaign from Redis (jobs, states, counts, tracking); export its results first',
+    )
+    .requiredOption('--campaign <name>', 'campaign name')
+    .option('--force', 'also when messages still wait or are tracked (it is cancelled first)')
+    .option('--json', 'print one JSON line: {campaign, removed}')
+    .action(async (flags: { campaign: string; force?: boolean; json?: boolean }) => {
+      const removed = await withProducer((p) =>
+        p.purge(flags.campaign, { force: flags.force === true }),
+      );
+      process.stdout.write(
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, removed }) + '\n'
+          : `campaign ${flags.campaign}: ${removed} messages removed\n`,
+      );
+    });
 }

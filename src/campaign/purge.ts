@@ -1,0 +1,67 @@
+/**
+ * Purge: a finished campaign's messages leave Redis — their BullMQ jobs (each removed with
+ * BullMQ's own removeJob, from whatever list holds it), their tracking entries, then the
+ * campaign's states, counts, control and listing. The memory comes back; the results go with it
+ * (export them first: `viber-bulk results`).
+ *
+ * A campaign with messages still waiting, delayed, paused or being tracked is refused unless
+ * `force`: then it is cancelled first, so that no worker sends any of it while it goes. Messages
+ * on the wire (active) are never removed under a worker: purge refuses while there are any.
+ * After a purge the campaign's ids may be enqueued again (the gateway answers 208 for an id its
+ * account has seen).
+ */
+import type { Queue } from 'bullmq';
+import { InvalidOptionError } from '../errors.js';
+import { cancelCampaign } from './controls.js';
+import { assertCampaignName, jobIdOf, type CampaignStore } from './store.js';
+
+export interface PurgeOptions {
+  /** Purge even what is not finished (it is cancelled first). Never what is on the wire. */
+  force?: boolean;
+}
+
+/** Removes a campaign; returns how many of its messages were removed. */
+export async function purgeCampaign(
+  store: CampaignStore,
+  queue: Queue,
+  campaign: string,
+  opts: PurgeOptions = {},
+): Promise<number> {
+  assertCampaignName(campaign);
+  let c = await store.counts(campaign);
+  if (c.total === 0) {
+    throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+  }
+  const open = {
+    waiting: c.waiting,
+    delayed: c.delayed,
+    paused: c.paused,
+    tracking: c.delivery.tracking,
+  };
+  const unfinished = Object.entries(open).filter(([, n]) => n > 0);
+  if (unfinished.length > 0 && !opts.force) {
+    throw new InvalidOptionError(
+      `campaign ${campaign} is not finished (${unfinished.map(([k, n]) => `${n} ${k}`).join(', ')}): ` +
+        'wait for it, cancel it, or purge with --force',
+    );
+  }
+  if (opts.force && c.waiting + c.delayed + c.paused > 0) {
+    await cancelCampaign(store, campaign);
+    c = await store.counts(campaign);
+  }
+  if (c.active > 0) {
+    throw new InvalidOptionError(
+      `campaign ${campaign} has ${c.active} messages on the wire: purge again once they are sent`,
+    );
+  }
+  let removed = 0;
+  for await (const page of store.scanStates(campaign)) {
+    const ids = page.map(([id]) => id);
+    // BullMQ's removeJob takes a job out of every list and set that holds it, with its logs.
+    await Promise.all(ids.map((id) => queue.remove(jobIdOf(id))));
+    await store.untrack(ids);
+    removed += ids.length;
+  }
+  await store.forget(campaign);
+  return removed;
+}

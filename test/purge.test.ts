@@ -1,0 +1,86 @@
+/**
+ * Purge: a finished campaign leaves Redis — jobs, states, counts, tracking — and nothing of any
+ * other campaign goes with it. Checked by scanning the queue's keys, not by asking the code.
+ */
+import { Redis } from 'ioredis';
+import { createRig, type Rig } from './fixture.js';
+import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+
+async function keysOf(queueName: string): Promise<string[]> {
+  const r = new Redis(REDIS_URL);
+  try {
+    const out: string[] = [];
+    for await (const keys of r.scanStream({
+      match: `bull:${queueName}:*`,
+      count: 1000,
+    }) as AsyncIterable<string[]>) {
+      out.push(...keys);
+    }
+    return out.sort();
+  } finally {
+    r.disconnect();
+  }
+}
+
+describe('purging a campaign', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  it('removes a finished campaign: its jobs, states, counts and tracking, and only its own', async () => {
+    rig = await createRig('purge', {
+      delivery: {
+        outcomes: { 102: 1 },
+        delayMs: [0, 0],
+        readShare: 0,
+        readDelayMs: [0, 0],
+        seed: 1,
+      },
+    });
+    await rig.producer.enqueue('old', sampleMessages(120, 1));
+    await rig.producer.enqueue('keep', sampleMessages(30, 1001));
+    await rig.producer.pause('keep');
+    await rig.startWorker({ trackAfterMs: 50, trackMaxIntervalMs: 100, readWindowMs: 0 });
+    await waitFor(async () => {
+      const c = await rig.inspector.counts('old');
+      return c.completed === 120 && c.delivery.tracking === 0;
+    }, 'old to be sent and tracked');
+    const before = await keysOf(rig.queueName);
+    expect(before.filter((k) => /:m\d+$/.test(k))).toHaveLength(150);
+
+    expect(await rig.producer.purge('old')).toBe(120);
+
+    const after = await keysOf(rig.queueName);
+    // Every job of `old` is gone, every job of `keep` is there.
+    const jobs = after.filter((k) => /:m\d+$/.test(k)).map((k) => Number(/:m(\d+)$/.exec(k)?.[1]));
+    expect(jobs.sort((a, b) => a - b)).toEqual(sampleMessages(30, 1001).map((m) => m.id));
+    expect(after.filter((k) => k.includes(':vb:c:old:'))).toEqual([]);
+    expect(await rig.queue.getJobCounts('completed')).toEqual({ completed: 0 });
+    expect((await rig.inspector.campaigns()).map((c) => c.campaign)).toEqual(['keep']);
+    expect(await rig.inspector.counts('keep')).toMatchObject({ total: 30, paused: 30 });
+    // Its ids are free again.
+    expect((await rig.producer.enqueue('again', sampleMessages(5, 1))).enqueued).toBe(5);
+  });
+
+  it('refuses a campaign that is not finished, naming what is left; --force cancels it first and removes it', async () => {
+    rig = await createRig('purgeforce');
+    await rig.producer.enqueue('c', sampleMessages(40, 1));
+    await expect(rig.producer.purge('c')).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message:
+        'campaign c is not finished (40 waiting): wait for it, cancel it, or purge with --force',
+    });
+    expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 40 });
+    expect(await rig.producer.purge('c', { force: true })).toBe(40);
+    expect(await rig.queue.getJobCounts('wait', 'failed', 'completed')).toEqual({
+      wait: 0,
+      failed: 0,
+      completed: 0,
+    });
+    expect((await keysOf(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
+    await expect(rig.producer.purge('c')).rejects.toMatchObject({
+      message: 'campaign c has no messages on this queue',
+    });
+  });
+});
