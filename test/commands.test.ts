@@ -241,6 +241,24 @@ describe('the CLI commands, as a user runs them', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ campaign: 'p', removed: 25 });
     expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+    const none = await run(CLI, ['purge'], env).ended();
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('purge needs --campaign <name> or --older-than <duration>');
+    const bad = await run(CLI, ['purge', '--older-than', '5x'], env).ended();
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--older-than must be a duration like 30d, 12h, 90m or 45s (got 5x)',
+    );
+    // A campaign cancelled whole is finished: --older-than 0s takes it.
+    await rig.producer.enqueue('q', sampleMessages(5, 100));
+    await rig.producer.cancel('q');
+    const old = await run(CLI, ['purge', '--older-than', '0s', '--json'], env).ended();
+    expect(
+      old.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ campaign: 'q', removed: 5 }]);
   });
 
   it('takes a CSV column over the matching flag, and the flag where the cell is blank', async () => {

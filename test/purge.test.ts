@@ -83,4 +83,31 @@ describe('purging a campaign', () => {
       message: 'campaign c has no messages on this queue',
     });
   });
+
+  it('purges what finished longer ago than asked, and only that; a worker does it on its own with keepFinishedMs', async () => {
+    rig = await createRig('purgeold');
+    await rig.producer.enqueue('done', sampleMessages(20, 1));
+    await rig.startWorker({ track: false });
+    await waitFor(async () => (await rig.inspector.counts('done')).completed === 20, 'done sent');
+    await rig.producer.enqueue('open', sampleMessages(10, 101));
+    await rig.producer.pause('open');
+    const done = await rig.inspector.counts('done');
+    expect(done.finishedAt).toBeGreaterThan(Date.now() - 30_000);
+    expect((await rig.inspector.counts('open')).finishedAt).toBeNull();
+    // Finished a moment ago: not older than an hour.
+    expect(await rig.producer.purgeFinished(3_600_000)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await rig.producer.purgeFinished(10)).toEqual([{ campaign: 'done', removed: 20 }]);
+    expect((await rig.inspector.campaigns()).map((c) => c.campaign)).toEqual(['open']);
+
+    // A worker with keepFinishedMs does the same by itself.
+    await rig.producer.resume('open');
+    await rig.startWorker({ track: false, keepFinishedMs: 1000 });
+    await waitFor(
+      async () => (await rig.inspector.campaigns()).length === 0,
+      'the worker to purge the finished campaign',
+      15_000,
+    );
+    expect((await keysOf(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
+  });
 });

@@ -20,6 +20,39 @@ export interface PurgeOptions {
   force?: boolean;
 }
 
+/** `30d`, `12h`, `90m`, `45s` or plain ms → ms; names the flag when it cannot read it. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) {
+    throw new InvalidOptionError(
+      `${what} must be a duration like 30d, 12h, 90m or 45s (got ${text})`,
+    );
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+/**
+ * Purges every campaign whose last message finished more than `olderThanMs` ago and that nothing
+ * tracks any more (never forced). Returns what it removed, campaign by campaign.
+ */
+export async function purgeFinished(
+  store: CampaignStore,
+  queue: Queue,
+  olderThanMs: number,
+  now = Date.now(),
+): Promise<Array<{ campaign: string; removed: number }>> {
+  const out: Array<{ campaign: string; removed: number }> = [];
+  for (const campaign of await store.campaigns()) {
+    const c = await store.counts(campaign);
+    if (c.finishedAt === null || c.finishedAt > now - olderThanMs) continue;
+    // finishedAt is cleared when messages come back; checked again here all the same.
+    if (c.waiting + c.active + c.delayed + c.paused + c.delivery.tracking > 0) continue;
+    out.push({ campaign, removed: await purgeCampaign(store, queue, campaign) });
+  }
+  return out;
+}
+
 /** Removes a campaign; returns how many of its messages were removed. */
 export async function purgeCampaign(
   store: CampaignStore,

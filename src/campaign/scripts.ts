@@ -45,6 +45,7 @@ end
 if fresh > 0 then
   redis.call('HINCRBY', KEYS[2], 'total', fresh)
   redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
+  redis.call('HDEL', KEYS[2], 'finishedAt')
 end
 redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 return out
@@ -70,6 +71,18 @@ end
 local function flush()
   for field, by in pairs(delta) do
     if by ~= 0 then redis.call('HINCRBY', KEYS[2], field, by) end
+  end
+  -- When the campaign's last message left waiting/active/delayed/paused (purge --older-than and
+  -- --keep-finished read it); cleared when one comes back (retry-failed, resume).
+  local open = 0
+  for _, v in ipairs(redis.call('HMGET', KEYS[2], 'waiting', 'active', 'delayed', 'paused')) do
+    open = open + (tonumber(v) or 0)
+  end
+  if open == 0 then
+    local t = redis.call('TIME')
+    redis.call('HSETNX', KEYS[2], 'finishedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  else
+    redis.call('HDEL', KEYS[2], 'finishedAt')
   end
 end
 `;

@@ -43,6 +43,8 @@ export interface CampaignCounts extends Record<StateName, number> {
   byStatus: Record<string, number>;
   /** Delivery tracking of the accepted messages (src/tracking), O(1) like the rest. */
   delivery: DeliveryCounts;
+  /** When its last message was sent or ended (ms), or null while any waits or is on the wire. */
+  finishedAt: number | null;
 }
 
 /** What became of accepted messages, by `<status>`. */
@@ -231,6 +233,7 @@ export class CampaignStore {
       total: num('total'),
       control: control === 'paused' || control === 'cancelled' ? control : null,
       byStatus,
+      finishedAt: raw['finishedAt'] === undefined ? null : Number(raw['finishedAt']),
       delivery: {
         tracking: num('tracking'),
         delivered: num('delivered'),

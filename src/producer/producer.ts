@@ -4,7 +4,7 @@
  * claim (one Lua call: dedupe by id, count) → addBulk (one MULTI). If Redis fails between claim and
  * add, running the same input again adds what is missing (claim.lua's `reclaimed`).
  */
-import { purgeCampaign, type PurgeOptions } from '../campaign/purge.js';
+import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
 import { RedisUnavailableError, type FieldProblem } from '../errors.js';
 import { SEND_JOB_NAME, type SendJobData } from '../job.js';
@@ -292,6 +292,15 @@ export class Producer {
   async purge(campaign: string, opts: PurgeOptions = {}): Promise<number> {
     const { store, queue } = await this.ready;
     return purgeCampaign(store, queue, campaign, opts);
+  }
+
+  /**
+   * Purges every campaign that finished more than `olderThanMs` ago and is no longer tracked.
+   * Returns what it removed.
+   */
+  async purgeFinished(olderThanMs: number): Promise<Array<{ campaign: string; removed: number }>> {
+    const { store, queue } = await this.ready;
+    return purgeFinished(store, queue, olderThanMs);
   }
 
   /** Closes what the producer opened; a connection you passed in stays open. Idempotent. */

@@ -145,6 +145,13 @@ export interface SendWorkerOptions {
    */
   lowBalance?: number;
   /**
+   * Purge campaigns that finished (and are no longer tracked) longer ago than this, ms; 0: never.
+   * Looked at every 10 minutes (or every `keepFinishedMs`, if shorter, at least every second).
+   * Export results you need before then.
+   * @defaultValue 0
+   */
+  keepFinishedMs?: number;
+  /**
    * Logger (pino). Default: a silent one.
    */
   logger?: Logger;
@@ -179,6 +186,7 @@ export const WORKER_DEFAULTS = {
   trackBatchSize: 200,
   trackRate: 5,
   balanceIntervalMs: 300_000,
+  keepFinishedMs: 0,
 } as const;
 
 const KNOWN = optionKeys<SendWorkerOptions>({
@@ -207,6 +215,7 @@ const KNOWN = optionKeys<SendWorkerOptions>({
   trackRate: true,
   balanceIntervalMs: true,
   lowBalance: true,
+  keepFinishedMs: true,
   logger: true,
 });
 
@@ -243,6 +252,7 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     trackRate: intInRange('trackRate', o.trackRate, 1, 10_000),
     balanceIntervalMs: intInRange('balanceIntervalMs', o.balanceIntervalMs, 0, 86_400_000),
     lowBalance: opts.lowBalance,
+    keepFinishedMs: intInRange('keepFinishedMs', o.keepFinishedMs, 0, 3650 * 86_400_000),
     logger: opts.logger,
   };
   const timeoutMs = opts.gateway.timeoutMs ?? 15_000;

@@ -17,9 +17,10 @@
  * asked about with `<status>` until their delivery code is final. It stops first on close().
  */
 import { EventEmitter } from 'node:events';
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
+import { purgeFinished } from '../campaign/purge.js';
 import { CampaignStore } from '../campaign/store.js';
 import { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
@@ -66,6 +67,7 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   await worker.checkRedis();
   worker.tracker?.start();
   worker.watchBalance();
+  worker.keepFinished();
   return worker;
 }
 
@@ -86,6 +88,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   /** The account's balance as last asked, if it was. */
   balance: Balance | undefined;
   private balanceTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private throttleStreak = 0;
   private closing: Promise<void> | undefined;
@@ -192,6 +195,30 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     if (every === 0 || this.balanceTimer) return;
     this.balanceTimer = setInterval(() => void this.checkBalance(), every);
     this.balanceTimer.unref();
+  }
+
+  /** With `keepFinishedMs`: purges campaigns finished longer ago than that, now and then. */
+  keepFinished(): void {
+    const keep = this.options.keepFinishedMs;
+    if (keep === 0 || this.retentionTimer) return;
+    const every = Math.min(Math.max(keep, 1000), 600_000);
+    this.retentionTimer = setInterval(() => void this.purgeFinished(), every);
+    this.retentionTimer.unref();
+  }
+
+  /** Purges what `keepFinishedMs` says may go; logs what it removed. */
+  async purgeFinished(): Promise<void> {
+    const { queueName, prefix, keepFinishedMs } = this.options;
+    const queue = new Queue(queueName, { connection: this.redis.client, prefix });
+    try {
+      for (const p of await purgeFinished(this.store, queue, keepFinishedMs)) {
+        this.log.info(p, 'purged a finished campaign (keepFinishedMs)');
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not purge finished campaigns');
+    } finally {
+      await queue.close().catch(() => undefined);
+    }
   }
 
   /** Asks the gateway for the balance now; records it, and warns if it is under `lowBalance`. */
@@ -311,6 +338,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       };
       // Reverse order of acquisition; each step runs even if an earlier one failed.
       clearInterval(this.balanceTimer);
+      clearInterval(this.retentionTimer);
       await step(async () => this.tracker?.close());
       const closingWorker = this.worker.close();
       this.batcher.drain();

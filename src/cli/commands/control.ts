@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
+import { parseDuration } from '../../campaign/purge.js';
 import { Producer } from '../../producer/producer.js';
 import { readEnv } from '../env.js';
 
@@ -84,17 +85,41 @@ export function controlCommands(program: Command): void {
     .description(
       'remove a finished campaign from Redis (jobs, states, counts, tracking); export its results first',
     )
-    .requiredOption('--campaign <name>', 'campaign name')
+    .option('--campaign <name>', 'campaign name')
+    .option(
+      '--older-than <duration>',
+      'instead of one campaign: every campaign finished longer ago than this (30d, 12h…)',
+    )
     .option('--force', 'also when messages still wait or are tracked (it is cancelled first)')
-    .option('--json', 'print one JSON line: {campaign, removed}')
-    .action(async (flags: { campaign: string; force?: boolean; json?: boolean }) => {
-      const removed = await withProducer((p) =>
-        p.purge(flags.campaign, { force: flags.force === true }),
-      );
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, removed }) + '\n'
-          : `campaign ${flags.campaign}: ${removed} messages removed\n`,
-      );
-    });
+    .option('--json', 'print one JSON line a campaign: {campaign, removed}')
+    .action(
+      async (flags: { campaign?: string; olderThan?: string; force?: boolean; json?: boolean }) => {
+        if ((flags.campaign === undefined) === (flags.olderThan === undefined)) {
+          throw new InvalidOptionError('purge needs --campaign <name> or --older-than <duration>');
+        }
+        const olderThan =
+          flags.olderThan === undefined
+            ? undefined
+            : parseDuration(flags.olderThan, '--older-than');
+        const campaign = flags.campaign;
+        const purged = await withProducer(async (p) =>
+          olderThan !== undefined
+            ? p.purgeFinished(olderThan)
+            : [
+                {
+                  campaign: campaign as string,
+                  removed: await p.purge(campaign as string, { force: flags.force === true }),
+                },
+              ],
+        );
+        for (const { campaign: c, removed } of purged) {
+          process.stdout.write(
+            flags.json
+              ? JSON.stringify({ campaign: c, removed }) + '\n'
+              : `campaign ${c}: ${removed} messages removed\n`,
+          );
+        }
+        if (purged.length === 0 && !flags.json) process.stdout.write('no campaign to purge\n');
+      },
+    );
 }

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import type { SendWorker } from '../../worker/send-worker.js';
+import { parseDuration } from '../../campaign/purge.js';
 import { takeEarlySignals } from '../early-signals.js';
 import { readEnv, requireApiKey } from '../env.js';
 import { EXIT, intArg } from '../util.js';
@@ -25,6 +26,7 @@ interface WorkerFlags {
   trackBatchSize: number;
   trackRate: number;
   lowBalance?: number;
+  keepFinished?: string;
 }
 
 export function workerCommand(program: Command): void {
@@ -111,6 +113,10 @@ export function workerCommand(program: Command): void {
         return n;
       },
     )
+    .option(
+      '--keep-finished <duration>',
+      'purge campaigns finished (and no longer tracked) longer ago than this: 30d, 12h…',
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
@@ -162,6 +168,10 @@ export function workerCommand(program: Command): void {
         trackBatchSize: flags.trackBatchSize,
         trackRate: flags.trackRate,
         lowBalance: flags.lowBalance,
+        keepFinishedMs:
+          flags.keepFinished === undefined
+            ? 0
+            : parseDuration(flags.keepFinished, '--keep-finished'),
         logger,
       });
       const first = await Promise.race([created, stopRequested]);
