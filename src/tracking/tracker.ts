@@ -218,7 +218,8 @@ export class Tracker {
         report.answered++;
         report.codes[status.code] = (report.codes[status.code] ?? 0) + 1;
       }
-      const step = trackStep(decodeInfo(c.raw), status, now, this.opts);
+      const info = decodeInfo(c.raw);
+      const step = trackStep(info, status, now, this.opts);
       for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
         report[k] += step.deltas[k] ?? 0;
       }
@@ -227,7 +228,7 @@ export class Tracker {
         c.raw,
         step.info ? encodeInfo(step.info) : '',
         step.dueAt,
-        decodeInfo(c.raw).campaign,
+        info.campaign,
         recordJson(step.record),
         Object.entries(step.deltas)
           .filter(([, by]) => by !== 0)
