@@ -103,6 +103,7 @@ describe('the viber-bulk command', () => {
       failed: 0,
       paused: 0,
       cancelled: 0,
+      expired: 0,
       control: null,
       byStatus: {},
       delivery: { tracking: 0, delivered: 0, read: 0, undelivered: 0, unknown: 0, byStatus: {} },

@@ -261,6 +261,53 @@ describe('the CLI commands, as a user runs them', () => {
     ).toEqual([{ campaign: 'q', removed: 5 }]);
   });
 
+  it('enqueue --expires and schedule set a deadline; a bad one is refused naming the flag', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
+    try {
+      const file = join(dir, 'c.csv');
+      await writeFile(file, 'id,phone,text\n1,+380971234567,hi\n');
+      const bad = await run(
+        CLI,
+        ['enqueue', '--campaign', 'e', '--file', file, '--sender', 'S', '--expires', 'tomorrow'],
+        env,
+      ).ended();
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--expires must be an ISO 8601 time');
+      const past = await run(
+        CLI,
+        [
+          'enqueue',
+          '--campaign',
+          'e',
+          '--file',
+          file,
+          '--sender',
+          'S',
+          '--expires',
+          '2020-01-01T00:00:00Z',
+        ],
+        env,
+      ).ended();
+      expect(past.code).toBe(2);
+      expect(past.stderr).toContain('expires is already in the past (2020-01-01T00:00:00.000Z)');
+      expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+      const ok = await run(
+        CLI,
+        ['enqueue', '--campaign', 'e', '--file', file, '--sender', 'S', '--expires', '2h'],
+        env,
+      ).ended();
+      expect(ok.code).toBe(0);
+      const s = await run(
+        CLI,
+        ['schedule', '--campaign', 'e', '--expires', '2030-06-01T10:00:00+03:00', '--json'],
+        env,
+      ).ended();
+      expect(JSON.parse(s.stdout)).toEqual({ campaign: 'e', expires: '2030-06-01T07:00:00.000Z' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes a CSV column over the matching flag, and the flag where the cell is blank', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
     try {

@@ -14,7 +14,9 @@ describe('steering campaigns while they run', () => {
   const settled = (campaign: string) =>
     waitFor(async () => {
       const c = await rig.inspector.counts(campaign);
-      return c.total > 0 && c.completed + c.failed + c.cancelled === c.total ? c : undefined;
+      return c.total > 0 && c.completed + c.failed + c.cancelled + c.expired === c.total
+        ? c
+        : undefined;
     }, `${campaign} to settle`);
 
   it('pauses one campaign while others flow, keeps it paused across a worker restart, and resumes it', async () => {
@@ -160,6 +162,51 @@ describe('steering campaigns while they run', () => {
     expect(done.cancelled).toBe(cancelled);
     expect(done.completed + done.cancelled).toBe(300);
     expect(done.completed).toBe(rig.sandbox.stats.accepted);
+  });
+
+  it('never sends a campaign past its deadline: what waited ends expired, what the gateway took stays accepted', async () => {
+    rig = await createRig('expires', { dedupe: false });
+    const deadline = new Date(Date.now() + 1200);
+    await rig.producer.enqueue('c', sampleMessages(200, 1), { expires: deadline });
+    // 20 msg/s in packages of 10: about two packages go out before the deadline.
+    await rig.startWorker({ batchSize: 10, lingerMs: 20, concurrency: 2, rate: 20 });
+    const done = await settled('c');
+    expect(done.completed).toBeGreaterThan(0);
+    expect(done.expired).toBeGreaterThan(0);
+    expect(done.completed + done.expired).toBe(200);
+    expect(done.completed).toBe(rig.sandbox.stats.accepted);
+    // Nothing reached the gateway after the deadline (a package checked just before it may be
+    // on the wire for a few milliseconds).
+    for (const t of rig.sandbox.arrivals) expect(t).toBeLessThan(deadline.getTime() + 200);
+    const expired = [...(await rig.queue.getJobs(['failed'], 0, -1))];
+    expect(expired).toHaveLength(done.expired);
+    expect(expired[0]?.failedReason).toBe(
+      'expired: campaign c passed its deadline before this was sent',
+    );
+    const r = await rig.inspector.result(expired[0]?.data.message.id as number);
+    expect(r?.state).toBe('expired');
+  });
+
+  it('expires a campaign whose deadline passed before any worker ran, and refuses a deadline in the past', async () => {
+    rig = await createRig('expired');
+    await expect(
+      rig.producer.enqueue('c', sampleMessages(5, 1), { expires: new Date(Date.now() - 1000) }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('expires is already in the past'),
+    });
+    expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+    await rig.producer.enqueue('c', sampleMessages(30, 1), { expires: new Date(Date.now() + 300) });
+    await sleep(500);
+    await rig.startWorker();
+    expect(await settled('c')).toMatchObject({ expired: 30, completed: 0 });
+    expect(rig.sandbox.stats.requests).toBe(0);
+    // A later deadline, set on the live campaign, lets a new enqueue go out.
+    await rig.producer.enqueue('d', sampleMessages(10, 101), {
+      expires: new Date(Date.now() + 300),
+    });
+    await rig.producer.schedule('d', { expires: null });
+    expect(await settled('d')).toMatchObject({ completed: 10, expired: 0 });
   });
 
   it('pauses and resumes while a worker is sending: nothing waits for the parked-job recheck', async () => {

@@ -54,7 +54,7 @@ return out
 /** Count bookkeeping of a campaign's counts hash (KEYS[2]): bump() per message, flush() once at the end. */
 export const BUMP = `
 local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
-  p = 'paused', x = 'cancelled' }
+  p = 'paused', x = 'cancelled', e = 'expired' }
 
 -- Count changes are summed here and written once per field by flush(): a batch of 50 moving
 -- from active to completed is 3 HINCRBYs, not 150.
@@ -126,17 +126,24 @@ export const ACTIVATE_LUA = `
   control, then move the messages). Control and states are read in the same step, so a message is
   either sent or held back, never both.
 
-  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash
+  A campaign past its deadline (KEYS[4], by Redis's clock) has every message held back to expire.
+
+  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash, KEYS[4] deadlines hash
   ARGV[1] campaign
   ARGV[2..] ids
 
-  Returns the ids held back, each followed by 'p' (park it) or 'x' (cancel it).
+  Returns the ids held back, each followed by 'p' (park it), 'x' (cancel it) or 'e' (expire it).
 ]]
 ${BUMP}
 local held = {}
 local control = redis.call('HGET', KEYS[3], ARGV[1])
-if control == 'paused' or control == 'cancelled' then
-  local letter = control == 'paused' and 'p' or 'x'
+local deadline = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '')
+if deadline then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= deadline then control = 'expired' end
+end
+if control == 'paused' or control == 'cancelled' or control == 'expired' then
+  local letter = control == 'paused' and 'p' or control == 'cancelled' and 'x' or 'e'
   for i = 2, #ARGV do
     held[#held + 1] = ARGV[i]
     held[#held + 1] = letter

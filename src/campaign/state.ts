@@ -8,6 +8,7 @@
  *   f:<code> failed for good; code is the gateway's, or empty for a transport failure
  *   p        paused: its campaign is paused; the job is parked in BullMQ's delayed set
  *   x        cancelled: its campaign was cancelled before it was sent
+ *   e        expired: its campaign's deadline (`expires`) passed before it was sent
  *
  * The producer writes the initial `w` in the same Lua call that claims the id; the worker moves
  * messages on, a Lua call per batch and step (ACTIVATE_LUA refuses p/x, PARK_LUA parks only while
@@ -15,7 +16,7 @@
  * w/d ⇄ p, w/d/p → x and f → w through TRANSITION_LUA. Every script keeps the counts in step.
  */
 export type StateName =
-  'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled';
+  'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled' | 'expired';
 
 export const STATE_NAMES: readonly StateName[] = [
   'waiting',
@@ -25,6 +26,7 @@ export const STATE_NAMES: readonly StateName[] = [
   'failed',
   'paused',
   'cancelled',
+  'expired',
 ];
 
 const BY_LETTER: Readonly<Record<string, StateName>> = {
@@ -35,6 +37,7 @@ const BY_LETTER: Readonly<Record<string, StateName>> = {
   f: 'failed',
   p: 'paused',
   x: 'cancelled',
+  e: 'expired',
 };
 
 export const state = {
@@ -45,6 +48,7 @@ export const state = {
   failed: (code?: number): string => `f:${code ?? ''}`,
   paused: 'p',
   cancelled: 'x',
+  expired: 'e',
 } as const;
 
 /** Decodes a stored state string: its name and the gateway code, if any. */

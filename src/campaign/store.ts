@@ -86,7 +86,7 @@ export class CampaignStore {
     if (typeof r.vbClaim !== 'function') {
       redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
-      redis.defineCommand('vbActivate', { numberOfKeys: 3, lua: ACTIVATE_LUA });
+      redis.defineCommand('vbActivate', { numberOfKeys: 4, lua: ACTIVATE_LUA });
       redis.defineCommand('vbPark', { numberOfKeys: 3, lua: PARK_LUA });
       redis.defineCommand('vbTransitionTrack', { numberOfKeys: 4, lua: TRANSITION_TRACK_LUA });
     }
@@ -168,19 +168,36 @@ export class CampaignStore {
    * (or already moved by a pause or cancel): those are returned with 'p' (park) or 'x' (cancel),
    * and must not be sent.
    */
-  async activate(campaign: string, ids: readonly number[]): Promise<Map<number, 'p' | 'x'>> {
-    const held = new Map<number, 'p' | 'x'>();
+  async activate(campaign: string, ids: readonly number[]): Promise<Map<number, 'p' | 'x' | 'e'>> {
+    const held = new Map<number, 'p' | 'x' | 'e'>();
     if (ids.length === 0) return held;
     const flat = await this.redis.vbActivate(
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.controlKey,
+      this.deadlinesKey,
       campaign,
       ...ids,
     );
     for (let i = 0; i + 1 < flat.length; i += 2)
-      held.set(Number(flat[i]), flat[i + 1] as 'p' | 'x');
+      held.set(Number(flat[i]), flat[i + 1] as 'p' | 'x' | 'e');
     return held;
+  }
+
+  private get deadlinesKey(): string {
+    return `${this.base}vb:expires`;
+  }
+
+  /** Sets (or, with undefined, clears) the moment after which nothing of the campaign is sent. */
+  async setDeadline(campaign: string, at: number | undefined): Promise<void> {
+    if (at === undefined) await this.redis.hdel(this.deadlinesKey, campaign);
+    else await this.redis.hset(this.deadlinesKey, campaign, String(at));
+  }
+
+  /** The campaign's deadline (ms), if it has one. */
+  async deadline(campaign: string): Promise<number | undefined> {
+    const v = await this.redis.hget(this.deadlinesKey, campaign);
+    return v === null ? undefined : Number(v);
   }
 
   /**
@@ -263,6 +280,7 @@ export class CampaignStore {
       .multi()
       .del(this.stateKey(campaign), this.countsKey(campaign))
       .hdel(this.controlKey, campaign)
+      .hdel(this.deadlinesKey, campaign)
       .zrem(this.campaignsKey, campaign)
       .exec();
   }

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../campaign/purge.js';
+import { InvalidOptionError } from '../errors.js';
 
 /** A commander parser for a whole number flag; commander's error names the flag. */
 export function intArg(min: number, max: number) {
@@ -51,4 +53,21 @@ export function writeLine(line: string): Promise<void> | void {
       process.stdout.once('error', done);
     });
   }
+}
+
+/**
+ * A moment given as ISO 8601 (`2026-12-01T10:00:00+02:00`) or as a duration from now (`90s`,
+ * `30m`, `12h`, `2d`); the error names the flag.
+ */
+export function parseWhen(text: string, flag: string, now = Date.now()): Date {
+  if (/^\s*\d+\s*(ms|s|m|h|d)\s*$/.test(text)) return new Date(now + parseDuration(text, flag));
+  if (
+    /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(text.trim())
+  ) {
+    const d = new Date(text.trim());
+    if (!Number.isNaN(d.getTime())) return d;
+  }
+  throw new InvalidOptionError(
+    `${flag} must be an ISO 8601 time (2026-12-01T10:00:00+02:00) or a duration like 90s, 30m, 12h, 2d (got ${text})`,
+  );
 }

@@ -6,7 +6,7 @@
  */
 import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
-import { RedisUnavailableError, type FieldProblem } from '../errors.js';
+import { InvalidOptionError, RedisUnavailableError, type FieldProblem } from '../errors.js';
 import { SEND_JOB_NAME, type SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
@@ -68,6 +68,11 @@ export interface EnqueueProgress {
 export interface EnqueueOptions {
   /** Campaign-wide values rows may leave out. */
   defaults?: MessageDefaults;
+  /**
+   * The campaign's deadline: what has not been sent by then is never sent (state `expired`).
+   * Shared by every call for the campaign; a later call that gives one changes it.
+   */
+  expires?: Date;
   /** Called after each chunk. */
   onProgress?: (p: EnqueueProgress) => void;
 }
@@ -124,7 +129,9 @@ export class Producer {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     assertCampaignName(campaign);
+    if (options.expires !== undefined) assertFuture(options.expires, 'expires');
     const { queue, store } = await this.ready;
+    if (options.expires !== undefined) await store.setDeadline(campaign, options.expires.getTime());
     const result: EnqueueResult = {
       campaign,
       enqueued: 0,
@@ -284,6 +291,20 @@ export class Producer {
   }
 
   /**
+   * Changes a live campaign's timing: `expires` a new deadline, or null to drop it. Takes effect
+   * for every worker at once (checked as each package goes on the wire).
+   */
+  async schedule(campaign: string, settings: { expires: Date | null }): Promise<void> {
+    assertCampaignName(campaign);
+    if (settings.expires !== null) assertFuture(settings.expires, 'expires');
+    const { store } = await this.ready;
+    if ((await store.counts(campaign)).total === 0) {
+      throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+    }
+    await store.setDeadline(campaign, settings.expires?.getTime());
+  }
+
+  /**
    * Removes a finished campaign from Redis: its jobs, states, counts and tracking; the memory
    * comes back and so do its ids. Export its results first. Refuses a campaign with messages
    * still to send or being tracked unless `force` (it is cancelled first). Returns how many
@@ -329,4 +350,11 @@ async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {
 
 function idOf(value: unknown): unknown {
   return typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+}
+
+function assertFuture(at: Date, what: string): void {
+  if (Number.isNaN(at.getTime())) throw new InvalidOptionError(`${what} is not a valid time`);
+  if (at.getTime() <= Date.now()) {
+    throw new InvalidOptionError(`${what} is already in the past (${at.toISOString()})`);
+  }
 }

@@ -42,6 +42,8 @@ export interface BatchReport {
   parked: number;
   /** Jobs of cancelled campaigns, failed instead of sent. */
   cancelled: number;
+  /** Jobs of campaigns past their deadline, failed instead of sent. */
+  expired: number;
   /** Times the gateway throttled this batch (212) before taking it. */
   throttled: number;
   /** Messages by the gateway's per-message code, as answered to this batch (208 included). */
@@ -84,6 +86,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     throttled: 0,
     parked: 0,
     cancelled: 0,
+    expired: 0,
     codes: {},
   };
   const decisions = new Map<Pending, Decision>();
@@ -254,7 +257,10 @@ async function activate(
     for (const p of list) {
       const letter = held[i]?.get(p.job.data.message.id);
       if (letter === undefined) out.push(p);
-      else decisions.set(p, { action: letter === st.paused ? 'park' : 'cancel' });
+      else
+        decisions.set(p, {
+          action: letter === st.paused ? 'park' : letter === st.expired ? 'expire' : 'cancel',
+        });
     }
   });
   return out;

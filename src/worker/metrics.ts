@@ -19,6 +19,7 @@ const OUTCOMES = [
   'requeued',
   'parked',
   'cancelled',
+  'expired',
 ] as const;
 
 const DELIVERY_ENDS = ['delivered', 'read', 'undelivered', 'unknown'] as const;

@@ -19,7 +19,9 @@ export type Decision =
   /** Its campaign is paused: park the job in BullMQ's delayed set until resumed. */
   | { action: 'park' }
   /** Its campaign was cancelled: fail the job without sending it. */
-  | { action: 'cancel' };
+  | { action: 'cancel' }
+  /** Its campaign's deadline passed before it was sent: fail the job without sending it. */
+  | { action: 'expire' };
 
 /** Why a worker stopped taking work: an account problem, or the gateway refusing us over HTTP. */
 export interface HaltReason {

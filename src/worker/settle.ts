@@ -35,6 +35,8 @@ function stateAfter(p: Pending, d: Decision): string {
     }
     case 'cancel':
       return st.cancelled;
+    case 'expire':
+      return st.expired;
     default:
       return st.waiting;
   }
@@ -164,6 +166,14 @@ export async function settle(
         case 'retry':
           report.retried++;
           p.reject(jobError(d.code ? `GATEWAY_${d.code}` : 'TRANSIENT', d.reason));
+          return;
+        case 'expire':
+          report.expired++;
+          p.reject(
+            new UnrecoverableError(
+              `expired: campaign ${p.job.data.campaign} passed its deadline before this was sent`,
+            ),
+          );
           return;
         case 'cancel':
           report.cancelled++;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import { parseDuration } from '../../campaign/purge.js';
+import { parseWhen } from '../util.js';
 import { Producer } from '../../producer/producer.js';
 import { readEnv } from '../env.js';
 
@@ -77,6 +78,26 @@ export function controlCommands(program: Command): void {
         flags.json
           ? JSON.stringify({ campaign: flags.campaign, retried }) + '\n'
           : `campaign ${flags.campaign}: ${retried} failed messages queued again\n`,
+      );
+    });
+
+  program
+    .command('schedule')
+    .description("change a live campaign's timing (every worker follows at once)")
+    .requiredOption('--campaign <name>', 'campaign name')
+    .requiredOption(
+      '--expires <when>',
+      'new deadline (ISO 8601, or 90s/30m/12h/2d from now), or none to drop it',
+    )
+    .option('--json', 'print one JSON line: {campaign, expires}')
+    .action(async (flags: { campaign: string; expires: string; json?: boolean }) => {
+      const expires = flags.expires === 'none' ? null : parseWhen(flags.expires, '--expires');
+      await withProducer((p) => p.schedule(flags.campaign, { expires }));
+      const shown = expires === null ? null : expires.toISOString();
+      process.stdout.write(
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, expires: shown }) + '\n'
+          : `campaign ${flags.campaign}: ${shown === null ? 'no deadline' : `expires ${shown}`}\n`,
       );
     });
 

@@ -8,7 +8,7 @@ import { MESSAGE_TYPES, type MessageType } from '../../message.js';
 import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
-import { EXIT } from '../util.js';
+import { EXIT, parseWhen } from '../util.js';
 import { EnqueueProgressView } from '../progress.js';
 
 interface EnqueueFlags {
@@ -22,6 +22,7 @@ interface EnqueueFlags {
   url?: string;
   format?: string;
   country: string;
+  expires?: string;
   json?: boolean;
 }
 
@@ -44,6 +45,10 @@ export function enqueueCommand(program: Command): void {
     .option('--button <caption>', 'button caption for rows without one')
     .option('--url <url>', 'button URL for rows without one')
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
+    .option(
+      '--expires <when>',
+      'deadline: what is not sent by then never is (ISO 8601, or 90s/30m/12h/2d from now)',
+    )
     .option(
       '--country <code>',
       'country of phone numbers written without +country code (ISO 3166-1, e.g. UA, PL)',
@@ -80,6 +85,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   if (flags.url !== undefined) defaults.url = flags.url;
   defaults.type = (flags.type as MessageType | undefined) ?? (flags.image ? 'image' : 'text');
 
+  const expires = flags.expires === undefined ? undefined : parseWhen(flags.expires, '--expires');
   // Fail on an unreadable file before touching Redis.
   let size = 0;
   if (flags.file !== '-') {
@@ -108,6 +114,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   try {
     const res = await producer.enqueueRows(flags.campaign, readRows(input, format), {
       defaults,
+      ...(expires ? { expires } : {}),
       onProgress: (p) => progress.update(p),
     });
     progress.end();
