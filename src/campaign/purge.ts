@@ -20,18 +20,6 @@ export interface PurgeOptions {
   force?: boolean;
 }
 
-/** `30d`, `12h`, `90m`, `45s` or plain ms → ms; names the flag when it cannot read it. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) {
-    throw new InvalidOptionError(
-      `${what} must be a duration like 30d, 12h, 90m or 45s (got ${text})`,
-    );
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
-  return Number(m[1]) * unit;
-}
-
 /**
  * Purges every campaign whose last message finished more than `olderThanMs` ago and that nothing
  * tracks any more (never forced). Returns what it removed, campaign by campaign.

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from '../campaign/purge.js';
 import { InvalidOptionError } from '../errors.js';
 
 /** A commander parser for a whole number flag; commander's error names the flag. */
@@ -70,4 +69,16 @@ export function parseWhen(text: string, flag: string, now = Date.now()): Date {
   throw new InvalidOptionError(
     `${flag} must be an ISO 8601 time (2026-12-01T10:00:00+02:00) or a duration like 90s, 30m, 12h, 2d (got ${text})`,
   );
+}
+
+/** `30d`, `12h`, `90m`, `45s` or plain ms → ms; names the flag when it cannot read it. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) {
+    throw new InvalidOptionError(
+      `${what} must be a duration like 30d, 12h, 90m or 45s (got ${text})`,
+    );
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  return Number(m[1]) * unit;
 }

@@ -25,13 +25,7 @@ import type { GatewayClient } from '../gateway/client.js';
 import { classify } from '../xml/codes.js';
 import type { StatusResult } from '../xml/parse.js';
 import type { RateLimiter } from '../worker/rate-limiter.js';
-import {
-  decodeInfo,
-  encodeInfo,
-  trackStep,
-  type DeliveryRecord,
-  type TrackingSettings,
-} from './delivery.js';
+import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
 import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA, TRACK_RELEASE_LUA } from './scripts.js';
 
 /** What one status round came to: the worker's `delivery` event. */
@@ -229,7 +223,7 @@ export class Tracker {
         step.info ? encodeInfo(step.info) : '',
         step.dueAt,
         info.campaign,
-        recordJson(step.record),
+        JSON.stringify(step.record),
         Object.entries(step.deltas)
           .filter(([, by]) => by !== 0)
           .map(([f, by]) => `${f}=${by}`)
@@ -240,8 +234,4 @@ export class Tracker {
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
   }
-}
-
-function recordJson(r: DeliveryRecord): string {
-  return JSON.stringify(r);
 }

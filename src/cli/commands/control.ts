@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
-import { parseDuration } from '../../campaign/purge.js';
-import { parseWhen } from '../util.js';
+import { parseDuration, parseWhen } from '../util.js';
 import { Producer } from '../../producer/producer.js';
 import { readEnv } from '../env.js';
 

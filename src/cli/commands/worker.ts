@@ -3,10 +3,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import type { SendWorker } from '../../worker/send-worker.js';
-import { parseDuration } from '../../campaign/purge.js';
 import { takeEarlySignals } from '../early-signals.js';
 import { readEnv, requireApiKey } from '../env.js';
-import { EXIT, intArg } from '../util.js';
+import { EXIT, intArg, parseDuration } from '../util.js';
 
 interface WorkerFlags {
   rate: number;
