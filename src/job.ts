@@ -30,3 +30,10 @@ export interface SendJobResult {
 
 /** BullMQ job name of every send job. */
 export const SEND_JOB_NAME = 'send';
+
+/**
+ * Enqueued jobs wait in BullMQ's delayed set "until" this moment, which never comes: the
+ * dispatcher (src/dispatch) releases them into the wait list in priority and fair-share order.
+ * 2038 keeps BullMQ's delayed score (timestamp × 4096) inside a double's exact integers.
+ */
+export const HELD_UNTIL = Date.UTC(2038, 0, 1);

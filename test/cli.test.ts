@@ -104,7 +104,17 @@ describe('the viber-bulk command', () => {
       paused: 0,
       cancelled: 0,
       expired: 0,
+      scheduled: 0,
       control: null,
+      schedule: {
+        at: null,
+        window: null,
+        tz: null,
+        expires: null,
+        priority: 'normal',
+        weight: 1,
+        campaignRate: null,
+      },
       byStatus: {},
       delivery: { tracking: 0, delivered: 0, read: 0, undelivered: 0, unknown: 0, byStatus: {} },
     });

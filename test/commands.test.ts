@@ -302,7 +302,16 @@ describe('the CLI commands, as a user runs them', () => {
         ['schedule', '--campaign', 'e', '--expires', '2030-06-01T10:00:00+03:00', '--json'],
         env,
       ).ended();
-      expect(JSON.parse(s.stdout)).toEqual({ campaign: 'e', expires: '2030-06-01T07:00:00.000Z' });
+      expect(JSON.parse(s.stdout)).toEqual({
+        campaign: 'e',
+        at: null,
+        window: null,
+        tz: null,
+        expires: '2030-06-01T07:00:00.000Z',
+        priority: 'normal',
+        weight: 1,
+        campaignRate: null,
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

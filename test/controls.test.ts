@@ -212,7 +212,7 @@ describe('steering campaigns while they run', () => {
   it('pauses and resumes while a worker is sending: nothing waits for the parked-job recheck', async () => {
     rig = await createRig('flip', { latencyMs: 15 });
     await rig.producer.enqueue('c', sampleMessages(2000, 1));
-    await rig.startWorker({ batchSize: 10, concurrency: 4, pauseRecheckMs: 3_600_000 });
+    await rig.startWorker({ batchSize: 10, concurrency: 4 });
     for (let i = 0; i < 8; i++) {
       const before = (await rig.inspector.counts('c')).completed;
       await waitFor(

@@ -81,7 +81,8 @@ describe('enqueueing a campaign', () => {
     expect(res).toMatchObject({ enqueued: 4, duplicates: 0 });
     expect(await inspector.counts('c')).toMatchObject({ total: 4, waiting: 4 });
     const { queue } = await producer.connection();
-    expect(await queue.getJobCounts('wait')).toEqual({ wait: 4 });
+    // Enqueued jobs wait in BullMQ's delayed set until a worker's dispatcher releases them.
+    expect(await queue.getJobCounts('wait', 'delayed')).toEqual({ wait: 0, delayed: 4 });
   });
 
   it('fails fast, naming the Redis URL, when Redis is down', async () => {

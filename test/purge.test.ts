@@ -71,7 +71,7 @@ describe('purging a campaign', () => {
       message:
         'campaign c is not finished (40 waiting): wait for it, cancel it, or purge with --force',
     });
-    expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 40 });
+    expect(await rig.queue.getJobCounts('delayed')).toEqual({ delayed: 40 });
     expect(await rig.producer.purge('c', { force: true })).toBe(40);
     expect(await rig.queue.getJobCounts('wait', 'failed', 'completed')).toEqual({
       wait: 0,

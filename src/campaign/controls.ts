@@ -1,9 +1,9 @@
 /**
  * Operator actions on a campaign, on a queue shared with other campaigns (which keep flowing):
  *
- *   pause        control = paused; waiting/delayed messages → p. Workers park any job of the
- *                campaign they pick up in BullMQ's delayed set instead of sending it.
- *   resume       control cleared; p → w, and parked jobs are promoted back to waiting.
+ *   pause        control = paused; waiting/delayed messages → p. The dispatcher releases nothing
+ *                more of it; workers put any job of it they hold back in its backlog, unsent.
+ *   resume       control cleared; p → w. The dispatcher releases its backlog again.
  *   cancel       control = cancelled; waiting/delayed/paused messages → x. Workers fail any job
  *                of the campaign they pick up, unsent. What is in flight or accepted stays so.
  *   retryFailed  failed messages (all, or with the given codes) → w; their jobs are retried with
@@ -89,15 +89,8 @@ export async function resumeCampaign(
 ): Promise<number> {
   await steerable(store, campaign);
   await store.setControl(campaign, undefined);
-  // Parked jobs sit in the delayed set; those never picked up while paused are still waiting.
-  return moveAll(store, campaign, st.paused, st.waiting, (moved) =>
-    Promise.all(
-      moved.map(async (id) => {
-        const job = await queue.getJob(jobIdOf(id));
-        if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-      }),
-    ),
-  );
+  // Parked jobs wait in the campaign's backlog: the dispatcher releases them from now on.
+  return moveAll(store, campaign, st.paused, st.waiting);
 }
 
 /**

@@ -8,6 +8,8 @@ export const CLAIM_LUA = `
   KEYS[1] state hash      id -> state (this campaign's)
   KEYS[2] counts hash     total, waiting, ... (this campaign's)
   KEYS[3] campaigns zset  campaign -> first enqueue time (ms)
+  KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
+  KEYS[5] ready set       campaigns with a backlog
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
   ARGV[3] now (ms)
@@ -22,6 +24,7 @@ export const CLAIM_LUA = `
 ]]
 local jobPrefix = ARGV[2]
 local out = {}
+local backlog = {}
 local seen = {}
 local fresh = 0
 for i = 4, #ARGV do
@@ -41,6 +44,13 @@ for i = 4, #ARGV do
   end
   seen[id] = true
   out[#out + 1] = r
+  if r < 2 then backlog[#backlog + 1] = id end
+end
+-- Into the backlog now, before the job exists: the dispatcher skips ids whose job is not added yet
+-- and comes back to them, so a producer dying between claim and add strands nothing.
+if #backlog > 0 then
+  redis.call('RPUSH', KEYS[4], unpack(backlog))
+  redis.call('SADD', KEYS[5], ARGV[1])
 end
 if fresh > 0 then
   redis.call('HINCRBY', KEYS[2], 'total', fresh)
@@ -119,31 +129,54 @@ flush()
 return changed
 `;
 
+/**
+ * Why a campaign's messages may not go on the wire now, read from the campaign's control
+ * (KEYS[3]), deadline (KEYS[4]) and gate (KEYS[5], c -> rank:weight:rate:from:until), by Redis's
+ * clock: 'e' past its deadline, 'x' cancelled, 'p' paused, 's' before its start or outside its
+ * window; nil when it may send.
+ */
+export const HELD_LETTER = `
+local function heldLetter(c, now)
+  local control = redis.call('HGET', KEYS[3], c)
+  local deadline = tonumber(redis.call('HGET', KEYS[4], c) or '')
+  if deadline and now >= deadline then return 'e' end
+  if control == 'cancelled' then return 'x' end
+  if control == 'paused' then return 'p' end
+  local g = redis.call('HGET', KEYS[5], c)
+  if g then
+    local f = {}
+    for v in string.gmatch(g, '[^:]+') do f[#f + 1] = tonumber(v) end
+    if now < f[4] or now >= f[5] then return 's' end
+  end
+  return nil
+end
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
 export const ACTIVATE_LUA = `
 --[[
-  A worker is about to send these messages: marks them active, unless their campaign is paused or
-  cancelled, or an operator's pause or cancel has already moved them (pause and cancel set the
-  control, then move the messages). Control and states are read in the same step, so a message is
-  either sent or held back, never both.
+  A worker is about to send these messages (its rate slot is granted): marks them active, unless
+  their campaign may not send now (heldLetter: past its deadline, cancelled, paused, before its
+  start, outside its window), or an operator's pause or cancel has already moved them (pause and
+  cancel set the control, then move the messages). Control, timing and states are read in the same
+  step, so a message is either sent or held back, never both.
 
-  A campaign past its deadline (KEYS[4], by Redis's clock) has every message held back to expire.
-
-  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash, KEYS[4] deadlines hash
+  KEYS[1] state hash, KEYS[2] counts hash, KEYS[3] control hash, KEYS[4] deadlines hash,
+  KEYS[5] gate hash
   ARGV[1] campaign
   ARGV[2..] ids
 
-  Returns the ids held back, each followed by 'p' (park it), 'x' (cancel it) or 'e' (expire it).
+  Returns the ids held back, each followed by 'p' (park it), 'x' (cancel it), 'e' (expire it) or
+  's' (back to the backlog: not its time).
 ]]
 ${BUMP}
+${HELD_LETTER}
 local held = {}
-local control = redis.call('HGET', KEYS[3], ARGV[1])
-local deadline = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '')
-if deadline then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= deadline then control = 'expired' end
-end
-if control == 'paused' or control == 'cancelled' or control == 'expired' then
-  local letter = control == 'paused' and 'p' or control == 'cancelled' and 'x' or 'e'
+local letter = heldLetter(ARGV[1], nowMs())
+if letter then
   for i = 2, #ARGV do
     held[#held + 1] = ARGV[i]
     held[#held + 1] = letter
@@ -153,10 +186,10 @@ end
 for i = 2, #ARGV do
   local id = ARGV[i]
   local old = redis.call('HGET', KEYS[1], id)
-  local letter = old and string.sub(old, 1, 1)
-  if letter == 'p' or letter == 'x' then
+  local first = old and string.sub(old, 1, 1)
+  if first == 'p' or first == 'x' then
     held[#held + 1] = id
-    held[#held + 1] = letter
+    held[#held + 1] = first
   elseif old and old ~= 'a' then
     redis.call('HSET', KEYS[1], id, 'a')
     bump(old, -1)
@@ -167,13 +200,34 @@ flush()
 return held
 `;
 
+export const HELD_LUA = `
+--[[
+  Read-only: which of these campaigns may not send now, and why (heldLetter). A worker asks before
+  it waits for a rate slot, so that messages of a paused, cancelled, expired or not-yet-due
+  campaign never take one; the activate step asks again once the slot is granted.
+
+  KEYS[3] control hash, KEYS[4] deadlines hash, KEYS[5] gate hash (KEYS[1], KEYS[2] unused)
+  ARGV campaigns
+  Returns one letter per campaign ('' when it may send).
+]]
+${HELD_LETTER}
+local now = nowMs()
+local out = {}
+for i = 1, #ARGV do out[i] = heldLetter(ARGV[i], now) or '' end
+return out
+`;
+
 export const PARK_LUA = `
 --[[
   A worker parks messages of a paused campaign: their state becomes p, but only while the campaign
   is still paused, checked in the same step — a resume (control cleared, then p -> w) either sees
   them parked and takes them back, or they are not parked at all.
 
-  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash
+  Parked ids go back to the front of the campaign's backlog, where the dispatcher leaves them
+  until a resume (before the worker moves their jobs to the delayed set: see BACKLOG_LUA).
+
+  KEYS[1] state hash, KEYS[2] counts hash (as above), KEYS[3] control hash,
+  KEYS[4] backlog list, KEYS[5] ready set
   ARGV[1] campaign
   ARGV[2..] ids
 
@@ -193,6 +247,8 @@ for i = 2, #ARGV do
     bump('p', 1)
   end
 end
+for i = #ARGV, 2, -1 do redis.call('LPUSH', KEYS[4], ARGV[i]) end
+redis.call('SADD', KEYS[5], ARGV[1])
 flush()
 return control
 `;

@@ -6,7 +6,18 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
 import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
-import { ACTIVATE_LUA, CLAIM_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
+import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
+import { ACTIVATE_LUA, CLAIM_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
+import {
+  DEFAULT_TIMING,
+  gateOf,
+  OPEN_END,
+  PRIORITY_RANK,
+  timingView,
+  type Gate,
+  type ScheduleView,
+  type StoredTiming,
+} from './timing.js';
 import { STATE_NAMES, type StateName } from './state.js';
 
 /** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
@@ -45,6 +56,13 @@ export interface CampaignCounts extends Record<StateName, number> {
   delivery: DeliveryCounts;
   /** When its last message was sent or ended (ms), or null while any waits or is on the wire. */
   finishedAt: number | null;
+  /**
+   * Waiting messages of a campaign whose start (`at`) is still ahead: shown here instead of in
+   * `waiting` until then.
+   */
+  scheduled: number;
+  /** Its timing settings (null where unset). */
+  schedule: ScheduleView;
 }
 
 /** What became of accepted messages, by `<status>`. */
@@ -69,7 +87,13 @@ interface StoreCommands {
   vbActivate(...args: (string | number)[]): Promise<string[]>;
   vbPark(...args: (string | number)[]): Promise<string>;
   vbTransitionTrack(...args: (string | number)[]): Promise<string[]>;
+  vbHeld(...args: (string | number)[]): Promise<string[]>;
+  vbBacklog(...args: (string | number)[]): Promise<number>;
+  vbSetGate(...args: (string | number)[]): Promise<number>;
 }
+
+/** Why a campaign's messages are held back: see HELD_LETTER in scripts.ts. */
+export type HeldLetter = 'p' | 'x' | 'e' | 's';
 
 export class CampaignStore {
   private readonly redis: Redis & StoreCommands;
@@ -84,10 +108,13 @@ export class CampaignStore {
   ) {
     const r = redis as Redis & Partial<StoreCommands>;
     if (typeof r.vbClaim !== 'function') {
-      redis.defineCommand('vbClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
+      redis.defineCommand('vbClaim', { numberOfKeys: 5, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
-      redis.defineCommand('vbActivate', { numberOfKeys: 4, lua: ACTIVATE_LUA });
-      redis.defineCommand('vbPark', { numberOfKeys: 3, lua: PARK_LUA });
+      redis.defineCommand('vbActivate', { numberOfKeys: 5, lua: ACTIVATE_LUA });
+      redis.defineCommand('vbHeld', { numberOfKeys: 5, lua: HELD_LUA });
+      redis.defineCommand('vbPark', { numberOfKeys: 5, lua: PARK_LUA });
+      redis.defineCommand('vbBacklog', { numberOfKeys: 2, lua: BACKLOG_LUA });
+      redis.defineCommand('vbSetGate', { numberOfKeys: 2, lua: SET_GATE_LUA });
       redis.defineCommand('vbTransitionTrack', { numberOfKeys: 4, lua: TRANSITION_TRACK_LUA });
     }
     this.redis = redis as Redis & StoreCommands;
@@ -112,6 +139,8 @@ export class CampaignStore {
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.campaignsKey,
+      this.backlogKey(campaign),
+      this.readyKey,
       campaign,
       this.base + 'm',
       now,
@@ -164,24 +193,105 @@ export class CampaignStore {
   }
 
   /**
-   * Marks messages active before they are sent, except those of a paused or cancelled campaign
-   * (or already moved by a pause or cancel): those are returned with 'p' (park) or 'x' (cancel),
-   * and must not be sent.
+   * Marks messages active before they are sent, except those of a campaign that may not send now
+   * (or already moved by a pause or cancel): those are returned with their HeldLetter and must
+   * not be sent.
    */
-  async activate(campaign: string, ids: readonly number[]): Promise<Map<number, 'p' | 'x' | 'e'>> {
-    const held = new Map<number, 'p' | 'x' | 'e'>();
+  async activate(campaign: string, ids: readonly number[]): Promise<Map<number, HeldLetter>> {
+    const held = new Map<number, HeldLetter>();
     if (ids.length === 0) return held;
     const flat = await this.redis.vbActivate(
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.controlKey,
       this.deadlinesKey,
+      this.gateKey,
       campaign,
       ...ids,
     );
     for (let i = 0; i + 1 < flat.length; i += 2)
-      held.set(Number(flat[i]), flat[i + 1] as 'p' | 'x' | 'e');
+      held.set(Number(flat[i]), flat[i + 1] as HeldLetter);
     return held;
+  }
+
+  /** Which of these campaigns may not send now (read-only; one round trip). */
+  async held(campaigns: readonly string[]): Promise<Map<string, HeldLetter>> {
+    const out = new Map<string, HeldLetter>();
+    if (campaigns.length === 0) return out;
+    const letters = await this.redis.vbHeld(
+      this.base + 'vb:unused',
+      this.base + 'vb:unused',
+      this.controlKey,
+      this.deadlinesKey,
+      this.gateKey,
+      ...campaigns,
+    );
+    campaigns.forEach((c, i) => {
+      const l = letters[i];
+      if (l) out.set(c, l as HeldLetter);
+    });
+    return out;
+  }
+
+  /** Puts ids back at the front of their campaign's backlog (not its time yet). */
+  async backToBacklog(campaign: string, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.vbBacklog(this.readyKey, this.backlogKey(campaign), campaign, ...ids);
+  }
+
+  /** `<prefix>vb:bl:<campaign>`: ids enqueued and not released to BullMQ's wait list yet. */
+  backlogKey(campaign: string): string {
+    return `${this.base}vb:bl:${campaign}`;
+  }
+
+  get readyKey(): string {
+    return `${this.base}vb:ready`;
+  }
+
+  private get timingKey(): string {
+    return `${this.base}vb:timing`;
+  }
+
+  get gateKey(): string {
+    return `${this.base}vb:gate`;
+  }
+
+  /** The campaign's timing settings (defaults where unset). */
+  async timing(campaign: string): Promise<StoredTiming> {
+    const raw = await this.redis.hget(this.timingKey, campaign);
+    return raw === null ? { ...DEFAULT_TIMING } : parseTiming(raw);
+  }
+
+  /** Stores timing settings and the gate they give now, in one step. */
+  async setTiming(campaign: string, timing: StoredTiming, now = Date.now()): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.timingKey, campaign, JSON.stringify(timing))
+      .hset(this.gateKey, campaign, gateString(timing, gateOf(timing, now)))
+      .exec();
+  }
+
+  /**
+   * A campaign's window closed (the dispatcher said so): computes the next interval from the
+   * stored timing and writes it, unless the timing changed meanwhile.
+   */
+  async refreshGate(campaign: string, now = Date.now()): Promise<Gate | undefined> {
+    const raw = (await this.redis.hget(this.timingKey, campaign)) ?? '';
+    const timing = raw === '' ? { ...DEFAULT_TIMING } : parseTiming(raw);
+    const gate = gateOf(timing, now);
+    const wrote = await this.redis.vbSetGate(
+      this.timingKey,
+      this.gateKey,
+      campaign,
+      raw,
+      gateString(timing, gate),
+    );
+    return wrote === 1 ? gate : undefined;
+  }
+
+  /** Backlog lengths: messages of each campaign not released to the queue yet. */
+  async backlogLength(campaign: string): Promise<number> {
+    return this.redis.llen(this.backlogKey(campaign));
   }
 
   private get deadlinesKey(): string {
@@ -209,6 +319,8 @@ export class CampaignStore {
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.controlKey,
+      this.backlogKey(campaign),
+      this.readyKey,
       campaign,
       ...ids,
     );
@@ -234,10 +346,13 @@ export class CampaignStore {
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
   async counts(campaign: string): Promise<CampaignCounts> {
-    const [raw, control] = await Promise.all([
+    const [raw, control, timingRaw, deadline] = await Promise.all([
       this.redis.hgetall(this.countsKey(campaign)),
       this.redis.hget(this.controlKey, campaign),
+      this.redis.hget(this.timingKey, campaign),
+      this.redis.hget(this.deadlinesKey, campaign),
     ]);
+    const timing = timingRaw === null ? { ...DEFAULT_TIMING } : parseTiming(timingRaw);
     const num = (k: string): number => Number(raw[k] ?? 0);
     const byStatus: Record<string, number> = {};
     const byDelivery: Record<string, number> = {};
@@ -259,8 +374,14 @@ export class CampaignStore {
         unknown: num('unknown'),
         byStatus: byDelivery,
       },
+      schedule: timingView(timing, deadline === null ? undefined : Number(deadline)),
     } as CampaignCounts;
     for (const s of STATE_NAMES) out[s] = num(s);
+    out.scheduled = 0;
+    if (timing.at !== null && timing.at > Date.now()) {
+      out.scheduled = out.waiting;
+      out.waiting = 0;
+    }
     return out;
   }
 
@@ -278,9 +399,14 @@ export class CampaignStore {
   async forget(campaign: string): Promise<void> {
     await this.redis
       .multi()
-      .del(this.stateKey(campaign), this.countsKey(campaign))
+      .del(this.stateKey(campaign), this.countsKey(campaign), this.backlogKey(campaign))
       .hdel(this.controlKey, campaign)
       .hdel(this.deadlinesKey, campaign)
+      .hdel(this.timingKey, campaign)
+      .hdel(this.gateKey, campaign)
+      .hdel(`${this.base}vb:fair`, campaign)
+      .hdel(`${this.base}vb:crate`, campaign)
+      .srem(this.readyKey, campaign)
       .zrem(this.campaignsKey, campaign)
       .exec();
   }
@@ -319,4 +445,14 @@ export class CampaignStore {
       if (page.length > 0) yield page;
     } while (cursor !== '0');
   }
+}
+
+function parseTiming(raw: string): StoredTiming {
+  return { ...DEFAULT_TIMING, ...(JSON.parse(raw) as Partial<StoredTiming>) };
+}
+
+/** The gate as the Lua scripts read it: rank:weight:rate:from:until, all numbers. */
+function gateString(t: StoredTiming, g: Gate): string {
+  const until = Math.min(g.until, OPEN_END);
+  return `${PRIORITY_RANK[t.priority]}:${t.weight}:${t.campaignRate ?? 0}:${g.from}:${until}`;
 }

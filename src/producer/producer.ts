@@ -7,7 +7,16 @@
 import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
 import { InvalidOptionError, RedisUnavailableError, type FieldProblem } from '../errors.js';
-import { SEND_JOB_NAME, type SendJobData } from '../job.js';
+import {
+  checkTiming,
+  mergeTiming,
+  timingView,
+  touchesTiming,
+  type ScheduleView,
+  type TimingSettings,
+} from '../campaign/timing.js';
+import { HELD_UNTIL, SEND_JOB_NAME, type SendJobData } from '../job.js';
+import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
 import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
@@ -65,14 +74,14 @@ export interface EnqueueProgress {
   rejected: number;
 }
 
-export interface EnqueueOptions {
+/**
+ * Enqueue options. The timing settings (at, window, tz, expires, priority, weight, campaignRate;
+ * see TimingSettings) belong to the campaign: every call for it shares them, and a later call that
+ * gives one changes it.
+ */
+export interface EnqueueOptions extends TimingSettings {
   /** Campaign-wide values rows may leave out. */
   defaults?: MessageDefaults;
-  /**
-   * The campaign's deadline: what has not been sent by then is never sent (state `expired`).
-   * Shared by every call for the campaign; a later call that gives one changes it.
-   */
-  expires?: Date;
   /** Called after each chunk. */
   onProgress?: (p: EnqueueProgress) => void;
 }
@@ -129,9 +138,10 @@ export class Producer {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     assertCampaignName(campaign);
-    if (options.expires !== undefined) assertFuture(options.expires, 'expires');
+    checkTiming(options);
     const { queue, store } = await this.ready;
-    if (options.expires !== undefined) await store.setDeadline(campaign, options.expires.getTime());
+    // Before any message is claimed: a dispatcher must never see the campaign without its timing.
+    await applyTiming(store, campaign, options);
     const result: EnqueueResult = {
       campaign,
       enqueued: 0,
@@ -225,6 +235,7 @@ export class Producer {
       ),
     );
     const jobs = [];
+    const now = Date.now();
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as ViberMessage;
       const c = claims[i];
@@ -234,6 +245,8 @@ export class Producer {
           data: { campaign, message: m },
           opts: {
             jobId: jobIdOf(m.id),
+            // In BullMQ's delayed set until the dispatcher releases it (src/dispatch).
+            delay: HELD_UNTIL - now,
             attempts,
             backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
           },
@@ -291,17 +304,20 @@ export class Producer {
   }
 
   /**
-   * Changes a live campaign's timing: `expires` a new deadline, or null to drop it. Takes effect
-   * for every worker at once (checked as each package goes on the wire).
+   * Changes a live campaign's timing (TimingSettings: a field left out is kept, null clears it).
+   * Takes effect for every worker at once: the dispatcher and the activate step read it as each
+   * package goes on the wire. Returns the campaign's schedule as it is now.
    */
-  async schedule(campaign: string, settings: { expires: Date | null }): Promise<void> {
+  async schedule(campaign: string, settings: TimingSettings): Promise<ScheduleView> {
     assertCampaignName(campaign);
-    if (settings.expires !== null) assertFuture(settings.expires, 'expires');
+    checkTimingKeys(settings);
+    checkTiming(settings);
     const { store } = await this.ready;
     if ((await store.counts(campaign)).total === 0) {
       throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
     }
-    await store.setDeadline(campaign, settings.expires?.getTime());
+    await applyTiming(store, campaign, settings);
+    return timingView(await store.timing(campaign), await store.deadline(campaign));
   }
 
   /**
@@ -352,9 +368,27 @@ function idOf(value: unknown): unknown {
   return typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
 }
 
-function assertFuture(at: Date, what: string): void {
-  if (Number.isNaN(at.getTime())) throw new InvalidOptionError(`${what} is not a valid time`);
-  if (at.getTime() <= Date.now()) {
-    throw new InvalidOptionError(`${what} is already in the past (${at.toISOString()})`);
-  }
+/** Writes what the settings change: the deadline, and the timing (with its gate) if touched. */
+async function applyTiming(
+  store: CampaignStore,
+  campaign: string,
+  s: TimingSettings,
+): Promise<void> {
+  if (s.expires !== undefined) await store.setDeadline(campaign, s.expires?.getTime());
+  if (touchesTiming(s))
+    await store.setTiming(campaign, mergeTiming(await store.timing(campaign), s));
+}
+
+const TIMING_KEYS = optionKeys<TimingSettings>({
+  at: true,
+  window: true,
+  tz: true,
+  expires: true,
+  priority: true,
+  weight: true,
+  campaignRate: true,
+});
+
+function checkTimingKeys(s: TimingSettings): void {
+  checkKnownKeys('schedule', s, TIMING_KEYS);
 }

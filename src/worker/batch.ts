@@ -9,8 +9,7 @@
  */
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { state as st } from '../campaign/state.js';
-import type { CampaignStore } from '../campaign/store.js';
+import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import { hasCode, type GatewayHttpError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
@@ -44,6 +43,8 @@ export interface BatchReport {
   cancelled: number;
   /** Jobs of campaigns past their deadline, failed instead of sent. */
   expired: number;
+  /** Jobs of campaigns before their start or outside their window, put back in their backlog. */
+  held: number;
   /** Times the gateway throttled this batch (212) before taking it. */
   throttled: number;
   /** Messages by the gateway's per-message code, as answered to this batch (208 included). */
@@ -58,8 +59,6 @@ export interface BatchContext {
   /** Rate limit and throttle pauses, shared by all workers on the queue. */
   limiter: RateLimiter;
   logger: Logger;
-  /** How long a paused campaign's job stays parked before a worker looks at it again, ms. */
-  pauseRecheckMs: number;
   /** Aborted when shutdown runs out of time: in-flight work hands its jobs back. */
   signal: AbortSignal;
   /** The gateway said 212: pause every worker on the queue (the batch is then sent again). */
@@ -87,17 +86,25 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     parked: 0,
     cancelled: 0,
     expired: 0,
+    held: 0,
     codes: {},
   };
   const decisions = new Map<Pending, Decision>();
   try {
     // A job added around the producer (no validation) may hold text XML cannot carry: fail it
     // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
-    // Paused and cancelled campaigns' messages are held back later, in send(), once the rate
-    // slot is granted: the last moment before the package goes on the wire.
+    // Campaigns that may not send (paused, cancelled, expired, not their time) are held back
+    // twice: here, before a rate slot is taken for them, and in send(), once the slot is granted
+    // — the last moment before the package goes on the wire.
+    const held = await ctx.store.held([...new Set(items.map((p) => p.job.data.campaign))]);
     const sendable: Pending[] = [];
     const seen = new Set<number>();
     for (const p of items) {
+      const letter = held.get(p.job.data.campaign);
+      if (letter !== undefined) {
+        decisions.set(p, heldDecision(letter));
+        continue;
+      }
       const m = p.job.data.message;
       // One regex over the fields (the package is built once, by the gateway client).
       const unsafe = findXmlUnsafe(
@@ -233,9 +240,23 @@ function unsafeField(m: ViberMessage): string {
   return `message ${m.id}: unsafe text`;
 }
 
+/** What becomes of a message held back, by why (HeldLetter). */
+function heldDecision(letter: HeldLetter): Decision {
+  switch (letter) {
+    case 'p':
+      return { action: 'park' };
+    case 'e':
+      return { action: 'expire' };
+    case 'x':
+      return { action: 'cancel' };
+    default:
+      return { action: 'hold' };
+  }
+}
+
 /**
- * Marks the batch active, campaign by campaign, one script call each. Messages of a paused or
- * cancelled campaign are held back (parked or cancelled) instead of sent; returns the rest.
+ * Marks the batch active, campaign by campaign, one script call each. Messages of a campaign
+ * that may not send now are held back instead of sent; returns the rest.
  */
 async function activate(
   store: CampaignStore,
@@ -257,10 +278,7 @@ async function activate(
     for (const p of list) {
       const letter = held[i]?.get(p.job.data.message.id);
       if (letter === undefined) out.push(p);
-      else
-        decisions.set(p, {
-          action: letter === st.paused ? 'park' : letter === st.expired ? 'expire' : 'cancel',
-        });
+      else decisions.set(p, heldDecision(letter));
     }
   });
   return out;

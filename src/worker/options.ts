@@ -87,14 +87,18 @@ export interface SendWorkerOptions {
    */
   shutdownTimeoutMs?: number;
   /**
-   * A paused campaign's jobs are parked in BullMQ's delayed set; `resume` promotes them at once
-   * (and a worker that parks a job just as a resume runs promotes it itself). This is how long
-   * until a worker looks at a parked job again anyway, a last safety net, ms. Each look costs a
-   * fetch and a park, so for a paused campaign of a million messages a short recheck is a
-   * constant load on Redis and the workers.
-   * @defaultValue 3600000
+   * Messages the dispatcher keeps released to BullMQ's wait list (waiting or active) ahead of the
+   * workers; the rest wait in their campaign's backlog, where priority, fair share, start times
+   * and windows apply. Small: a `high` campaign waits behind at most this many messages. Shared
+   * by all workers of the queue (the last one to dispatch sets it).
+   * @defaultValue the queue's `rate` (one second of sending; at least 2 × batchSize), 5000 unlimited
    */
-  pauseRecheckMs?: number;
+  releaseAhead?: number;
+  /**
+   * How often the dispatcher looks at the backlogs, ms (at once again after a full release).
+   * @defaultValue 100
+   */
+  dispatchIntervalMs?: number;
   /**
    * Follow each accepted message with `<status>` until its delivery code is final (delivery
    * tracking, src/tracking). Off: nothing is asked after acceptance.
@@ -177,7 +181,7 @@ export const WORKER_DEFAULTS = {
   stalledInterval: 15_000,
   maxStalledCount: 1000,
   shutdownTimeoutMs: 20_000,
-  pauseRecheckMs: 3_600_000,
+  dispatchIntervalMs: 100,
   track: true,
   trackAfterMs: 60_000,
   trackMaxIntervalMs: 1_800_000,
@@ -205,7 +209,8 @@ const KNOWN = optionKeys<SendWorkerOptions>({
   stalledInterval: true,
   maxStalledCount: true,
   shutdownTimeoutMs: true,
-  pauseRecheckMs: true,
+  releaseAhead: true,
+  dispatchIntervalMs: true,
   track: true,
   trackAfterMs: true,
   trackMaxIntervalMs: true,
@@ -242,7 +247,14 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     stalledInterval: intInRange('stalledInterval', o.stalledInterval, 100, 3_600_000),
     maxStalledCount: intInRange('maxStalledCount', o.maxStalledCount, 0, 1_000_000),
     shutdownTimeoutMs: intInRange('shutdownTimeoutMs', o.shutdownTimeoutMs, 0, 3_600_000),
-    pauseRecheckMs: intInRange('pauseRecheckMs', o.pauseRecheckMs, 100, 86_400_000),
+    releaseAhead: intInRange(
+      'releaseAhead',
+      opts.releaseAhead ??
+        (o.rate > 0 ? Math.max(2 * Math.min(o.batchSize, o.rate), o.rate) : 5000),
+      1,
+      1_000_000,
+    ),
+    dispatchIntervalMs: intInRange('dispatchIntervalMs', o.dispatchIntervalMs, 10, 60_000),
     track: o.track !== false,
     trackAfterMs: intInRange('trackAfterMs', o.trackAfterMs, 1, 86_400_000),
     trackMaxIntervalMs: intInRange('trackMaxIntervalMs', o.trackMaxIntervalMs, 1, 86_400_000),

@@ -21,7 +21,9 @@ export type Decision =
   /** Its campaign was cancelled: fail the job without sending it. */
   | { action: 'cancel' }
   /** Its campaign's deadline passed before it was sent: fail the job without sending it. */
-  | { action: 'expire' };
+  | { action: 'expire' }
+  /** Its campaign is before its start or outside its window: back to the campaign's backlog. */
+  | { action: 'hold' };
 
 /** Why a worker stopped taking work: an account problem, or the gateway refusing us over HTTP. */
 export interface HaltReason {

@@ -22,6 +22,7 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { purgeFinished } from '../campaign/purge.js';
 import { CampaignStore } from '../campaign/store.js';
+import { Dispatcher } from '../dispatch/dispatcher.js';
 import { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import { openRedis, type OwnedRedis } from '../redis.js';
@@ -65,6 +66,7 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   }
   const worker = new SendWorker(options, gateway, redis);
   await worker.checkRedis();
+  worker.dispatcher.start();
   worker.tracker?.start();
   worker.watchBalance();
   worker.keepFinished();
@@ -85,6 +87,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private readonly limiter: RateLimiter;
   /** Delivery tracking; undefined with `track: false`. */
   readonly tracker: Tracker | undefined;
+  /** Releases backlogs into the queue (priority, fair share, timing). */
+  readonly dispatcher: Dispatcher;
   /** The account's balance as last asked, if it was. */
   balance: Balance | undefined;
   private balanceTimer: NodeJS.Timeout | undefined;
@@ -114,6 +118,18 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       options.rateWindowMs,
     );
     this.slots = new Slots(options.concurrency);
+    this.dispatcher = new Dispatcher(
+      redis.client,
+      base,
+      this.store,
+      {
+        ahead: options.releaseAhead,
+        intervalMs: options.dispatchIntervalMs,
+        chunk: 10,
+        sweep: 2000,
+      },
+      this.log,
+    );
     if (options.track) {
       const g = gateway.options;
       this.tracker = new Tracker(
@@ -275,7 +291,6 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
           store: this.store,
           limiter: this.limiter,
           logger: this.log,
-          pauseRecheckMs: this.options.pauseRecheckMs,
           signal: this.halted ? AbortSignal.abort(new Error('worker halted')) : this.abort.signal,
           onThrottle: () => this.throttle(),
           onAccepted: () => (this.throttleStreak = 0),
@@ -309,6 +324,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       'the gateway account cannot send; this worker stops taking work, messages stay queued',
     );
     void this.worker.pause(true).catch(() => undefined);
+    // A halted worker releases nothing more: what it released would wait for other workers.
+    void this.dispatcher.close();
     this.emit('halted', reason);
   }
 
@@ -340,6 +357,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       clearInterval(this.balanceTimer);
       clearInterval(this.retentionTimer);
       await step(async () => this.tracker?.close());
+      await step(() => this.dispatcher.close());
       const closingWorker = this.worker.close();
       this.batcher.drain();
       await step(() => closingWorker);

@@ -4,7 +4,8 @@
  * First the campaign states are written — parked messages through the guarded park script (only
  * while the campaign is still paused), every other decision in one transition per campaign — and
  * only then are the jobs settled in BullMQ: completed with their msg_id, failed, retried, cancelled,
- * parked (moved to delayed until a resume promotes them) or handed back to the queue. If the state
+ * parked or held (back to their campaign's backlog, jobs to the delayed set, until the dispatcher
+ * releases them again) or handed back to the queue. If the state
  * write fails, no job is settled: each is left to its lock and comes back as stalled, so the counts
  * never lag BullMQ.
  */
@@ -12,6 +13,7 @@ import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import { state as st } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
 import { hasCode } from '../errors.js';
+import { HELD_UNTIL } from '../job.js';
 import { codeName } from '../xml/codes.js';
 import type { BatchContext, BatchReport, Pending } from './batch.js';
 import type { Decision } from './outcome.js';
@@ -96,24 +98,17 @@ async function parkPaused(store: CampaignStore, decisions: Map<Pending, Decision
   );
 }
 
-/**
- * Parked jobs whose message a resume took back (p -> w) while they were on their way to the
- * delayed set, where the resume could not promote them: promoted here. Any later resume finds
- * them delayed and promotes them itself.
- */
-async function unparkResumed(store: CampaignStore, parked: Pending[]): Promise<void> {
+/** Not their time: the ids go back to the front of their campaign's backlog (before the jobs move). */
+async function holdBack(store: CampaignStore, decisions: Map<Pending, Decision>): Promise<void> {
+  const held = [...decisions].filter(([, d]) => d.action === 'hold').map(([p]) => p);
+  if (held.length === 0) return;
   await Promise.all(
-    [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
-      const states = await store.statesOf(
+    [...groupByCampaign(held, (p) => p)].map(([c, list]) =>
+      store.backToBacklog(
         c,
         list.map((p) => p.job.data.message.id),
-      );
-      await Promise.all(
-        list.map((p, i) =>
-          states[i] === st.paused ? undefined : p.job.promote().catch(() => undefined),
-        ),
-      );
-    }),
+      ),
+    ),
   );
 }
 
@@ -124,12 +119,17 @@ export async function settle(
   report: BatchReport,
 ): Promise<void> {
   try {
-    // Parking writes its own states (guarded by the control); everything else is recorded here.
+    // Parking writes its own states (guarded by the control) and backlog; held messages keep
+    // their state (waiting) and go back to the backlog; everything else is recorded here.
     await parkPaused(ctx.store, decisions);
+    await holdBack(ctx.store, decisions);
     await record(
       ctx.store,
       items
-        .filter((p) => decisions.get(p)?.action !== 'park')
+        .filter((p) => {
+          const a = decisions.get(p)?.action;
+          return a !== 'park' && a !== 'hold';
+        })
         .map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
       ctx.trackAfterMs,
     );
@@ -142,7 +142,6 @@ export async function settle(
     return;
   }
   const sentAt = new Date().toISOString();
-  const parked: Pending[] = [];
   await Promise.all(
     items.map(async (p) => {
       const d = decisions.get(p) as Decision;
@@ -182,12 +181,13 @@ export async function settle(
           );
           return;
         case 'park':
-          report.parked++;
+        case 'hold':
+          if (d.action === 'park') report.parked++;
+          else report.held++;
           try {
-            // Resume promotes it at once; unparkResumed covers a resume that ran while it was
-            // on its way there; the recheck is a last safety net.
-            await p.job.moveToDelayed(Date.now() + ctx.pauseRecheckMs, p.token);
-            parked.push(p);
+            // Its id is in the backlog already: the dispatcher releases it again when the
+            // campaign is resumed or its time comes.
+            await p.job.moveToDelayed(HELD_UNTIL, p.token);
             p.reject(new DelayedError());
           } catch {
             p.reject(new WaitingError()); // lock lost: the stalled checker brings it back
@@ -205,9 +205,4 @@ export async function settle(
       }
     }),
   );
-  if (parked.length > 0) {
-    await unparkResumed(ctx.store, parked).catch((err: Error) =>
-      ctx.logger.warn({ err: err.message }, 'could not re-check parked jobs; the recheck will'),
-    );
-  }
 }

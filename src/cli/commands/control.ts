@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
-import { parseDuration, parseWhen } from '../util.js';
+import { parseDuration } from '../util.js';
+import {
+  addTimingFlags,
+  describeSchedule,
+  timingFromFlags,
+  type TimingFlags,
+} from '../timing-flags.js';
 import { Producer } from '../../producer/producer.js';
 import { readEnv } from '../env.js';
 
@@ -80,25 +86,30 @@ export function controlCommands(program: Command): void {
       );
     });
 
-  program
+  const schedule = program
     .command('schedule')
     .description("change a live campaign's timing (every worker follows at once)")
     .requiredOption('--campaign <name>', 'campaign name')
-    .requiredOption(
-      '--expires <when>',
-      'new deadline (ISO 8601, or 90s/30m/12h/2d from now), or none to drop it',
-    )
-    .option('--json', 'print one JSON line: {campaign, expires}')
-    .action(async (flags: { campaign: string; expires: string; json?: boolean }) => {
-      const expires = flags.expires === 'none' ? null : parseWhen(flags.expires, '--expires');
-      await withProducer((p) => p.schedule(flags.campaign, { expires }));
-      const shown = expires === null ? null : expires.toISOString();
+    .option(
+      '--json',
+      'print one JSON line: {campaign, at, window, tz, expires, priority, weight, campaignRate}',
+    );
+  addTimingFlags(schedule, true).action(
+    async (flags: TimingFlags & { campaign: string; json?: boolean }) => {
+      const settings = timingFromFlags(flags, true);
+      if (Object.keys(settings).length === 0) {
+        throw new InvalidOptionError(
+          'schedule needs at least one of --at, --window, --tz, --expires, --priority, --weight, --campaign-rate',
+        );
+      }
+      const view = await withProducer((p) => p.schedule(flags.campaign, settings));
       process.stdout.write(
         flags.json
-          ? JSON.stringify({ campaign: flags.campaign, expires: shown }) + '\n'
-          : `campaign ${flags.campaign}: ${shown === null ? 'no deadline' : `expires ${shown}`}\n`,
+          ? JSON.stringify({ campaign: flags.campaign, ...view }) + '\n'
+          : `campaign ${flags.campaign}: ${describeSchedule(view)}\n`,
       );
-    });
+    },
+  );
 
   program
     .command('purge')

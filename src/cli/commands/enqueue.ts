@@ -8,10 +8,11 @@ import { MESSAGE_TYPES, type MessageType } from '../../message.js';
 import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
-import { EXIT, parseWhen } from '../util.js';
+import { addTimingFlags, timingFromFlags, type TimingFlags } from '../timing-flags.js';
+import { EXIT } from '../util.js';
 import { EnqueueProgressView } from '../progress.js';
 
-interface EnqueueFlags {
+interface EnqueueFlags extends TimingFlags {
   campaign: string;
   file: string;
   sender?: string;
@@ -22,12 +23,11 @@ interface EnqueueFlags {
   url?: string;
   format?: string;
   country: string;
-  expires?: string;
   json?: boolean;
 }
 
 export function enqueueCommand(program: Command): void {
-  program
+  const cmd = program
     .command('enqueue')
     .description('validate a CSV or NDJSON file and enqueue its messages for a campaign')
     .requiredOption('--campaign <name>', 'campaign name')
@@ -46,10 +46,6 @@ export function enqueueCommand(program: Command): void {
     .option('--url <url>', 'button URL for rows without one')
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
     .option(
-      '--expires <when>',
-      'deadline: what is not sent by then never is (ISO 8601, or 90s/30m/12h/2d from now)',
-    )
-    .option(
       '--country <code>',
       'country of phone numbers written without +country code (ISO 3166-1, e.g. UA, PL)',
       'UA',
@@ -57,10 +53,10 @@ export function enqueueCommand(program: Command): void {
     .option(
       '--json',
       'end with one JSON line: {campaign, enqueued, duplicates, phonesRewritten, rejected}',
-    )
-    .action(async (flags: EnqueueFlags) => {
-      process.exitCode = await enqueue(flags);
-    });
+    );
+  addTimingFlags(cmd, false).action(async (flags: EnqueueFlags) => {
+    process.exitCode = await enqueue(flags);
+  });
 }
 
 async function enqueue(flags: EnqueueFlags): Promise<number> {
@@ -85,7 +81,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   if (flags.url !== undefined) defaults.url = flags.url;
   defaults.type = (flags.type as MessageType | undefined) ?? (flags.image ? 'image' : 'text');
 
-  const expires = flags.expires === undefined ? undefined : parseWhen(flags.expires, '--expires');
+  const timing = timingFromFlags(flags, false);
   // Fail on an unreadable file before touching Redis.
   let size = 0;
   if (flags.file !== '-') {
@@ -114,7 +110,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   try {
     const res = await producer.enqueueRows(flags.campaign, readRows(input, format), {
       defaults,
-      ...(expires ? { expires } : {}),
+      ...timing,
       onProgress: (p) => progress.update(p),
     });
     progress.end();

@@ -7,6 +7,7 @@ import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';
 import { funnel } from '../funnel.js';
 import { bar } from '../progress.js';
+import { describeSchedule } from '../timing-flags.js';
 import { stdoutGone } from '../util.js';
 
 /** The JSON shape of one campaign's counts (status --json, campaigns --json). */
@@ -16,7 +17,9 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
     campaign: c.campaign,
     total: c.total,
     ...states,
+    scheduled: c.scheduled,
     control: c.control,
+    schedule: c.schedule,
     byStatus: c.byStatus,
     delivery: c.delivery,
   };
@@ -25,16 +28,19 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
 function describe(c: CampaignCounts): string[] {
   const lines = [
     `campaign ${c.campaign}: ${c.total} messages${c.control ? ` (${c.control})` : ''}`,
+    `  ${describeSchedule(c.schedule)}`,
   ];
+  if (c.scheduled > 0) lines.push(`  ${'scheduled'.padEnd(10)} ${c.scheduled}`);
   for (const s of STATE_NAMES)
-    if (c[s] > 0 || (s !== 'paused' && s !== 'cancelled')) lines.push(`  ${s.padEnd(10)} ${c[s]}`);
+    if (c[s] > 0 || (s !== 'paused' && s !== 'cancelled' && s !== 'expired'))
+      lines.push(`  ${s.padEnd(10)} ${c[s]}`);
   for (const [code, n] of Object.entries(c.byStatus)) {
     lines.push(`  code ${code.padEnd(5)} ${codeName('message', Number(code)).padEnd(16)} ${n}`);
   }
   return [...lines, ...funnel(c)];
 }
 
-const finished = (c: CampaignCounts) => c.completed + c.failed + c.cancelled;
+const finished = (c: CampaignCounts) => c.completed + c.failed + c.cancelled + c.expired;
 
 async function watch(inspector: Inspector, campaign: string): Promise<void> {
   const tty = process.stdout.isTTY;
@@ -100,7 +106,7 @@ export function statusCommands(program: Command): void {
         for (const c of all) {
           const state = c.control ?? (finished(c) >= c.total ? 'done' : 'running');
           process.stdout.write(
-            `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state}\n`,
+            `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state.padEnd(9)} ${c.schedule.priority}\n`,
           );
         }
       } finally {

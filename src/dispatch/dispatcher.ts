@@ -1,0 +1,116 @@
+/**
+ * The dispatcher: every worker runs one. Enqueued messages wait in their campaign's backlog (ids in
+ * a Redis list; jobs in BullMQ's delayed set, HELD_UNTIL), and one Lua call at a time moves some of
+ * them into BullMQ's wait list — highest priority first, campaigns of one priority sharing by
+ * weight, each within its start time, window and own rate — keeping about `ahead` messages
+ * waiting or active. Any number of workers may call it: each call is atomic, and they all keep the
+ * same target. Nothing here is per campaign in memory: a worker restarted anywhere carries on.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CampaignStore } from '../campaign/store.js';
+import { DISPATCH_LUA } from './scripts.js';
+
+export interface DispatcherOptions {
+  /** Messages kept released (waiting or active) ahead of the workers. */
+  ahead: number;
+  /** How often it looks, ms (and at once again after a full release). */
+  intervalMs: number;
+  /** Messages released per turn of the fair share (its granularity). */
+  chunk: number;
+  /** Messages of cancelled or expired campaigns handed to workers per call, to end unsent. */
+  sweep: number;
+}
+
+export interface DispatchReport {
+  released: number;
+  swept: number;
+}
+
+interface DispatchCommand {
+  vbDispatch(...args: (string | number)[]): Promise<Array<number | string>>;
+}
+
+export class Dispatcher {
+  private readonly redis: Redis & DispatchCommand;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    redis: Redis,
+    private readonly base: string,
+    private readonly store: CampaignStore,
+    private readonly options: DispatcherOptions,
+    private readonly logger: Logger,
+  ) {
+    const r = redis as Redis & Partial<DispatchCommand>;
+    if (typeof r.vbDispatch !== 'function') {
+      redis.defineCommand('vbDispatch', { numberOfKeys: 11, lua: DISPATCH_LUA });
+    }
+    this.redis = redis as Redis & DispatchCommand;
+  }
+
+  /** One call: releases what may go now; refreshes the gates of campaigns whose window closed. */
+  async dispatchOnce(): Promise<DispatchReport> {
+    const b = this.base;
+    const out = await this.redis.vbDispatch(
+      `${b}vb:ready`,
+      `${b}vb:gate`,
+      `${b}vb:control`,
+      `${b}vb:expires`,
+      `${b}vb:fair`,
+      `${b}vb:crate`,
+      `${b}wait`,
+      `${b}active`,
+      `${b}delayed`,
+      `${b}marker`,
+      `${b}meta`,
+      b,
+      this.options.ahead,
+      this.options.chunk,
+      this.options.sweep,
+    );
+    const [released, swept, ...closed] = out;
+    for (const c of closed) {
+      const gate = await this.store.refreshGate(String(c));
+      if (gate) {
+        this.logger.info(
+          { campaign: c, opens: new Date(gate.from).toISOString() },
+          'send window closed; the campaign waits for the next one',
+        );
+      }
+    }
+    return { released: Number(released), swept: Number(swept) };
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    const tick = (): void => {
+      this.running = (async () => {
+        let again = 0;
+        try {
+          // A full chunk or more released: workers are draining fast; look again at once
+          // (bounded, so a busy queue cannot starve the event loop).
+          for (;;) {
+            const r = await this.dispatchOnce();
+            if (this.stopped || r.released + r.swept < this.options.chunk || ++again > 20) break;
+          }
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'dispatch failed; retrying');
+        }
+      })();
+      void this.running.finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** Stops looking; waits for a call under way. Idempotent. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,184 @@
+/* Lua scripts of the dispatcher, kept as strings so that tsc ships them in dist/. */
+
+/**
+ * Moves one campaign's backlog ids into BullMQ's wait list, as BullMQ's own promote script does
+ * for one job (bullmq 6.7.0, pinned exactly in package.json for this reason): ZREM from delayed,
+ * LPUSH to wait, delay field zeroed; the caller adds the wake-up marker once. An id whose job is
+ * not in the delayed set is dropped, unless its job is being handed back by a worker right now
+ * (locked) or is not added yet (claimed by a producer whose add is in flight): those go to the
+ * back of the backlog and are looked at again later.
+ */
+const RELEASE = `
+local function release(c, n)
+  local bl = base .. 'vb:bl:' .. c
+  local ids = rcall('LPOP', bl, n)
+  if not ids then return 0, 0 end
+  local moved = 0
+  for _, id in ipairs(ids) do
+    local jobId = 'm' .. id
+    local jobKey = base .. jobId
+    if rcall('ZREM', KEYS[9], jobId) == 1 then
+      rcall('LPUSH', KEYS[7], jobId)
+      rcall('HSET', jobKey, 'delay', 0)
+      moved = moved + 1
+    elseif rcall('EXISTS', jobKey) == 1 then
+      if rcall('EXISTS', jobKey .. ':lock') == 1 then rcall('RPUSH', bl, id) end
+    else
+      local s = rcall('HGET', base .. 'vb:c:' .. c .. ':state', id)
+      if s == 'w' or s == 'p' then rcall('RPUSH', bl, id) end
+    end
+  end
+  return #ids, moved
+end
+`;
+
+export const DISPATCH_LUA = `
+--[[
+  Releases messages from the campaigns' backlogs into BullMQ's wait list, keeping about ARGV[2]
+  messages waiting or active: few enough that a campaign of higher priority enqueued now goes out
+  within about a second, enough that workers never starve.
+
+  Which campaign goes next:
+    - paused campaigns, and campaigns before their start or outside their window, are skipped
+      (their backlog is not touched: waiting costs nothing);
+    - cancelled campaigns and campaigns past their deadline are swept into the queue at once (up
+      to ARGV[4] a call, outside the target): workers end them without a rate slot;
+    - the highest priority with something to send goes first (high 0, normal 1, low 2);
+    - within one priority, start-time fair queuing: each campaign has a virtual tag that grows by
+      (messages released / weight); the lowest tag goes next, ARGV[3] messages at a time. A campaign
+      that was idle or is new starts at the priority's virtual time, so it neither owes nor is owed;
+    - a campaign's own rate cap is a token bucket (1 s burst) consumed at release.
+
+  KEYS[1] ready set (campaigns with a backlog)   KEYS[2] gate hash (c -> rank:weight:rate:from:until)
+  KEYS[3] control hash    KEYS[4] deadlines hash   KEYS[5] fair hash (c -> tag; vt:<rank> -> time)
+  KEYS[6] campaign-rate buckets (c -> tokens:ms)   KEYS[7] BullMQ wait   KEYS[8] BullMQ active
+  KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
+  ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
+
+  Built keys (same queue, so the same hash slot under a {hash tag} prefix): the backlog list
+  <prefix>vb:bl:<campaign>, the state hash <prefix>vb:c:<campaign>:state, jobs <prefix>m<id>.
+
+  Returns { released, swept, campaigns whose window closed (the caller computes the next one)... }.
+]]
+local rcall = redis.call
+local base = ARGV[1]
+local target = tonumber(ARGV[2])
+local chunk = tonumber(ARGV[3])
+local sweepLeft = tonumber(ARGV[4])
+local t = rcall('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${RELEASE}
+local out = { 0, 0 }
+local need = target - rcall('LLEN', KEYS[7]) - rcall('LLEN', KEYS[8])
+local cands = {}
+for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
+  local len = rcall('LLEN', base .. 'vb:bl:' .. c)
+  if len == 0 then
+    rcall('SREM', KEYS[1], c)
+  else
+    local control = rcall('HGET', KEYS[3], c)
+    local deadline = tonumber(rcall('HGET', KEYS[4], c) or '')
+    if control == 'cancelled' or (deadline and now >= deadline) then
+      if sweepLeft > 0 then
+        local popped, moved = release(c, math.min(len, sweepLeft))
+        sweepLeft = sweepLeft - popped
+        out[2] = out[2] + moved
+      end
+    elseif control ~= 'paused' then
+      local rank, weight, rate, from, untl = 1, 1, 0, 0, nil
+      local g = rcall('HGET', KEYS[2], c)
+      if g then
+        local f = {}
+        for v in string.gmatch(g, '[^:]+') do f[#f + 1] = tonumber(v) end
+        rank, weight, rate, from, untl = f[1], f[2], f[3], f[4], f[5]
+      end
+      if untl and now >= untl then
+        out[#out + 1] = c
+      elseif now >= from then
+        local x = { c = c, rank = rank, w = weight, left = len, credit = len, rate = rate,
+          tag = tonumber(rcall('HGET', KEYS[5], c) or '0') }
+        if rate > 0 then
+          local b = rcall('HGET', KEYS[6], c)
+          local tokens, last = rate, now
+          if b then
+            local i = string.find(b, ':', 1, true)
+            tokens, last = tonumber(string.sub(b, 1, i - 1)), tonumber(string.sub(b, i + 1))
+          end
+          x.tokens = math.min(rate, tokens + (now - last) * rate / 1000)
+          x.credit = math.min(len, math.floor(x.tokens))
+        end
+        cands[#cands + 1] = x
+      end
+    end
+  end
+end
+local vts = {}
+local function vtOf(rank)
+  if vts[rank] == nil then vts[rank] = tonumber(rcall('HGET', KEYS[5], 'vt:' .. rank) or '0') end
+  return vts[rank]
+end
+local served = {}
+while need > 0 do
+  local best, bestTag
+  for _, x in ipairs(cands) do
+    if x.left > 0 and x.credit > 0 then
+      local tag = math.max(x.tag, vtOf(x.rank))
+      if not best or x.rank < best.rank or (x.rank == best.rank and tag < bestTag) then
+        best, bestTag = x, tag
+      end
+    end
+  end
+  if not best then break end
+  local popped, moved = release(best.c, math.min(chunk, need, best.left, best.credit))
+  if popped == 0 then
+    best.left = 0
+  else
+    best.left = best.left - popped
+    best.credit = best.credit - popped
+    if best.tokens then best.tokens = best.tokens - popped end
+    need = need - moved
+    out[1] = out[1] + moved
+    vts[best.rank] = bestTag
+    best.tag = bestTag + popped / best.w
+    served[best.c] = best
+  end
+end
+for c, x in pairs(served) do
+  rcall('HSET', KEYS[5], c, x.tag)
+end
+for rank, vt in pairs(vts) do rcall('HSET', KEYS[5], 'vt:' .. rank, vt) end
+for _, x in ipairs(cands) do
+  if x.tokens then rcall('HSET', KEYS[6], x.c, math.max(0, x.tokens) .. ':' .. now) end
+end
+if out[1] + out[2] > 0 then
+  local meta = rcall('HMGET', KEYS[11], 'paused', 'concurrency')
+  if not meta[1] then rcall('ZADD', KEYS[10], 0, '0') end
+end
+return out
+`;
+
+export const BACKLOG_LUA = `
+--[[
+  Puts ids back at the front of their campaign's backlog (a worker holds them back: the campaign is
+  before its start or outside its window). Called before the jobs go back to the delayed set, so
+  that a worker dying in between leaves a job that comes back as stalled, never one that nobody
+  will release.
+
+  KEYS[1] ready set, KEYS[2] the campaign's backlog list
+  ARGV[1] campaign, ARGV[2..] ids in queue order
+]]
+for i = #ARGV, 2, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+redis.call('SADD', KEYS[1], ARGV[1])
+return #ARGV - 1
+`;
+
+export const SET_GATE_LUA = `
+--[[
+  Writes a campaign's gate, computed by a worker from the stored timing, only if that timing is
+  still what the worker read (a schedule change meanwhile wrote its own gate).
+  KEYS[1] timing hash, KEYS[2] gate hash; ARGV[1] campaign, ARGV[2] timing as read, ARGV[3] gate
+]]
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+`;
