@@ -2,7 +2,8 @@
  * `npm run bench`: each figure beside a baseline measured in the same run, on the same Redis.
  * Prints a table and writes BENCHMARKS.md. Sizes can be lowered for a quick look:
  * BENCH_N (enqueue/send, default 100000), BENCH_MEMORY_N (default 1000000), BENCH_ROUNDS (best
- * of, for enqueue and send; default 3).
+ * of, for enqueue and send; default 3), BENCH_TIMING_BACKLOG (messages ahead of the high
+ * campaign, default 1000000), BENCH_ONLY (comma-separated steps).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -26,6 +27,7 @@ import {
   type Row,
 } from './lib.js';
 import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
+import { benchTiming } from './timing.js';
 import { benchTracking } from './tracking.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
@@ -312,9 +314,9 @@ async function benchMemory(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const which = (process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,memory').split(
-    ',',
-  );
+  const which = (
+    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,memory'
+  ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
     ['send', benchSend],
@@ -324,6 +326,15 @@ async function main(): Promise<void> {
       'tracking',
       async () => {
         rows.push(...(await benchTracking({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
+      },
+    ],
+    [
+      'timing',
+      async () => {
+        const backlog = Number(process.env['BENCH_TIMING_BACKLOG'] ?? 1_000_000);
+        rows.push(
+          ...(await benchTiming({ redis, backlog, n: N, rounds: ROUNDS, key: KEY, queue: q, log })),
+        );
       },
     ],
     ['memory', benchMemory],
