@@ -26,6 +26,7 @@ interface WorkerFlags {
   trackRate: number;
   lowBalance?: number;
   keepFinished?: string;
+  releaseAhead?: number;
 }
 
 export function workerCommand(program: Command): void {
@@ -113,6 +114,11 @@ export function workerCommand(program: Command): void {
       },
     )
     .option(
+      '--release-ahead <n>',
+      'messages released to the queue ahead of the workers (default: one second at --rate; 5000 unlimited)',
+      intArg(1, 1_000_000),
+    )
+    .option(
       '--keep-finished <duration>',
       'purge campaigns finished (and no longer tracked) longer ago than this: 30d, 12h…',
     )
@@ -167,6 +173,7 @@ export function workerCommand(program: Command): void {
         trackBatchSize: flags.trackBatchSize,
         trackRate: flags.trackRate,
         lowBalance: flags.lowBalance,
+        releaseAhead: flags.releaseAhead,
         keepFinishedMs:
           flags.keepFinished === undefined
             ? 0
