@@ -2,19 +2,150 @@
  * Redis connections by role (STYLE.md): workers wait out a Redis restart
  * (`maxRetriesPerRequest: null`, BullMQ's requirement for workers); producers and inspectors fail
  * fast (`enableOfflineQueue: false`) so that a dead Redis is an error now, not a hang.
+ *
+ * Three topologies, named by the connection string:
+ *   redis://[:password@]host:port[/db] (or rediss://)     one Redis
+ *   redis-cluster://[:password@]host:port,host:port,…      Redis Cluster, from seed nodes
+ *   redis-sentinel://[:password@]host:port,…/name          the primary that Sentinel names `name`
+ * A queue's keys must share one hash slot in a cluster: see queuePrefix().
  */
-import { Redis } from 'ioredis';
-import { RedisUnavailableError } from './errors.js';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { InvalidOptionError, RedisUnavailableError } from './errors.js';
 
 export type RedisRole = 'worker' | 'producer';
 
-/** A connection: an ioredis client you own (never closed for you) or a redis:// URL. */
-export type RedisConnection = Redis | string;
+/** Either kind of ioredis client: every command we send works on both. */
+export type RedisClient = Redis | Cluster;
+
+/** A connection: an ioredis client you own (never closed for you) or a connection string. */
+export type RedisConnection = RedisClient | string;
+
+const CLUSTER = 'redis-cluster://';
+const SENTINEL = 'redis-sentinel://';
+
+/** Is this connection a Redis Cluster (string or client)? */
+export function isClusterConnection(c: RedisConnection): boolean {
+  return typeof c === 'string' ? c.startsWith(CLUSTER) : (c as Cluster).isCluster === true;
+}
+
+/**
+ * The BullMQ prefix of a queue. In a cluster every key of a queue must hash to one slot (BullMQ's
+ * Lua scripts and ours touch many at once), so the prefix carries a hash tag: by default
+ * `bull:{<queue>}`, which also spreads different queues over the masters. A prefix given for a
+ * cluster must have its own `{tag}`.
+ */
+export function queuePrefix(
+  connection: RedisConnection,
+  queueName: string,
+  prefix: string | undefined,
+): string {
+  if (prefix !== undefined && !/^[A-Za-z0-9_.:{}-]{1,64}$/.test(prefix)) {
+    throw new InvalidOptionError(
+      `prefix must be 1..64 characters of letters, digits, '_', '.', ':', '-' and a {hash tag} (got ${JSON.stringify(prefix)})`,
+    );
+  }
+  if (!isClusterConnection(connection)) return prefix ?? 'bull';
+  if (prefix === undefined) return `bull:{${queueName}}`;
+  if (!/\{[^{}]+\}/.test(prefix)) {
+    throw new InvalidOptionError(
+      `prefix ${prefix} has no {hash tag}: in a Redis Cluster a queue's keys must share one slot (e.g. prefix "{${queueName}}")`,
+    );
+  }
+  return prefix;
+}
+
+/** host:port,host:port → nodes; the error names the variable the string came from. */
+function parseNodes(list: string, what: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((hp) => {
+    const m = /^\s*\[?([^\]\s]+?)\]?:(\d{1,5})\s*$/.exec(hp);
+    if (!m) throw new InvalidOptionError(`${what}: ${JSON.stringify(hp)} is not host:port`);
+    return { host: m[1] as string, port: Number(m[2]) };
+  });
+}
+
+/** `scheme://[user[:password]@]rest` → its parts (the password never appears in errors). */
+function splitAuth(s: string, scheme: string): { rest: string; username?: string; password?: string } {
+  const body = s.slice(scheme.length);
+  const at = body.lastIndexOf('@');
+  if (at < 0) return { rest: body };
+  const auth = body.slice(0, at);
+  const colon = auth.indexOf(':');
+  const username = colon < 0 ? auth : auth.slice(0, colon);
+  const password = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1));
+  return {
+    rest: body.slice(at + 1),
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password !== undefined ? { password } : {}),
+  };
+}
+
+/** Options per role (see the top of this file). */
+function roleOptions(role: RedisRole): RedisOptions {
+  return role === 'worker'
+    ? { maxRetriesPerRequest: null, lazyConnect: true }
+    : {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        // Reconnect a few times for a blip, then give up so that callers see the error.
+        retryStrategy: (times) => (times > 5 ? null : Math.min(times * 200, 1000)),
+        // After a refused connect, ioredis keeps a timer this long to destroy the socket: keep
+        // it short so a failed CLI command or test exits at once.
+        disconnectTimeout: 100,
+      };
+}
+
+/** A client for a connection string, not connected yet. */
+export function clientFor(connection: string, role: RedisRole): RedisClient {
+  const opts = roleOptions(role);
+  if (connection.startsWith(CLUSTER)) {
+    const { rest, username, password } = splitAuth(connection, CLUSTER);
+    const auth = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+    return new Cluster(parseNodes(rest, 'REDIS_CLUSTER_NODES'), {
+      lazyConnect: true,
+      enableOfflineQueue: role === 'worker',
+      // Slots move and masters fail over: keep trying (workers) or give up soon (commands).
+      clusterRetryStrategy: (times) =>
+        role === 'worker' ? Math.min(times * 200, 2000) : times > 5 ? null : times * 200,
+      redisOptions: {
+        ...auth,
+        maxRetriesPerRequest: opts.maxRetriesPerRequest ?? null,
+        ...(role === 'producer' ? { disconnectTimeout: 100 } : {}),
+      },
+    });
+  }
+  if (connection.startsWith(SENTINEL)) {
+    const { rest, username, password } = splitAuth(connection, SENTINEL);
+    const slash = rest.lastIndexOf('/');
+    const name = slash < 0 ? '' : rest.slice(slash + 1);
+    if (!name) {
+      throw new InvalidOptionError(
+        'REDIS_SENTINEL_NAME is not set: Sentinel needs the name of the primary it watches',
+      );
+    }
+    return new Redis({
+      ...opts,
+      sentinels: parseNodes(rest.slice(0, slash), 'REDIS_SENTINELS'),
+      name,
+      ...(username ? { username } : {}),
+      ...(password ? { password, sentinelPassword: password } : {}),
+      // A failover: reconnect to the new primary, and never write to a replica meanwhile.
+      ...(role === 'worker' ? { retryStrategy: (times: number) => Math.min(times * 200, 2000) } : {}),
+    });
+  }
+  return new Redis(connection, opts);
+}
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** The URL without its password, for messages and logs. */
+/** The connection string without its password, for messages and logs. */
 export function safeRedisUrl(url: string): string {
+  for (const scheme of [CLUSTER, SENTINEL]) {
+    if (url.startsWith(scheme)) {
+      const { rest } = splitAuth(url, scheme);
+      return rest === url.slice(scheme.length) ? url : `${scheme}***@${rest}`;
+    }
+  }
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -25,7 +156,7 @@ export function safeRedisUrl(url: string): string {
 }
 
 export interface OwnedRedis {
-  client: Redis;
+  client: RedisClient;
   /** True when we created it, so we must close it. */
   owned: boolean;
 }
@@ -33,19 +164,7 @@ export interface OwnedRedis {
 /** Opens (or adopts) a connection for a role and waits until it is ready. */
 export async function openRedis(connection: RedisConnection, role: RedisRole): Promise<OwnedRedis> {
   if (typeof connection !== 'string') return { client: connection, owned: false };
-  const client =
-    role === 'worker'
-      ? new Redis(connection, { maxRetriesPerRequest: null, lazyConnect: true })
-      : new Redis(connection, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          // Reconnect a few times for a blip, then give up so that callers see the error.
-          retryStrategy: (times) => (times > 5 ? null : Math.min(times * 200, 1000)),
-          // After a refused connect, ioredis keeps a timer this long to destroy the socket: keep
-          // it short so a failed CLI command or test exits at once.
-          disconnectTimeout: 100,
-        });
+  const client = clientFor(connection, role);
   // ioredis logs unhandled 'error' events; the failure surfaces through connect() instead.
   client.on('error', () => {});
   try {
@@ -53,7 +172,7 @@ export async function openRedis(connection: RedisConnection, role: RedisRole): P
   } catch (err) {
     client.disconnect();
     throw new RedisUnavailableError(
-      `cannot connect to Redis at ${safeRedisUrl(connection)} (${(err as Error).message.replace(/\.$/, '')}): is it running? Set REDIS_URL to point elsewhere`,
+      `cannot connect to Redis at ${safeRedisUrl(connection)} (${(err as Error).message.replace(/\.$/, '')}): is it running? Set REDIS_URL (or REDIS_CLUSTER_NODES, REDIS_SENTINELS) to point elsewhere`,
       { cause: err },
     );
   }
@@ -86,14 +205,22 @@ export async function redisAnswers(url: string): Promise<boolean> {
 export async function deleteQueueKeys(
   url: string,
   queueName: string,
-  prefix = 'bull',
+  prefix?: string,
 ): Promise<number> {
-  const r = new Redis(url);
+  const r = clientFor(url, 'worker');
+  r.on('error', () => {});
+  const match = `${queuePrefix(url, queueName, prefix)}:${queueName}:*`;
   let n = 0;
   try {
-    const stream = r.scanStream({ match: `${prefix}:${queueName}:*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) {
-      if (keys.length > 0) n += await r.unlink(...keys);
+    await r.connect();
+    // A cluster has no cluster-wide SCAN: each master is scanned (a queue lives on one).
+    const nodes = r instanceof Cluster ? r.nodes('master') : [r];
+    for (const node of nodes) {
+      const stream = node.scanStream({ match, count: 1000 });
+      for await (const keys of stream as AsyncIterable<string[]>) {
+        // One slot per queue in a cluster, so one UNLINK may take them all.
+        if (keys.length > 0) n += await node.unlink(...keys);
+      }
     }
   } finally {
     r.disconnect();

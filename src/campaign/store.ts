@@ -3,7 +3,7 @@
  * a campaign's counts by state and by status code are read in O(1) and an id is claimed once per
  * queue. All writes go through two Lua scripts (scripts.ts); reads are plain hash reads.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
 import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
 import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
@@ -96,17 +96,17 @@ interface StoreCommands {
 export type HeldLetter = 'p' | 'x' | 'e' | 's';
 
 export class CampaignStore {
-  private readonly redis: Redis & StoreCommands;
+  private readonly redis: RedisClient & StoreCommands;
 
   /**
    * @param redis a connection this store may define its two scripts on; it does not close it.
    * @param base  the queue's key prefix, e.g. `bull:viber:` (BullMQ's `queue.toKey('')`).
    */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly base: string,
   ) {
-    const r = redis as Redis & Partial<StoreCommands>;
+    const r = redis as RedisClient & Partial<StoreCommands>;
     if (typeof r.vbClaim !== 'function') {
       redis.defineCommand('vbClaim', { numberOfKeys: 5, lua: CLAIM_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
@@ -117,7 +117,7 @@ export class CampaignStore {
       redis.defineCommand('vbSetGate', { numberOfKeys: 2, lua: SET_GATE_LUA });
       redis.defineCommand('vbTransitionTrack', { numberOfKeys: 4, lua: TRANSITION_TRACK_LUA });
     }
-    this.redis = redis as Redis & StoreCommands;
+    this.redis = redis as RedisClient & StoreCommands;
   }
 
   private get campaignsKey(): string {

@@ -14,7 +14,13 @@ import { Queue } from 'bullmq';
 import express, { type RequestHandler } from 'express';
 import { InvalidOptionError } from '../errors.js';
 import { assertQueueName } from '../producer/options.js';
-import { DEFAULT_REDIS_URL, openRedis, type OwnedRedis, type RedisConnection } from '../redis.js';
+import {
+  DEFAULT_REDIS_URL,
+  openRedis,
+  queuePrefix,
+  type OwnedRedis,
+  type RedisConnection,
+} from '../redis.js';
 
 export interface DashboardOptions {
   /** @defaultValue `redis://127.0.0.1:6379` */
@@ -84,9 +90,12 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     );
   }
   const names = (opts.queueNames ?? ['viber']).map((n) => assertQueueName(n));
-  const prefix = assertQueueName(opts.prefix ?? 'bull', 'prefix');
-  const redis: OwnedRedis = await openRedis(opts.connection ?? DEFAULT_REDIS_URL, 'worker');
-  const queues = names.map((n) => new Queue(n, { connection: redis.client, prefix }));
+  const connection = opts.connection ?? DEFAULT_REDIS_URL;
+  const prefixes = names.map((n) => queuePrefix(connection, n, opts.prefix));
+  const redis: OwnedRedis = await openRedis(connection, 'worker');
+  const queues = names.map(
+    (n, i) => new Queue(n, { connection: redis.client, prefix: prefixes[i] as string }),
+  );
   const adapter = new ExpressAdapter();
   adapter.setBasePath('/');
   createBullBoard({

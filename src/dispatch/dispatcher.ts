@@ -6,7 +6,7 @@
  * waiting or active. Any number of workers may call it: each call is atomic, and they all keep the
  * same target. Nothing here is per campaign in memory: a worker restarted anywhere carries on.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import type { CampaignStore } from '../campaign/store.js';
 import { DISPATCH_LUA } from './scripts.js';
@@ -32,23 +32,23 @@ interface DispatchCommand {
 }
 
 export class Dispatcher {
-  private readonly redis: Redis & DispatchCommand;
+  private readonly redis: RedisClient & DispatchCommand;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly base: string,
     private readonly store: CampaignStore,
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
   ) {
-    const r = redis as Redis & Partial<DispatchCommand>;
+    const r = redis as RedisClient & Partial<DispatchCommand>;
     if (typeof r.vbDispatch !== 'function') {
       redis.defineCommand('vbDispatch', { numberOfKeys: 11, lua: DISPATCH_LUA });
     }
-    this.redis = redis as Redis & DispatchCommand;
+    this.redis = redis as RedisClient & DispatchCommand;
   }
 
   /** One call: releases what may go now; refreshes the gates of campaigns whose window closed. */

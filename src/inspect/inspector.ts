@@ -13,7 +13,13 @@ import {
 } from '../campaign/store.js';
 import type { SendJobData, SendJobResult } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
-import { DEFAULT_REDIS_URL, openRedis, type OwnedRedis, type RedisConnection } from '../redis.js';
+import {
+  DEFAULT_REDIS_URL,
+  openRedis,
+  queuePrefix,
+  type OwnedRedis,
+  type RedisConnection,
+} from '../redis.js';
 import { codeName } from '../xml/codes.js';
 
 export interface InspectorOptions {
@@ -65,7 +71,7 @@ export class Inspector {
   constructor(opts: InspectorOptions = {}) {
     checkKnownKeys('inspector', opts, KNOWN);
     const queueName = assertQueueName(opts.queueName ?? 'viber');
-    const prefix = assertQueueName(opts.prefix ?? 'bull', 'prefix');
+    const prefix = queuePrefix(opts.connection ?? DEFAULT_REDIS_URL, queueName, opts.prefix);
     this.ready = (async () => {
       const redis = await openRedis(opts.connection ?? DEFAULT_REDIS_URL, 'producer');
       const base = `${prefix}:${queueName}:`;

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
+import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import { isCountry } from './phone.js';
 import { DEFAULT_RULES, type ValidationRules } from './validate.js';
@@ -18,7 +18,8 @@ export interface ProducerOptions {
    */
   queueName?: string;
   /**
-   * BullMQ key prefix.
+   * BullMQ key prefix (default `bull`; in a Redis Cluster `bull:{<queueName>}`, and one given
+   * must carry a `{hash tag}`).
    * @defaultValue `bull`
    */
   prefix?: string;
@@ -61,7 +62,6 @@ export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits' | 
 export const PRODUCER_DEFAULTS = {
   connection: DEFAULT_REDIS_URL,
   queueName: 'viber',
-  prefix: 'bull',
   chunkSize: 1000,
   attempts: 8,
   backoffMs: 5000,
@@ -110,7 +110,7 @@ export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProd
   return {
     connection: o.connection,
     queueName: assertQueueName(o.queueName),
-    prefix: assertQueueName(o.prefix, 'prefix'),
+    prefix: queuePrefix(o.connection, assertQueueName(o.queueName), opts.prefix),
     chunkSize: intInRange('chunkSize', o.chunkSize, 1, 100_000),
     attempts: intInRange('attempts', o.attempts, 1, 1000),
     backoffMs: intInRange('backoffMs', o.backoffMs, 0, 86_400_000),

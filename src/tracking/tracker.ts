@@ -18,7 +18,7 @@
  * in flight is aborted; its ids come back after their lease).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import { hasCode, type GatewayPackageError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
@@ -58,7 +58,7 @@ interface TrackCommands {
 }
 
 export class Tracker {
-  private readonly redis: Redis & TrackCommands;
+  private readonly redis: RedisClient & TrackCommands;
   private readonly stop = new AbortController();
   private running: Promise<void> | undefined;
   /** Longest sleep between looks at the schedule when nothing is due, ms. */
@@ -67,7 +67,7 @@ export class Tracker {
   private readonly retryAfterMs = 2000;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     /** The queue's key prefix, `bull:<queue>:`. */
     private readonly base: string,
     private readonly opts: TrackerOptions,
@@ -87,13 +87,13 @@ export class Tracker {
     /** How long a claimed id stays with this worker before any worker may take it, ms. */
     private readonly leaseMs: number,
   ) {
-    const r = redis as Redis & Partial<TrackCommands>;
+    const r = redis as RedisClient & Partial<TrackCommands>;
     if (typeof r.vbTrackClaim !== 'function') {
       redis.defineCommand('vbTrackClaim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
       redis.defineCommand('vbTrackRecord', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
       redis.defineCommand('vbTrackRelease', { numberOfKeys: 2, lua: TRACK_RELEASE_LUA });
     }
-    this.redis = redis as Redis & TrackCommands;
+    this.redis = redis as RedisClient & TrackCommands;
   }
 
   get trackKey(): string {

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js';
 import { checkGatewayKeys, stripUndefined, type GatewayOptions } from '../gateway/options.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import { assertQueueName, intInRange } from '../producer/options.js';
-import { DEFAULT_REDIS_URL, type RedisConnection } from '../redis.js';
+import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
 
 /** Options of a send worker (library: `createWorker(opts)`; CLI: `viber-bulk worker`). */
 export interface SendWorkerOptions {
@@ -20,7 +20,8 @@ export interface SendWorkerOptions {
    */
   queueName?: string;
   /**
-   * BullMQ key prefix.
+   * BullMQ key prefix (default `bull`; in a Redis Cluster `bull:{<queueName>}`, and one given
+   * must carry a `{hash tag}`).
    * @defaultValue `bull`
    */
   prefix?: string;
@@ -169,7 +170,6 @@ export type ResolvedWorkerOptions = Required<Omit<SendWorkerOptions, 'logger' | 
 export const WORKER_DEFAULTS = {
   connection: DEFAULT_REDIS_URL,
   queueName: 'viber',
-  prefix: 'bull',
   batchSize: 50,
   lingerMs: 50,
   concurrency: 4,
@@ -235,7 +235,7 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     gateway: opts.gateway,
     connection: o.connection,
     queueName: assertQueueName(o.queueName),
-    prefix: assertQueueName(o.prefix, 'prefix'),
+    prefix: queuePrefix(o.connection, assertQueueName(o.queueName), opts.prefix),
     batchSize: intInRange('batchSize', o.batchSize, 1, 1000),
     lingerMs: intInRange('lingerMs', o.lingerMs, 0, 60_000),
     concurrency: intInRange('concurrency', o.concurrency, 1, 256),

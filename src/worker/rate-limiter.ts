@@ -13,7 +13,7 @@
  * --w elapsed--> done; sleeping --signal aborted--> rejected (a reserved slot is simply wasted).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 const PACE_LUA = `
 --[[
@@ -52,22 +52,22 @@ interface PaceCommands {
 }
 
 export class RateLimiter {
-  private readonly redis: Redis & PaceCommands;
+  private readonly redis: RedisClient & PaceCommands;
 
   /**
    * @param limit messages per window, 0 for none; batches larger than the limit are sent as
    *              `limit` (the worker caps its batch size to it).
    */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly key: string,
     readonly limit: number,
     private readonly windowMs: number,
   ) {
-    const r = redis as Redis & Partial<PaceCommands>;
+    const r = redis as RedisClient & Partial<PaceCommands>;
     if (typeof r.vbPace !== 'function')
       redis.defineCommand('vbPace', { numberOfKeys: 2, lua: PACE_LUA });
-    this.redis = redis as Redis & PaceCommands;
+    this.redis = redis as RedisClient & PaceCommands;
   }
 
   /** Resolves when `n` messages may be sent; rejects with the signal's reason if it aborts first. */

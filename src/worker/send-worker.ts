@@ -18,14 +18,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { purgeFinished } from '../campaign/purge.js';
 import { CampaignStore } from '../campaign/store.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
-import { openRedis, type OwnedRedis } from '../redis.js';
+import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
 import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
@@ -181,7 +180,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   }
 
   /** The worker's (non-blocking) Redis connection, for tools that share it (metrics). */
-  get redisClient(): Redis {
+  get redisClient(): RedisClient {
     return this.redis.client;
   }
 
