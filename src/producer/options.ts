@@ -52,9 +52,24 @@ export interface ProducerOptions {
    * @defaultValue 10000
    */
   maxReportedRejects?: number;
+  /**
+   * Replicas that must hold each chunk before it counts as enqueued (Redis `WAIT`), so that an
+   * acknowledged enqueue survives a failover. `auto`: one when the Redis we write to has a
+   * replica connected, else none. Not used on a Redis Cluster (WAIT is per node).
+   * @defaultValue `auto`
+   */
+  waitReplicas?: number | 'auto';
+  /**
+   * How long a chunk waits for its replica, ms; past it the enqueue fails (REDIS_UNAVAILABLE)
+   * saying how far it got, and running the same input again finishes it.
+   * @defaultValue 5000
+   */
+  waitReplicasTimeoutMs?: number;
 }
 
-export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits' | 'country'>> & {
+export type ResolvedProducerOptions = Required<
+  Omit<ProducerOptions, 'limits' | 'country'>
+> & {
   /** Everything a message is validated against (limits and country). */
   limits: ValidationRules;
 };
@@ -67,6 +82,8 @@ export const PRODUCER_DEFAULTS = {
   backoffMs: 5000,
   maxReportedRejects: 10_000,
   country: 'UA',
+  waitReplicas: 'auto',
+  waitReplicasTimeoutMs: 5000,
 } as const;
 
 export function intInRange(name: string, value: number, min: number, max: number): number {
@@ -95,6 +112,8 @@ const KNOWN = optionKeys<ProducerOptions>({
   limits: true,
   maxReportedRejects: true,
   country: true,
+  waitReplicas: true,
+  waitReplicasTimeoutMs: true,
 });
 
 export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProducerOptions {
@@ -115,6 +134,9 @@ export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProd
     attempts: intInRange('attempts', o.attempts, 1, 1000),
     backoffMs: intInRange('backoffMs', o.backoffMs, 0, 86_400_000),
     maxReportedRejects: intInRange('maxReportedRejects', o.maxReportedRejects, 0, 10_000_000),
+    waitReplicas:
+      o.waitReplicas === 'auto' ? 'auto' : intInRange('waitReplicas', o.waitReplicas, 0, 100),
+    waitReplicasTimeoutMs: intInRange('waitReplicasTimeoutMs', o.waitReplicasTimeoutMs, 1, 600_000),
     limits: {
       maxTextLength: intInRange(
         'limits.maxTextLength',

@@ -18,7 +18,8 @@ import {
 import { HELD_UNTIL, SEND_JOB_NAME, type SendJobData } from '../job.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
-import { openRedis, type OwnedRedis } from '../redis.js';
+import { Cluster, type Redis } from 'ioredis';
+import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
 import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
 import {
   cancelCampaign,
@@ -93,7 +94,13 @@ const IN_FLIGHT = 3;
 
 export class Producer {
   readonly options: ResolvedProducerOptions;
-  private readonly ready: Promise<{ redis: OwnedRedis; queue: Queue; store: CampaignStore }>;
+  private readonly ready: Promise<{
+    redis: OwnedRedis;
+    queue: Queue;
+    store: CampaignStore;
+    /** Replicas each chunk waits for (WAIT); 0: none. */
+    replicas: number;
+  }>;
   private closing: Promise<void> | undefined;
 
   constructor(opts: ProducerOptions = {}) {
@@ -110,7 +117,8 @@ export class Producer {
       prefix: this.options.prefix,
     });
     queue.on('error', () => {}); // failures reach the caller through the awaited calls
-    return { redis, queue, store: new CampaignStore(redis.client, queue.toKey('')) };
+    const replicas = await replicasToWaitFor(redis.client, this.options.waitReplicas);
+    return { redis, queue, store: new CampaignStore(redis.client, queue.toKey('')), replicas };
   }
 
   /** The queue and store, once connected. */
@@ -139,7 +147,7 @@ export class Producer {
   ): Promise<EnqueueResult> {
     assertCampaignName(campaign);
     checkTiming(options);
-    const { queue, store } = await this.ready;
+    const { queue, store, redis, replicas } = await this.ready;
     // Before any message is claimed: a dispatcher must never see the campaign without its timing.
     await applyTiming(store, campaign, options);
     const result: EnqueueResult = {
@@ -186,6 +194,7 @@ export class Producer {
       const added = (async () => {
         const jobs = await this.claimChunk(campaign, fresh, store, result);
         if (jobs.length > 0) await this.wrap(campaign, result, queue.addBulk(jobs));
+        if (replicas > 0) await this.wrap(campaign, result, this.replicated(redis, replicas));
         result.enqueued += jobs.length;
         progress();
       })().finally(() => {
@@ -256,6 +265,17 @@ export class Producer {
       }
     }
     return jobs;
+  }
+
+  /** Waits until `n` replicas hold everything this connection wrote (the chunk, its claim). */
+  private async replicated(redis: OwnedRedis, n: number): Promise<void> {
+    const ms = this.options.waitReplicasTimeoutMs;
+    const acked = await (redis.client as Redis).wait(n, ms);
+    if (acked < n) {
+      throw new Error(
+        `${acked} of ${n} replica(s) acknowledged the chunk within ${ms} ms: it could be lost in a failover`,
+      );
+    }
   }
 
   /** Redis failures mid-enqueue say how far it got and how to finish. */
@@ -366,6 +386,15 @@ async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {
 
 function idOf(value: unknown): unknown {
   return typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+}
+
+/** `auto`: one replica when the primary has one connected (Sentinel setups), else none. */
+async function replicasToWaitFor(client: RedisClient, wanted: number | 'auto'): Promise<number> {
+  if (client instanceof Cluster) return 0; // WAIT is per node: not used on a cluster
+  if (wanted !== 'auto') return wanted;
+  const info = await client.info('replication');
+  const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+  return /role:master/.test(info) && connected > 0 ? 1 : 0;
 }
 
 /** Writes what the settings change: the deadline, and the timing (with its gate) if touched. */
