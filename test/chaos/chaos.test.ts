@@ -6,14 +6,15 @@
  * gateway's own record and from the jobs.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inspector } from '../../src/inspect/inspector.js';
 import type { SendJobData, SendJobResult } from '../../src/job.js';
 import { Producer } from '../../src/producer/producer.js';
+import { clientFor, queuePrefix } from '../../src/redis.js';
 import { fateOf, type DeliverySimulation } from '../../src/sandbox/delivery.js';
 import { SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
 import { sampleMessages, uniqueQueue, waitFor } from '../helpers.js';
+import { LocalCluster } from '../local-cluster.js';
 import { PrivateRedis, WorkerFleet, type Exit } from './harness.js';
 
 const N = 2000;
@@ -115,10 +116,15 @@ describe('the delivery promise under faults', () => {
     extraArgs: string[] = [],
     /** Runs once every job finished, before the fleet stops (tracking goes on meanwhile). */
     afterSent: (fleet: WorkerFleet, inspector: Inspector) => Promise<void> = async () => {},
+    /** Where Redis is: the private single Redis, or (one test) a Redis Cluster. */
+    target: { url: string; env: Record<string, string> } = {
+      url: redis.url,
+      env: { REDIS_URL: redis.url },
+    },
   ) {
     const queueName = uniqueQueue('chaos');
     const producer = new Producer({
-      connection: redis.url,
+      connection: target.url,
       queueName,
       attempts: 25,
       backoffMs: 50,
@@ -131,7 +137,7 @@ describe('the delivery promise under faults', () => {
     const fleet = new WorkerFleet(
       workers,
       {
-        REDIS_URL: redis.url,
+        ...target.env,
         VIBER_QUEUE: queueName,
         ALPHASMS_URL: sandbox.url,
         ALPHASMS_API_KEY: API_KEY,
@@ -141,9 +147,13 @@ describe('the delivery promise under faults', () => {
     );
     fleets.push(fleet);
     // Readers that wait out a Redis restart.
-    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const conn = clientFor(target.url, 'worker');
     conn.on('error', () => {});
-    const queue = new Queue<SendJobData, SendJobResult>(queueName, { connection: conn });
+    await conn.connect();
+    const queue = new Queue<SendJobData, SendJobResult>(queueName, {
+      connection: conn,
+      prefix: queuePrefix(target.url, queueName, undefined),
+    });
     queue.on('error', () => {}); // Redis restarts are part of the plan
     const inspector = new Inspector({ connection: conn, queueName });
     try {
@@ -260,6 +270,31 @@ describe('the delivery promise under faults', () => {
     });
     await checkInvariants(run);
     expect(run.fleet.restarts).toBeGreaterThanOrEqual(6);
+  });
+
+  it('on a Redis Cluster of three masters: survives kill -9 of workers and lost answers', async () => {
+    const cluster = new LocalCluster();
+    try {
+      await cluster.start(3);
+      const nodes = cluster.ports.map((p) => `127.0.0.1:${p}`).join(',');
+      const run = await campaign(
+        [{ fault: { kind: 'lose-answer' }, p: 0.03 }],
+        async (fleet) => {
+          for (let i = 0; i < 3; i++) {
+            await waitFor(() => sandbox.stats.accepted >= (i + 1) * 300, 'progress', 60_000, 20);
+            fleet.kill9(i % 3);
+          }
+        },
+        3,
+        [],
+        async () => {},
+        { url: cluster.url, env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: nodes } },
+      );
+      await checkInvariants(run);
+      expect(run.fleet.restarts).toBeGreaterThanOrEqual(3);
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('survives Redis being killed and restarted (AOF) mid-campaign', async () => {
