@@ -27,6 +27,7 @@ import {
   type Row,
 } from './lib.js';
 import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
+import { benchCapacity } from './capacity.js';
 import { benchTiming } from './timing.js';
 import { benchTracking } from './tracking.js';
 
@@ -315,7 +316,7 @@ async function benchMemory(): Promise<void> {
 
 async function main(): Promise<void> {
   const which = (
-    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,memory'
+    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,capacity,memory'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
@@ -335,6 +336,15 @@ async function main(): Promise<void> {
         rows.push(
           ...(await benchTiming({ redis, backlog, n: N, rounds: ROUNDS, key: KEY, queue: q, log })),
         );
+      },
+    ],
+    [
+      'capacity',
+      async () => {
+        const sizes = (process.env['BENCH_CAPACITY_SIZES'] ?? `${N},${MEMORY_N}`)
+          .split(',')
+          .map(Number);
+        rows.push(...(await benchCapacity({ redis, sizes, n: N, key: KEY, queue: q, log })));
       },
     ],
     ['memory', benchMemory],

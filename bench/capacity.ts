@@ -1,0 +1,120 @@
+/**
+ * Bench rows 8a–8d (`npm run bench`, step `capacity`): what a campaign costs as it grows — Redis
+ * memory per queued message and enqueue time at 100,000 and 1,000,000 messages — and sending on a
+ * three-master Redis Cluster against the single Redis, same run. The README's Capacity section is
+ * written from these rows.
+ */
+import type { Redis } from 'ioredis';
+import { Inspector } from '../src/inspect/inspector.js';
+import { Producer } from '../src/producer/producer.js';
+import { deleteQueueKeys } from '../src/redis.js';
+import { SandboxGateway } from '../src/sandbox/server.js';
+import { LocalCluster } from '../test/local-cluster.js';
+import { CLI, REDIS_URL, dropQueue, fmt, message, run, stop, until, type Row } from './lib.js';
+
+interface Ctx {
+  redis: Redis;
+  sizes: number[];
+  /** Messages of the cluster vs single send. */
+  n: number;
+  key: string;
+  queue: (name: string) => string;
+  log: (s: string) => void;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+}
+
+async function enqueue(connection: string, queueName: string, n: number): Promise<number> {
+  const producer = new Producer({ connection, queueName });
+  const started = performance.now();
+  try {
+    await producer.enqueue(
+      'bench',
+      (function* () {
+        for (let id = 1; id <= n; id++) yield message(id);
+      })(),
+    );
+  } finally {
+    await producer.close();
+  }
+  return performance.now() - started;
+}
+
+async function queued(ctx: Ctx): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of ctx.sizes) {
+    const qn = ctx.queue(`cap-${n}`);
+    const before = await usedMemory(ctx.redis);
+    ctx.log(`bench: capacity: enqueueing ${fmt(n)}…`);
+    const ms = await enqueue(REDIS_URL, qn, n);
+    const per = ((await usedMemory(ctx.redis)) - before) / n;
+    await dropQueue(qn);
+    rows.push({
+      what: `8a. ${fmt(n)} queued messages (library producer): Redis memory per message, and enqueue time`,
+      ours: `${fmt(per)} B; ${fmt(ms / 1000, 1)} s`,
+      baseline: `${fmt(n / (ms / 1000))} msg/s`,
+      ratio: '—',
+      target: '≤ 600 B',
+      ok: per <= 600,
+    });
+  }
+  return rows;
+}
+
+async function sendOn(
+  connection: string,
+  env: Record<string, string>,
+  qn: string,
+  ctx: Ctx,
+): Promise<number> {
+  await enqueue(connection, qn, ctx.n);
+  const sandbox = new SandboxGateway({ apiKey: ctx.key, keepMessages: false });
+  await sandbox.start();
+  const inspector = new Inspector({ connection, queueName: qn });
+  const started = performance.now();
+  const child = run(CLI, ['worker', '--no-track'], {
+    ...env,
+    VIBER_QUEUE: qn,
+    ALPHASMS_URL: sandbox.url,
+    ALPHASMS_API_KEY: ctx.key,
+  });
+  try {
+    await until(async () => (await inspector.counts('bench')).completed >= ctx.n, qn, 600_000, 100);
+    return performance.now() - started;
+  } finally {
+    await stop(child);
+    await inspector.close();
+    await sandbox.close();
+  }
+}
+
+async function cluster(ctx: Ctx): Promise<Row> {
+  const c = new LocalCluster();
+  await c.start(3);
+  try {
+    const nodes = c.ports.map((p) => `127.0.0.1:${p}`).join(',');
+    const cq = ctx.queue('cluster');
+    const onCluster = await sendOn(c.url, { REDIS_CLUSTER_NODES: nodes }, cq, ctx);
+    await deleteQueueKeys(c.url, cq);
+    const sq = ctx.queue('single');
+    const onSingle = await sendOn(REDIS_URL, { REDIS_URL }, sq, ctx);
+    await dropQueue(sq);
+    const ratio = onSingle / onCluster;
+    return {
+      what: `8b. send ${fmt(ctx.n)} (one worker process) on a local 3-master Redis Cluster vs the single Redis`,
+      ours: `${fmt(ctx.n / (onCluster / 1000))} msg/s`,
+      baseline: `${fmt(ctx.n / (onSingle / 1000))} msg/s`,
+      ratio: `${ratio.toFixed(2)}×`,
+      target: '—',
+      ok: null,
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+export async function benchCapacity(ctx: Ctx): Promise<Row[]> {
+  return [...(await queued(ctx)), await cluster(ctx)];
+}
