@@ -1,10 +1,16 @@
-import type { ViberMessage } from './message.js';
+import type { StoredMessage } from './campaign/shared.js';
 import type { DeliveryRecord } from './tracking/delivery.js';
 
 /** What a job carries: the message and its campaign. Never the API key. */
 export interface SendJobData {
   campaign: string;
-  message: ViberMessage;
+  /**
+   * The message's own fields; with `shared`, the fields it shares with its campaign (sender,
+   * text, image…) are in that set instead (src/campaign/shared.ts).
+   */
+  message: StoredMessage;
+  /** The shared set the message's other fields are in, if any. */
+  shared?: string;
   /**
    * What `<status>` said after acceptance (delivery tracking), written by the workers; absent
    * until the first answer, and with tracking off.

@@ -343,7 +343,18 @@ describe('the CLI commands, as a user runs them', () => {
         env,
       ).ended();
       expect(r.code).toBe(0);
-      expect((await rig.queue.getJob('m1'))?.data.message).toEqual({
+      // A job keeps its own fields and names the campaign's shared set for the rest.
+      const whole = async (id: number) => {
+        const data = (await rig.queue.getJob(`m${id}`))?.data;
+        const r = new Redis(REDIS_URL);
+        try {
+          const set = data?.shared ? await r.hget(rig.queue.toKey('vb:shared'), data.shared) : null;
+          return { ...(set ? (JSON.parse(set) as object) : {}), ...data?.message };
+        } finally {
+          r.disconnect();
+        }
+      };
+      expect(await whole(1)).toEqual({
         id: 1,
         phone: '+380971234567',
         sender: 'RowShop',
@@ -351,7 +362,7 @@ describe('the CLI commands, as a user runs them', () => {
         text: 'row text',
         image: 'https://x.example/row.png',
       });
-      expect((await rig.queue.getJob('m2'))?.data.message).toEqual({
+      expect(await whole(2)).toEqual({
         id: 2,
         phone: '+380971234568',
         sender: 'FlagShop',

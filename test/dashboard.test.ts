@@ -15,7 +15,12 @@ describe('the dashboard, in a real headless Chromium', () => {
     if (!existsSync(CHROMIUM))
       throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     rig = await createRig('dash');
-    await rig.producer.enqueue('spring', sampleMessages(12, 501));
+    // Campaign-wide fields as defaults: jobs name the shared set, the job view shows them merged.
+    await rig.producer.enqueue(
+      'spring',
+      sampleMessages(12, 501).map(({ id, phone }) => ({ id, phone })),
+      { defaults: { sender: 'SMSTest', type: 'text', text: 'Shared spring hello' } },
+    );
     dashboard = await startDashboard({
       connection: REDIS_URL,
       queueNames: [rig.queueName],
@@ -67,6 +72,7 @@ describe('the dashboard, in a real headless Chromium', () => {
       expect(text).toMatch(/DELAYED\s+12/);
       expect(text).toContain('campaign:"spring"');
       expect(text).toContain('id:512');
+      expect(text).toContain('Shared spring hello');
     } finally {
       await context.close();
     }

@@ -7,6 +7,7 @@ import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
 import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
 import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
+import { sharedKey } from './shared.js';
 import { ACTIVATE_LUA, CLAIM_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
 import {
   DEFAULT_TIMING,
@@ -287,6 +288,11 @@ export class CampaignStore {
       gateString(timing, gate),
     );
     return wrote === 1 ? gate : undefined;
+  }
+
+  /** Stores a shared set once (content-addressed: a set with this hash is this set). */
+  async saveShared(hash: string, json: string): Promise<void> {
+    await this.redis.hsetnx(sharedKey(this.base), hash, json);
   }
 
   /** Backlog lengths: messages of each campaign not released to the queue yet. */

@@ -12,7 +12,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express, { type RequestHandler } from 'express';
+import { expand, SharedCache } from '../campaign/shared.js';
 import { InvalidOptionError } from '../errors.js';
+import type { SendJobData } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import {
   DEFAULT_REDIS_URL,
@@ -98,8 +100,24 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   );
   const adapter = new ExpressAdapter();
   adapter.setBasePath('/');
+  // Jobs name their campaign's shared fields instead of carrying them: the job view shows them
+  // merged back (bull-board's formatter is synchronous, so the sets are read ahead, every 5 s).
+  const caches = queues.map((q) => new SharedCache(redis.client, q.toKey('')));
+  const refresh = (): Promise<unknown> =>
+    Promise.all(caches.map((c) => c.loadAll())).catch(() => undefined);
+  await refresh();
+  const refresher = setInterval(() => void refresh(), 5000);
+  refresher.unref();
+  const adapters = queues.map((q, i) => {
+    const a = new BullMQAdapter(q);
+    a.setFormatter('data', (data: Partial<SendJobData>) => {
+      const fields = (caches[i] as SharedCache).get(data?.shared);
+      return fields && data.message ? { ...data, message: expand(data.message, fields) } : data;
+    });
+    return a;
+  });
   createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q)),
+    queues: adapters,
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'viber-bulk' } },
   });
@@ -120,6 +138,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     url: `http://${host}:${port}/`,
     close() {
       closing ??= (async () => {
+        clearInterval(refresher);
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
         await Promise.all(queues.map((q) => q.close()));

@@ -15,6 +15,7 @@ import {
   type ScheduleView,
   type TimingSettings,
 } from '../campaign/timing.js';
+import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
 import { HELD_UNTIL, SEND_JOB_NAME, type SendJobData } from '../job.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
@@ -150,6 +151,9 @@ export class Producer {
     const { queue, store, redis, replicas } = await this.ready;
     // Before any message is claimed: a dispatcher must never see the campaign without its timing.
     await applyTiming(store, campaign, options);
+    // Likewise the shared fields, before any job that names them.
+    const shared = sharedSet(options.defaults);
+    if (shared) await store.saveShared(shared.hash, shared.json);
     const result: EnqueueResult = {
       campaign,
       enqueued: 0,
@@ -192,7 +196,7 @@ export class Producer {
       const ids = fresh.map((m) => m.id);
       for (const id of ids) adding.add(id);
       const added = (async () => {
-        const jobs = await this.claimChunk(campaign, fresh, store, result);
+        const jobs = await this.claimChunk(campaign, fresh, store, result, shared);
         if (jobs.length > 0) await this.wrap(campaign, result, queue.addBulk(jobs));
         if (replicas > 0) await this.wrap(campaign, result, this.replicated(redis, replicas));
         result.enqueued += jobs.length;
@@ -233,6 +237,7 @@ export class Producer {
     messages: ViberMessage[],
     store: CampaignStore,
     result: EnqueueResult,
+    shared: SharedSet | undefined,
   ) {
     const { attempts, backoffMs } = this.options;
     const claims = await this.wrap(
@@ -249,9 +254,12 @@ export class Producer {
       const m = messages[i] as ViberMessage;
       const c = claims[i];
       if (c === 'new' || c === 'reclaimed') {
+        const stored = shared ? compact(m, shared) : undefined;
         jobs.push({
           name: SEND_JOB_NAME,
-          data: { campaign, message: m },
+          data: stored?.shares
+            ? { campaign, message: stored.message, shared: (shared as SharedSet).hash }
+            : { campaign, message: m },
           opts: {
             jobId: jobIdOf(m.id),
             // In BullMQ's delayed set until the dispatcher releases it (src/dispatch).

@@ -13,6 +13,7 @@ import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import { hasCode, type GatewayHttpError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
 import type { SendJobData, SendJobResult } from '../job.js';
+import { expand, type SharedCache } from '../campaign/shared.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import type { SendAnswer } from '../xml/parse.js';
@@ -23,6 +24,8 @@ import { groupByCampaign, settle } from './settle.js';
 /** A job waiting in a batch, with the processor promise BullMQ awaits for it. */
 export interface Pending {
   job: Job<SendJobData, SendJobResult>;
+  /** The whole message (the job's fields over its shared set's), filled in by runBatch. */
+  message?: ViberMessage;
   token: string;
   resolve(result: SendJobResult): void;
   reject(err: Error): void;
@@ -55,6 +58,8 @@ export interface BatchReport {
 
 export interface BatchContext {
   gateway: GatewayClient;
+  /** Campaign-wide fields jobs name instead of carrying (src/campaign/shared.ts). */
+  shared: SharedCache;
   store: CampaignStore;
   /** Rate limit and throttle pauses, shared by all workers on the queue. */
   limiter: RateLimiter;
@@ -97,6 +102,7 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     // twice: here, before a rate slot is taken for them, and in send(), once the slot is granted
     // — the last moment before the package goes on the wire.
     const held = await ctx.store.held([...new Set(items.map((p) => p.job.data.campaign))]);
+    await ctx.shared.load(items.map((p) => p.job.data.shared));
     const sendable: Pending[] = [];
     const seen = new Set<number>();
     for (const p of items) {
@@ -105,7 +111,16 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
         decisions.set(p, heldDecision(letter));
         continue;
       }
-      const m = p.job.data.message;
+      const fields = ctx.shared.get(p.job.data.shared);
+      if (p.job.data.shared !== undefined && !fields) {
+        decisions.set(p, {
+          action: 'fail',
+          code: undefined,
+          reason: `message ${p.job.data.message.id}: its shared fields (set ${p.job.data.shared}) are not in Redis`,
+        });
+        continue;
+      }
+      const m = (p.message = expand(p.job.data.message, fields));
       // One regex over the fields (the package is built once, by the gateway client).
       const unsafe = findXmlUnsafe(
         m.phone + m.sender + m.type + m.text + (m.image ?? '') + (m.button ?? '') + (m.url ?? ''),
@@ -156,7 +171,7 @@ async function send(
     await ctx.limiter.acquire(items.length, ctx.signal);
     items = await activate(ctx.store, items, decisions);
     if (items.length === 0) return;
-    const messages: ViberMessage[] = items.map((p) => p.job.data.message);
+    const messages = items.map((p) => p.message as ViberMessage);
     const ids = messages.map((m) => m.id);
     try {
       answer = await ctx.gateway.send(messages, { signal: ctx.signal });

@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { purgeFinished } from '../campaign/purge.js';
+import { SharedCache } from '../campaign/shared.js';
 import { CampaignStore } from '../campaign/store.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { GatewayClient } from '../gateway/client.js';
@@ -83,6 +84,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private readonly abort = new AbortController();
   private readonly log: Logger;
   private readonly store: CampaignStore;
+  private readonly shared: SharedCache;
   private readonly limiter: RateLimiter;
   /** Delivery tracking; undefined with `track: false`. */
   readonly tracker: Tracker | undefined;
@@ -110,6 +112,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
     const base = `${options.prefix}:${options.queueName}:`;
     this.store = new CampaignStore(redis.client, base);
+    this.shared = new SharedCache(redis.client, base);
     this.limiter = new RateLimiter(
       redis.client,
       `${base}vb:pace`,
@@ -287,6 +290,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       try {
         const report = await runBatch(items, {
           gateway: this.gateway,
+          shared: this.shared,
           store: this.store,
           limiter: this.limiter,
           logger: this.log,

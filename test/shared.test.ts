@@ -1,0 +1,66 @@
+/**
+ * Campaign-wide fields are stored once: a job keeps what is its own and names the shared set; the
+ * gateway still receives every message whole, and a row that overrides a shared value keeps its own.
+ */
+import { Redis } from 'ioredis';
+import { createRig, type Rig } from './fixture.js';
+import { REDIS_URL, waitFor } from './helpers.js';
+
+describe('shared campaign fields', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig?.close();
+  });
+
+  it('jobs carry only their own fields; the gateway receives whole messages; overrides win', async () => {
+    rig = await createRig('shared');
+    const defaults = {
+      sender: 'Shop',
+      type: 'image' as const,
+      text: 'Весняний розпродаж: −20% & <безкоштовна> доставка',
+      image: 'https://cdn.example.com/sale.png',
+    };
+    const rows = Array.from({ length: 30 }, (_, i) => ({
+      id: i + 1,
+      phone: `+38097${String(1_000_000 + i)}`,
+      ...(i === 7 ? { text: 'Only for you' } : {}),
+    }));
+    await rig.producer.enqueue('sale', rows, { defaults });
+    const job = await rig.queue.getJob('m1');
+    expect(job?.data).toEqual({
+      campaign: 'sale',
+      message: { id: 1, phone: '+380971000000' },
+      shared: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
+    });
+    expect((await rig.queue.getJob('m8'))?.data.message).toEqual({
+      id: 8,
+      phone: '+380971000007',
+      text: 'Only for you',
+    });
+    // The set itself, once, in Redis.
+    const r = new Redis(REDIS_URL);
+    try {
+      const stored = await r.hget(rig.queue.toKey('vb:shared'), job?.data.shared ?? '');
+      expect(JSON.parse(stored ?? '{}')).toEqual(defaults);
+    } finally {
+      r.disconnect();
+    }
+    await rig.startWorker({ track: false });
+    await waitFor(
+      async () => (await rig.inspector.counts('sale')).completed === 30,
+      'the campaign',
+    );
+    // What the gateway read from the XML: every field of every message.
+    expect(rig.sandbox.accepted.get(1)?.message).toMatchObject({
+      sender: 'Shop',
+      type: 'image',
+      text: defaults.text,
+      image: defaults.image,
+      phone: '+380971000000',
+    });
+    expect(rig.sandbox.accepted.get(8)?.message).toMatchObject({
+      text: 'Only for you',
+      sender: 'Shop',
+    });
+  });
+});
