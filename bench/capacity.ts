@@ -26,15 +26,32 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
 }
 
-async function enqueue(connection: string, queueName: string, n: number): Promise<number> {
+/** A campaign's text and image given once (`--text`, `--image`), rows carrying id and phone. */
+const DEFAULTS = {
+  sender: 'SMSTest',
+  type: 'image' as const,
+  text: 'Знижка 20% на все — лише сьогодні! 🎉',
+  image: 'https://example.com/img/promo.png',
+};
+
+async function enqueue(
+  connection: string,
+  queueName: string,
+  n: number,
+  shape: 'whole rows' | 'defaults' = 'whole rows',
+): Promise<number> {
   const producer = new Producer({ connection, queueName });
   const started = performance.now();
   try {
     await producer.enqueue(
       'bench',
       (function* () {
-        for (let id = 1; id <= n; id++) yield message(id);
+        for (let id = 1; id <= n; id++) {
+          const m = message(id);
+          yield shape === 'defaults' ? { id, phone: m.phone } : m;
+        }
       })(),
+      shape === 'defaults' ? { defaults: DEFAULTS } : {},
     );
   } finally {
     await producer.close();
@@ -44,15 +61,21 @@ async function enqueue(connection: string, queueName: string, n: number): Promis
 
 async function queued(ctx: Ctx): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const n of ctx.sizes) {
-    const qn = ctx.queue(`cap-${n}`);
+  for (const [n, shape] of ctx.sizes.flatMap((n) =>
+    (['whole rows', 'defaults'] as const).map((s) => [n, s] as const),
+  )) {
+    const qn = ctx.queue(`cap-${n}-${shape === 'defaults' ? 'd' : 'w'}`);
     const before = await usedMemory(ctx.redis);
-    ctx.log(`bench: capacity: enqueueing ${fmt(n)}…`);
-    const ms = await enqueue(REDIS_URL, qn, n);
+    ctx.log(`bench: capacity: enqueueing ${fmt(n)} (${shape})…`);
+    const ms = await enqueue(REDIS_URL, qn, n, shape);
     const per = ((await usedMemory(ctx.redis)) - before) / n;
     await dropQueue(qn);
+    const how =
+      shape === 'defaults'
+        ? 'text and image given once for the campaign, rows of id and phone'
+        : 'every row carrying its own text and image';
     rows.push({
-      what: `8a. ${fmt(n)} queued messages (library producer): Redis memory per message, and enqueue time`,
+      what: `8a. ${fmt(n)} queued messages, ${how} (library producer): Redis memory per message, and enqueue time`,
       ours: `${fmt(per)} B; ${fmt(ms / 1000, 1)} s`,
       baseline: `${fmt(n / (ms / 1000))} msg/s`,
       ratio: '—',

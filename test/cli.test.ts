@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import Papa from 'papaparse';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor, within } from './helpers.js';
+import { REDIS_URL, sampleMessages, waitFor, wholeMessage, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -174,8 +174,7 @@ describe('the viber-bulk command', () => {
     expect(r.code).toBe(0);
     expect(lastJson(r.stdout)).toMatchObject({ enqueued: 3, duplicates: 0, rejected: [] });
     // --image was not given, but the rows carry one: the type defaults to text unless --type says so.
-    const job = await rig.queue.getJob('m1');
-    expect(job?.data.message).toEqual({
+    expect(await wholeMessage(rig.queue, 1)).toEqual({
       id: 1,
       phone: '+380971234561',
       sender: 'Shop',

@@ -13,7 +13,7 @@ import { buildSendPackage } from '../src/xml/build.js';
 import { parseSendAnswer } from '../src/xml/parse.js';
 import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, within } from './helpers.js';
+import { REDIS_URL, sampleMessages, wholeMessage, within } from './helpers.js';
 
 /** Deliveries for the status/results checks: quick, a mix of fates, reads. */
 const SIM: DeliverySimulation = {
@@ -344,17 +344,7 @@ describe('the CLI commands, as a user runs them', () => {
       ).ended();
       expect(r.code).toBe(0);
       // A job keeps its own fields and names the campaign's shared set for the rest.
-      const whole = async (id: number) => {
-        const data = (await rig.queue.getJob(`m${id}`))?.data;
-        const r = new Redis(REDIS_URL);
-        try {
-          const set = data?.shared ? await r.hget(rig.queue.toKey('vb:shared'), data.shared) : null;
-          return { ...(set ? (JSON.parse(set) as object) : {}), ...data?.message };
-        } finally {
-          r.disconnect();
-        }
-      };
-      expect(await whole(1)).toEqual({
+      expect(await wholeMessage(rig.queue, 1)).toEqual({
         id: 1,
         phone: '+380971234567',
         sender: 'RowShop',
@@ -362,7 +352,7 @@ describe('the CLI commands, as a user runs them', () => {
         text: 'row text',
         image: 'https://x.example/row.png',
       });
-      expect(await whole(2)).toEqual({
+      expect(await wholeMessage(rig.queue, 2)).toEqual({
         id: 2,
         phone: '+380971234568',
         sender: 'FlagShop',

@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deleteQueueKeys } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { SendJobData } from '../src/job.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -83,4 +86,23 @@ export async function waitForSettled(
     timeoutMs,
     100,
   );
+}
+
+/**
+ * A job's whole message, as workers send it: the job's own fields over the campaign's shared set
+ * it names (src/campaign/shared.ts), read straight from Redis.
+ */
+export async function wholeMessage(
+  queue: Queue<SendJobData>,
+  id: number,
+): Promise<Record<string, unknown> | undefined> {
+  const data = (await queue.getJob(`m${id}`))?.data;
+  if (!data) return undefined;
+  const r = new Redis(REDIS_URL);
+  try {
+    const set = data.shared ? await r.hget(queue.toKey('vb:shared'), data.shared) : null;
+    return { ...(set ? (JSON.parse(set) as object) : {}), ...data.message };
+  } finally {
+    r.disconnect();
+  }
 }

@@ -107,7 +107,9 @@ export class LocalCluster {
     const r = new Redis(this.ports[0] as number, '127.0.0.1');
     try {
       const slot = (await r.cluster('KEYSLOT', key)) as number;
-      const slots = (await r.cluster('SLOTS')) as unknown as Array<[number, number, [string, number]]>;
+      const slots = (await r.cluster('SLOTS')) as unknown as Array<
+        [number, number, [string, number]]
+      >;
       const owner = slots.find(([lo, hi]) => slot >= lo && slot <= hi);
       return owner?.[2][1] ?? -1;
     } finally {
