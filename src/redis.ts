@@ -64,7 +64,10 @@ function parseNodes(list: string, what: string): Array<{ host: string; port: num
 }
 
 /** `scheme://[user[:password]@]rest` → its parts (the password never appears in errors). */
-function splitAuth(s: string, scheme: string): { rest: string; username?: string; password?: string } {
+function splitAuth(
+  s: string,
+  scheme: string,
+): { rest: string; username?: string; password?: string } {
   const body = s.slice(scheme.length);
   const at = body.lastIndexOf('@');
   if (at < 0) return { rest: body };
@@ -130,7 +133,9 @@ export function clientFor(connection: string, role: RedisRole): RedisClient {
       ...(username ? { username } : {}),
       ...(password ? { password, sentinelPassword: password } : {}),
       // A failover: reconnect to the new primary, and never write to a replica meanwhile.
-      ...(role === 'worker' ? { retryStrategy: (times: number) => Math.min(times * 200, 2000) } : {}),
+      ...(role === 'worker'
+        ? { retryStrategy: (times: number) => Math.min(times * 200, 2000) }
+        : {}),
     });
   }
   return new Redis(connection, opts);

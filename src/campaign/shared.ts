@@ -38,7 +38,10 @@ export function sharedSet(defaults: Partial<ViberMessage> | undefined): SharedSe
 }
 
 /** The message without the fields it shares with `set` (equal values only). */
-export function compact(m: ViberMessage, set: SharedSet): { message: StoredMessage; shares: boolean } {
+export function compact(
+  m: ViberMessage,
+  set: SharedSet,
+): { message: StoredMessage; shares: boolean } {
   const out: Record<string, unknown> = {};
   let shares = false;
   for (const [k, v] of Object.entries(m)) {

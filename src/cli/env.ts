@@ -20,9 +20,7 @@ function redisConnection(env: NodeJS.ProcessEnv): string {
   const user = env['REDIS_USERNAME'] ?? '';
   const pass = env['REDIS_PASSWORD'];
   const auth =
-    user || pass
-      ? `${encodeURIComponent(user)}${pass ? `:${encodeURIComponent(pass)}` : ''}@`
-      : '';
+    user || pass ? `${encodeURIComponent(user)}${pass ? `:${encodeURIComponent(pass)}` : ''}@` : '';
   const nodes = env['REDIS_CLUSTER_NODES']?.trim();
   if (nodes) return `redis-cluster://${auth}${nodes}`;
   const sentinels = env['REDIS_SENTINELS']?.trim();

@@ -67,9 +67,7 @@ export interface ProducerOptions {
   waitReplicasTimeoutMs?: number;
 }
 
-export type ResolvedProducerOptions = Required<
-  Omit<ProducerOptions, 'limits' | 'country'>
-> & {
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits' | 'country'>> & {
   /** Everything a message is validated against (limits and country). */
   limits: ValidationRules;
 };
