@@ -317,6 +317,77 @@ describe('the CLI commands, as a user runs them', () => {
     }
   });
 
+  it('timing flags: refused naming the flag with nothing enqueued; set on enqueue, changed by schedule, shown by status and campaigns', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
+    try {
+      const file = join(dir, 'k.csv');
+      await writeFile(file, 'id,phone,text\n1,+380971234567,hi\n2,+380971234568,hi\n');
+      const base = ['enqueue', '--campaign', 'kyiv', '--file', file, '--sender', 'S'];
+      for (const [flags, message] of [
+        [
+          ['--window', '10:00-20:00', '--tz', 'Europe/Kiyv'],
+          '--tz: Europe/Kiyv is not a time zone',
+        ],
+        [['--window', '25:00-08:00'], '--window: 25:00 is not a time of day'],
+        [['--at', 'next monday'], '--at must be an ISO 8601 time'],
+        [['--priority', 'urgent'], '--priority must be one of high, normal, low'],
+      ] as const) {
+        const bad = await run(CLI, [...base, ...flags], env).ended();
+        expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+          code: 2,
+          stderr: expect.stringContaining(message),
+        });
+      }
+      expect(await rig.inspector.campaigns()).toEqual([]);
+      const ok = await run(
+        CLI,
+        [
+          ...base,
+          '--window',
+          '10:00-20:00',
+          '--tz',
+          'Europe/Kyiv',
+          '--expires',
+          '2d',
+          '--priority',
+          'low',
+        ],
+        env,
+      ).ended();
+      expect(ok.code).toBe(0);
+      const s = await run(
+        CLI,
+        ['schedule', '--campaign', 'kyiv', '--window', '09:00-21:00', '--weight', '3', '--json'],
+        env,
+      ).ended();
+      expect(JSON.parse(s.stdout)).toMatchObject({
+        window: '09:00-21:00',
+        tz: 'Europe/Kyiv',
+        priority: 'low',
+        weight: 3,
+        expires: expect.stringMatching(/^\d{4}-/),
+      });
+      const status = await run(CLI, ['status', '--campaign', 'kyiv', '--json'], env).ended();
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        total: 2,
+        scheduled: 0,
+        schedule: { window: '09:00-21:00', tz: 'Europe/Kyiv', priority: 'low', weight: 3 },
+      });
+      const all = await run(CLI, ['campaigns', '--json'], env).ended();
+      expect(JSON.parse(all.stdout)).toEqual([
+        expect.objectContaining({
+          campaign: 'kyiv',
+          schedule: expect.objectContaining({ priority: 'low' }),
+        }),
+      ]);
+      const none = await run(CLI, ['schedule', '--campaign', 'kyiv'], env).ended();
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('schedule needs at least one of --at');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes a CSV column over the matching flag, and the flag where the cell is blank', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vb-cmd-'));
     try {
