@@ -118,16 +118,21 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once('exit', () => resolve());
-            p.kill('SIGKILL');
-          }),
-      ),
-    );
-    rmSync(this.dir, { recursive: true, force: true });
+    await killServers(this.procs, this.dir);
   }
+}
+
+/** kill -9 of private servers, waiting until each has exited; then their folder goes. */
+export async function killServers(procs: Iterable<ChildProcess>, dir: string): Promise<void> {
+  await Promise.all(
+    [...procs].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGKILL');
+        }),
+    ),
+  );
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -4,13 +4,14 @@
  * about two seconds of the primary dying.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { redisAnswers } from '../src/redis.js';
+import { killServers } from './local-cluster.js';
 
 export const MASTER_NAME = 'vbprimary';
 
@@ -138,16 +139,6 @@ export class LocalSentinel {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      [...this.procs.values()].map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once('exit', () => resolve());
-            p.kill('SIGKILL');
-          }),
-      ),
-    );
-    rmSync(this.dir, { recursive: true, force: true });
+    await killServers(this.procs.values(), this.dir);
   }
 }
