@@ -115,6 +115,7 @@ describe('the viber-bulk command', () => {
         weight: 1,
         campaignRate: null,
       },
+      opensAt: null,
       byStatus: {},
       delivery: { tracking: 0, delivered: 0, read: 0, undelivered: 0, unknown: 0, byStatus: {} },
     });

@@ -41,6 +41,7 @@ describe('campaign timing and priority', () => {
     expect(await rig.inspector.counts('later')).toMatchObject({
       scheduled: 30,
       waiting: 0,
+      opensAt: at.getTime(),
       schedule: expect.objectContaining({ at: at.toISOString() }),
     });
     // The worker that was running goes away; another starts before the time comes.
@@ -75,8 +76,13 @@ describe('campaign timing and priority', () => {
     );
     await sleep(700);
     expect(rig.sandbox.stats.accepted).toBe(10);
-    // Its messages were never taken by a worker: no rate slots, no fetches.
-    expect(await rig.inspector.counts('night')).toMatchObject({ waiting: 40, active: 0 });
+    // Its messages were never taken by a worker: no rate slots, no fetches. Status says until when.
+    const night = await rig.inspector.counts('night');
+    expect(night).toMatchObject({ waiting: 40, active: 0 });
+    const opens = new Date();
+    opens.setUTCHours(h, 0, 0, 0);
+    if (opens.getTime() <= Date.now()) opens.setUTCDate(opens.getUTCDate() + 1);
+    expect(night.opensAt).toBe(opens.getTime());
     const batchesBefore = batches;
     await sleep(500);
     expect(batches).toBe(batchesBefore);

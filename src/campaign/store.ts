@@ -64,6 +64,11 @@ export interface CampaignCounts extends Record<StateName, number> {
   scheduled: number;
   /** Its timing settings (null where unset). */
   schedule: ScheduleView;
+  /**
+   * When a campaign held back by its start time or send window may send next (ms); null while
+   * those let it send.
+   */
+  opensAt: number | null;
 }
 
 /** What became of accepted messages, by `<status>`. */
@@ -383,11 +388,14 @@ export class CampaignStore {
       schedule: timingView(timing, deadline === null ? undefined : Number(deadline)),
     } as CampaignCounts;
     for (const s of STATE_NAMES) out[s] = num(s);
+    const now = Date.now();
     out.scheduled = 0;
-    if (timing.at !== null && timing.at > Date.now()) {
+    if (timing.at !== null && timing.at > now) {
       out.scheduled = out.waiting;
       out.waiting = 0;
     }
+    const gate = gateOf(timing, now);
+    out.opensAt = gate.from > now ? gate.from : null;
     return out;
   }
 

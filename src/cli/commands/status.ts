@@ -20,6 +20,7 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
     scheduled: c.scheduled,
     control: c.control,
     schedule: c.schedule,
+    opensAt: c.opensAt === null ? null : new Date(c.opensAt).toISOString(),
     byStatus: c.byStatus,
     delivery: c.delivery,
   };
@@ -30,6 +31,9 @@ function describe(c: CampaignCounts): string[] {
     `campaign ${c.campaign}: ${c.total} messages${c.control ? ` (${c.control})` : ''}`,
     `  ${describeSchedule(c.schedule)}`,
   ];
+  if (c.opensAt !== null) {
+    lines.push(`  held by its start time or window until ${new Date(c.opensAt).toISOString()}`);
+  }
   if (c.scheduled > 0) lines.push(`  ${'scheduled'.padEnd(10)} ${c.scheduled}`);
   for (const s of STATE_NAMES)
     if (c[s] > 0 || (s !== 'paused' && s !== 'cancelled' && s !== 'expired'))
