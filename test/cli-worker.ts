@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Rig } from './fixture.js';
-import { REDIS_URL, within } from './helpers.js';
+import { redisEnv, TEST_REDIS, within } from './helpers.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -21,7 +21,7 @@ const children = new Set<ChildProcess>();
 export function startCliWorker(
   rig: Rig,
   args: string[] = [],
-  redisUrl = REDIS_URL,
+  redisUrl = TEST_REDIS,
   env: Record<string, string> = {},
 ): CliWorker {
   const child = spawn(
@@ -30,7 +30,7 @@ export function startCliWorker(
     {
       env: {
         ...process.env,
-        REDIS_URL: redisUrl,
+        ...redisEnv(redisUrl),
         VIBER_QUEUE: rig.queueName,
         ALPHASMS_URL: rig.sandbox.url,
         ALPHASMS_API_KEY: rig.apiKey,

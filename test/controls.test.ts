@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { state as st } from '../src/campaign/state.js';
 import { CampaignStore } from '../src/campaign/store.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, testRedis, waitFor } from './helpers.js';
 
 describe('steering campaigns while they run', () => {
   let rig: Rig;
@@ -84,7 +83,7 @@ describe('steering campaigns while they run', () => {
     // control but not yet moved it back.
     rig = await createRig('straddle');
     await rig.producer.enqueue('c', sampleMessages(10, 1));
-    const redis = new Redis(REDIS_URL);
+    const redis = await testRedis();
     try {
       const store = new CampaignStore(redis, rig.queue.toKey(''));
       await store.transition('c', [

@@ -6,7 +6,8 @@ import { SandboxGateway, type SandboxOptions } from '../src/sandbox/server.js';
 import { createWorker, type SendWorker } from '../src/worker/send-worker.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import type { SendJobData, SendJobResult } from '../src/job.js';
-import { dropQueue, REDIS_URL, uniqueQueue } from './helpers.js';
+import { queuePrefix } from '../src/redis.js';
+import { dropQueue, TEST_REDIS, testRedis, uniqueQueue } from './helpers.js';
 
 export interface Rig {
   queueName: string;
@@ -39,10 +40,12 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
   const sandbox = new SandboxGateway({ apiKey, ...sandboxOpts });
   await sandbox.start();
   // Short backoffs so retries happen within a test.
-  const producer = new Producer({ connection: REDIS_URL, queueName, backoffMs: 50, attempts: 5 });
-  const inspector = new Inspector({ connection: REDIS_URL, queueName });
+  const producer = new Producer({ connection: TEST_REDIS, queueName, backoffMs: 50, attempts: 5 });
+  const inspector = new Inspector({ connection: TEST_REDIS, queueName });
+  const client = await testRedis();
   const queue = new Queue<SendJobData, SendJobResult>(queueName, {
-    connection: { url: REDIS_URL },
+    connection: client,
+    prefix: queuePrefix(TEST_REDIS, queueName, undefined),
   });
   const workers: SendWorker[] = [];
   return {
@@ -55,7 +58,7 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
     workers,
     async startWorker(over = {}) {
       const w = await createWorker({
-        connection: REDIS_URL,
+        connection: TEST_REDIS,
         queueName,
         batchSize: 20,
         lingerMs: 20,
@@ -80,6 +83,7 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
         () => producer.close(),
         () => inspector.close(),
         () => queue.close(),
+        () => client.quit(),
         () => sandbox.close(),
         () => dropQueue(queueName),
       ]);

@@ -1,13 +1,34 @@
 /** Shared by the integration tests: unique queue names, cleanup, polling, sample messages. */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteQueueKeys } from '../src/redis.js';
+import { clientFor, deleteQueueKeys, type RedisClient } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { SendJobData } from '../src/job.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/**
+ * The Redis the integration tests run on: REDIS_URL, or the Redis Cluster that
+ * `npm run test:cluster` starts (jest.cluster.config.js sets VB_TEST_REDIS to its
+ * redis-cluster:// string). Tests that talk to Redis directly use testRedis().
+ */
+export const TEST_REDIS = process.env['VB_TEST_REDIS'] ?? REDIS_URL;
+
+/** A connected client for TEST_REDIS (a Cluster client on a cluster); disconnect() it. */
+export async function testRedis(): Promise<RedisClient> {
+  const r = clientFor(TEST_REDIS, 'worker');
+  await r.connect();
+  return r;
+}
+
+/** What a CLI process needs in its environment to reach TEST_REDIS. */
+export function redisEnv(url = TEST_REDIS): Record<string, string> {
+  return url.startsWith('redis-cluster://')
+    ? { REDIS_CLUSTER_NODES: url.slice('redis-cluster://'.length), REDIS_URL: 'redis://127.0.0.1:1' }
+    : { REDIS_URL: url };
+}
 
 /** A queue name no other test (or test run) uses. */
 export function uniqueQueue(tag = 't'): string {
@@ -17,8 +38,8 @@ export function uniqueQueue(tag = 't'): string {
 /** Removes every key of a queue (BullMQ's and ours). */
 export async function dropQueue(
   queueName: string,
-  prefix = 'bull',
-  url = REDIS_URL,
+  prefix?: string,
+  url = TEST_REDIS,
 ): Promise<void> {
   await deleteQueueKeys(url, queueName, prefix);
 }

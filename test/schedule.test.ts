@@ -2,10 +2,9 @@
  * Campaign timing and priority, end to end: real Redis, real workers (in process and as CLI
  * processes), the sandbox gateway's own record of when each message arrived as the oracle.
  */
-import { Redis } from 'ioredis';
 import { createRig, type Rig } from './fixture.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, testRedis, waitFor } from './helpers.js';
 
 /** Arrival time of each accepted id, in arrival order. */
 const arrivals = (rig: Rig): Array<{ id: number; at: number }> =>
@@ -97,7 +96,7 @@ describe('campaign timing and priority', () => {
   it('a window closing mid-campaign: once it closes, at most the package on the wire still goes out', async () => {
     rig = await createRig('winclose');
     await rig.startWorker({ track: false, rate: 50, batchSize: 10 });
-    const redis = new Redis(REDIS_URL);
+    const redis = await testRedis();
     try {
       // A window whose next opening is hours away, and a gate that says "open for one more
       // second" (as if its interval were ending now): the workers must hold back once it ends,

@@ -11,7 +11,7 @@ import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, testRedis, waitFor } from './helpers.js';
 
 const SIM: DeliverySimulation = {
   delayMs: [100, 600],
@@ -174,10 +174,10 @@ describe('delivery tracking', () => {
     await waitFor(() => rig.sandbox.stats.statusRequests >= 3, 'tracking to be under way', 20_000);
     first.child.kill('SIGKILL');
     await first.exited();
-    const claimed = new Redis(REDIS_URL);
+    const claimed = await testRedis();
     try {
       // Some ids were claimed by the dead worker (their due time is its lease).
-      expect(await claimed.zcard(`bull:${rig.queueName}:vb:track`)).toBeGreaterThan(0);
+      expect(await claimed.zcard(rig.queue.toKey('vb:track'))).toBeGreaterThan(0);
     } finally {
       claimed.disconnect();
     }
@@ -218,8 +218,8 @@ describe('delivery tracking', () => {
 
   it('counts a transition once when a worker whose lease ran out records after the one that took over', async () => {
     rig = await createRig('tracklease');
-    const base = `bull:${rig.queueName}:`;
-    const redis = new Redis(REDIS_URL);
+    const base = rig.queue.toKey('');
+    const redis = await testRedis();
     try {
       redis.defineCommand('claim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
       redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
@@ -256,8 +256,8 @@ describe('delivery tracking', () => {
   it('tracks a message once, even when its completed job comes back after a crash and completes again', async () => {
     rig = await createRig('trackonce');
     await rig.producer.enqueue('c', sampleMessages(1, 1));
-    const base = `bull:${rig.queueName}:`;
-    const redis = new Redis(REDIS_URL);
+    const base = rig.queue.toKey('');
+    const redis = await testRedis();
     try {
       const store = new CampaignStore(redis, base);
       // Sent and completed: tracking starts.

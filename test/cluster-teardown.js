@@ -1,0 +1,18 @@
+/** Jest global teardown of `npm run test:cluster`: the cluster's servers and folder go. */
+import { rmSync } from 'node:fs';
+
+export default async function teardown() {
+  const c = globalThis.__vbCluster;
+  if (!c) return;
+  await Promise.all(
+    c.procs.map(
+      (p) =>
+        new Promise((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', resolve);
+          p.kill('SIGKILL');
+        }),
+    ),
+  );
+  rmSync(c.dir, { recursive: true, force: true });
+}
