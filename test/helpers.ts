@@ -26,7 +26,10 @@ export async function testRedis(): Promise<RedisClient> {
 /** What a CLI process needs in its environment to reach TEST_REDIS. */
 export function redisEnv(url = TEST_REDIS): Record<string, string> {
   return url.startsWith('redis-cluster://')
-    ? { REDIS_CLUSTER_NODES: url.slice('redis-cluster://'.length), REDIS_URL: 'redis://127.0.0.1:1' }
+    ? {
+        REDIS_CLUSTER_NODES: url.slice('redis-cluster://'.length),
+        REDIS_URL: 'redis://127.0.0.1:1',
+      }
     : { REDIS_URL: url };
 }
 
