@@ -83,7 +83,10 @@ export async function createRig(tag: string, sandboxOpts: SandboxOptions = {}): 
         () => producer.close(),
         () => inspector.close(),
         () => queue.close(),
-        () => client.quit(),
+        async () => {
+          // BullMQ may have closed it with the queue.
+          if (client.status !== 'end') await client.quit().catch(() => undefined);
+        },
         () => sandbox.close(),
         () => dropQueue(queueName),
       ]);
