@@ -1,9 +1,13 @@
-/** Jest global teardown of `npm run test:cluster`: the cluster's servers and folder go. */
+/**
+ * Jest global teardown of `npm run test:cluster`: the cluster's servers and folder go; then the
+ * usual checks (test/teardown.js): nothing left in the shared Redis, no process left running.
+ */
 import { rmSync } from 'node:fs';
+import checkNothingLeft from './teardown.js';
 
 export default async function teardown() {
   const c = globalThis.__vbCluster;
-  if (!c) return;
+  if (!c) return checkNothingLeft();
   await Promise.all(
     c.procs.map(
       (p) =>
@@ -15,4 +19,5 @@ export default async function teardown() {
     ),
   );
   rmSync(c.dir, { recursive: true, force: true });
+  await checkNothingLeft();
 }

@@ -3,7 +3,15 @@ import { Producer } from '../src/producer/producer.js';
 import { createWorker, type SendWorker } from '../src/worker/send-worker.js';
 import { Inspector } from '../src/inspect/inspector.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
-import { dropQueue, REDIS_URL, sampleMessages, uniqueQueue, waitFor } from './helpers.js';
+import { queuePrefix } from '../src/redis.js';
+import {
+  dropQueue,
+  sampleMessages,
+  TEST_REDIS,
+  testRedis,
+  uniqueQueue,
+  waitFor,
+} from './helpers.js';
 
 describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
   let queueName: string;
@@ -16,8 +24,8 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
     queueName = uniqueQueue('e2e');
     sandbox = new SandboxGateway({ apiKey: 'k-e2e' });
     await sandbox.start();
-    producer = new Producer({ connection: REDIS_URL, queueName });
-    inspector = new Inspector({ connection: REDIS_URL, queueName });
+    producer = new Producer({ connection: TEST_REDIS, queueName });
+    inspector = new Inspector({ connection: TEST_REDIS, queueName });
   });
 
   afterEach(async () => {
@@ -35,7 +43,7 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
     expect(res).toMatchObject({ enqueued: 1000, duplicates: 0, rejectedCount: 0 });
 
     worker = await createWorker({
-      connection: REDIS_URL,
+      connection: TEST_REDIS,
       queueName,
       gateway: { url: sandbox.url, apiKey: 'k-e2e' },
       batchSize: 50,
@@ -57,7 +65,11 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
     // Batched: far fewer packages than messages.
     expect(sandbox.stats.sendPackages).toBeLessThanOrEqual(1000 / 10);
 
-    const queue = new Queue(queueName, { connection: { url: REDIS_URL } });
+    const client = await testRedis();
+    const queue = new Queue(queueName, {
+      connection: client,
+      prefix: queuePrefix(TEST_REDIS, queueName, undefined),
+    });
     try {
       const jobs = await queue.getJobs(['completed'], 0, -1);
       expect(jobs).toHaveLength(1000);
@@ -75,6 +87,7 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
       expect(msgIds.size).toBe(1000);
     } finally {
       await queue.close();
+      client.disconnect();
     }
     const one = await inspector.result(5001);
     expect(one).toMatchObject({

@@ -1,9 +1,10 @@
 /**
  * Sending one batch and recording each message's outcome on its own job.
  *
- * A batch goes: active (states written) → rate limit → POST (retried in transit by the gateway
- * client) → decideBatch (pure) → 208s recovered through `<status>` → states written → each job
- * settled. States are written before jobs are settled, so the campaign counts never lag BullMQ; if
+ * A batch goes: held-back check and shared fields (one round trip) → rate limit → active
+ * (states written, held back again if its campaign may not send now) → POST (retried in transit
+ * by the gateway client) → decideBatch (pure) → 208s recovered through `<status>` → states
+ * written → each job settled. States are written before jobs are settled, so the campaign counts never lag BullMQ; if
  * that write fails, the jobs are left to their locks and come back as stalled — never completed or
  * failed without being counted.
  */
@@ -101,8 +102,10 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
     // Campaigns that may not send (paused, cancelled, expired, not their time) are held back
     // twice: here, before a rate slot is taken for them, and in send(), once the slot is granted
     // — the last moment before the package goes on the wire.
-    const held = await ctx.store.held([...new Set(items.map((p) => p.job.data.campaign))]);
-    await ctx.shared.load(items.map((p) => p.job.data.shared));
+    const [held] = await Promise.all([
+      ctx.store.held([...new Set(items.map((p) => p.job.data.campaign))]),
+      ctx.shared.load(items.map((p) => p.job.data.shared)),
+    ]);
     const sendable: Pending[] = [];
     const seen = new Set<number>();
     for (const p of items) {
