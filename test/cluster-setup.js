@@ -1,7 +1,8 @@
 /**
  * Jest global setup of `npm run test:cluster`: three `redis-server --cluster-enabled yes` on free
  * ports, joined with `redis-cli --cluster create`; the suites read VB_TEST_REDIS (test/helpers.ts).
- * Plain JavaScript over the built LocalCluster (dist is built by the npm script first).
+ * Plain JavaScript, and so a short copy of LocalCluster.start (test/local-cluster.ts): Jest runs
+ * global setup outside its module mapping, where the TypeScript helper cannot be imported (tried).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';

@@ -82,11 +82,7 @@ export async function pauseCampaign(store: CampaignStore, campaign: string): Pro
   return (await store.counts(campaign)).paused;
 }
 
-export async function resumeCampaign(
-  store: CampaignStore,
-  queue: Queue,
-  campaign: string,
-): Promise<number> {
+export async function resumeCampaign(store: CampaignStore, campaign: string): Promise<number> {
   await steerable(store, campaign);
   await store.setControl(campaign, undefined);
   // Parked jobs wait in the campaign's backlog: the dispatcher releases them from now on.

@@ -135,19 +135,28 @@ return changed
  * clock: 'e' past its deadline, 'x' cancelled, 'p' paused, 's' before its start or outside its
  * window; nil when it may send.
  */
+export const GATE_OF = `
+-- A campaign's gate (gate hash value rank:weight:rate:from:until, written by the store from its
+-- timing); a campaign without one: normal priority, weight 1, no rate cap, always open.
+local function gateOf(gateHash, c)
+  local g = redis.call('HGET', gateHash, c)
+  if not g then return 1, 1, 0, 0, nil end
+  local f = {}
+  for v in string.gmatch(g, '[^:]+') do f[#f + 1] = tonumber(v) end
+  return f[1], f[2], f[3], f[4], f[5]
+end
+`;
+
 export const HELD_LETTER = `
+${GATE_OF}
 local function heldLetter(c, now)
   local control = redis.call('HGET', KEYS[3], c)
   local deadline = tonumber(redis.call('HGET', KEYS[4], c) or '')
   if deadline and now >= deadline then return 'e' end
   if control == 'cancelled' then return 'x' end
   if control == 'paused' then return 'p' end
-  local g = redis.call('HGET', KEYS[5], c)
-  if g then
-    local f = {}
-    for v in string.gmatch(g, '[^:]+') do f[#f + 1] = tonumber(v) end
-    if now < f[4] or now >= f[5] then return 's' end
-  end
+  local _, _, _, from, untl = gateOf(KEYS[5], c)
+  if now < from or (untl and now >= untl) then return 's' end
   return nil
 end
 local function nowMs()

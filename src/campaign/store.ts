@@ -12,7 +12,6 @@ import { ACTIVATE_LUA, CLAIM_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './s
 import {
   DEFAULT_TIMING,
   gateOf,
-  OPEN_END,
   PRIORITY_RANK,
   timingView,
   type Gate,
@@ -300,11 +299,6 @@ export class CampaignStore {
     await this.redis.hsetnx(sharedKey(this.base), hash, json);
   }
 
-  /** Backlog lengths: messages of each campaign not released to the queue yet. */
-  async backlogLength(campaign: string): Promise<number> {
-    return this.redis.llen(this.backlogKey(campaign));
-  }
-
   private get deadlinesKey(): string {
     return `${this.base}vb:expires`;
   }
@@ -467,6 +461,5 @@ function parseTiming(raw: string): StoredTiming {
 
 /** The gate as the Lua scripts read it: rank:weight:rate:from:until, all numbers. */
 function gateString(t: StoredTiming, g: Gate): string {
-  const until = Math.min(g.until, OPEN_END);
-  return `${PRIORITY_RANK[t.priority]}:${t.weight}:${t.campaignRate ?? 0}:${g.from}:${until}`;
+  return `${PRIORITY_RANK[t.priority]}:${t.weight}:${t.campaignRate ?? 0}:${g.from}:${g.until}`;
 }

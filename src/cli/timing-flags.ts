@@ -68,14 +68,8 @@ export function timingFromFlags(
   if (f.expires !== undefined) {
     s.expires = cleared(f.expires) ? null : parseWhen(f.expires, '--expires', now);
   }
-  if (f.priority !== undefined) {
-    if (!(PRIORITIES as readonly string[]).includes(f.priority)) {
-      throw new InvalidOptionError(
-        `--priority must be one of ${PRIORITIES.join(', ')} (got ${f.priority})`,
-      );
-    }
-    s.priority = f.priority as Priority;
-  }
+  // Checked with the rest by checkTiming below, which names the flag.
+  if (f.priority !== undefined) s.priority = f.priority as Priority;
   if (f.weight !== undefined) s.weight = wholeNumber(f.weight, '--weight');
   if (f.campaignRate !== undefined) {
     s.campaignRate = cleared(f.campaignRate)

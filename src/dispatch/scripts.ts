@@ -1,4 +1,5 @@
 /* Lua scripts of the dispatcher, kept as strings so that tsc ships them in dist/. */
+import { GATE_OF } from '../campaign/scripts.js';
 
 /**
  * Moves one campaign's backlog ids into BullMQ's wait list, as BullMQ's own promote script does
@@ -68,6 +69,7 @@ local sweepLeft = tonumber(ARGV[4])
 local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${RELEASE}
+${GATE_OF}
 local out = { 0, 0 }
 local need = target - rcall('LLEN', KEYS[7]) - rcall('LLEN', KEYS[8])
 local cands = {}
@@ -85,13 +87,7 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
         out[2] = out[2] + moved
       end
     elseif control ~= 'paused' then
-      local rank, weight, rate, from, untl = 1, 1, 0, 0, nil
-      local g = rcall('HGET', KEYS[2], c)
-      if g then
-        local f = {}
-        for v in string.gmatch(g, '[^:]+') do f[#f + 1] = tonumber(v) end
-        rank, weight, rate, from, untl = f[1], f[2], f[3], f[4], f[5]
-      end
+      local rank, weight, rate, from, untl = gateOf(KEYS[2], c)
       if untl and now >= untl then
         out[#out + 1] = c
       elseif now >= from then

@@ -310,8 +310,7 @@ export class Producer {
 
   /** Resumes a paused campaign where it stopped. Returns how many messages were resumed. */
   async resume(campaign: string): Promise<number> {
-    const { store, queue } = await this.ready;
-    return resumeCampaign(store, queue, campaign);
+    return resumeCampaign((await this.ready).store, campaign);
   }
 
   /**
