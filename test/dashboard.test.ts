@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages } from './helpers.js';
+import { REDIS_URL, releaseQueued, sampleMessages } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -21,6 +21,8 @@ describe('the dashboard, in a real headless Chromium', () => {
       sampleMessages(12, 501).map(({ id, phone }) => ({ id, phone })),
       { defaults: { sender: 'SMSTest', type: 'text', text: 'Shared spring hello' } },
     );
+    // Released by a dispatcher (no worker runs): queued messages are jobs only from then on.
+    expect(await releaseQueued(rig.queue)).toMatchObject({ released: 12 });
     dashboard = await startDashboard({
       connection: REDIS_URL,
       queueNames: [rig.queueName],
@@ -56,7 +58,7 @@ describe('the dashboard, in a real headless Chromium', () => {
     ).toBe(401);
   });
 
-  it('loads and shows the queue with its jobs, held in Delayed until the dispatcher releases them', async () => {
+  it('loads and shows the queue with its released jobs, their campaign-wide fields merged in', async () => {
     const context = await browser.newContext({
       httpCredentials: { username: 'ops', password: 's3cret pass' },
     });
@@ -64,12 +66,11 @@ describe('the dashboard, in a real headless Chromium', () => {
       const page = await context.newPage();
       await page.goto(dashboard.url);
       await page.getByText(rig.queueName).first().waitFor({ timeout: 20_000 });
-      await page.goto(`${dashboard.url}queue/${encodeURIComponent(rig.queueName)}?status=delayed`);
-      // No worker runs, so nothing is released: the 12 wait in BullMQ's delayed set (HELD_UNTIL).
-      // Job ids are m<message id>; the page lists the newest first, with their data.
+      await page.goto(`${dashboard.url}queue/${encodeURIComponent(rig.queueName)}?status=waiting`);
+      // Job ids are m<message id>; the page lists them with their data.
       await page.getByText('m512', { exact: true }).first().waitFor({ timeout: 20_000 });
       const text = await page.locator('body').innerText();
-      expect(text).toMatch(/DELAYED\s+12/);
+      expect(text).toMatch(/WAITING\s+12/);
       expect(text).toContain('campaign:"spring"');
       expect(text).toContain('id:512');
       expect(text).toContain('Shared spring hello');

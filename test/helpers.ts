@@ -6,6 +6,9 @@ import type { ViberMessage } from '../src/message.js';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { SendJobData } from '../src/job.js';
+import { pino } from 'pino';
+import { CampaignStore } from '../src/campaign/store.js';
+import { Dispatcher, type DispatchReport } from '../src/dispatch/dispatcher.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -113,20 +116,47 @@ export async function waitForSettled(
 }
 
 /**
- * A job's whole message, as workers send it: the job's own fields over the campaign's shared set
- * it names (src/campaign/shared.ts), read straight from Redis.
+ * A message as workers send it: its own fields over the campaign's shared set it names
+ * (src/campaign/shared.ts), read straight from Redis — from its job, or, before the dispatcher
+ * released it, from the queued hash.
  */
 export async function wholeMessage(
   queue: Queue<SendJobData>,
   id: number,
 ): Promise<Record<string, unknown> | undefined> {
-  const data = (await queue.getJob(`m${id}`))?.data;
-  if (!data) return undefined;
   const r = new Redis(REDIS_URL);
   try {
+    const raw =
+      (await r.hget(queue.toKey(`m${id}`), 'data')) ??
+      (await r.hget(queue.toKey('vb:msg'), String(id)));
+    if (!raw) return undefined;
+    const data = JSON.parse(raw) as SendJobData;
     const set = data.shared ? await r.hget(queue.toKey('vb:shared'), data.shared) : null;
     return { ...(set ? (JSON.parse(set) as object) : {}), ...data.message };
   } finally {
     r.disconnect();
   }
 }
+
+/**
+ * Runs one dispatcher call on a queue (no worker needed): queued messages become BullMQ jobs in
+ * the wait list, as a worker's dispatcher would release them.
+ */
+export async function releaseQueued(queue: Queue): Promise<DispatchReport> {
+  const client = await testRedis();
+  try {
+    const base = queue.toKey('');
+    const d = new Dispatcher(
+      client,
+      base,
+      new CampaignStore(client, base),
+      RELEASE,
+      pino({ level: 'silent' }),
+    );
+    return await d.dispatchOnce();
+  } finally {
+    client.disconnect();
+  }
+}
+
+const RELEASE = { ahead: 1000, intervalMs: 100, chunk: 10, sweep: 1000 };

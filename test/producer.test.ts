@@ -1,8 +1,7 @@
 import { Redis } from 'ioredis';
 import { Producer } from '../src/producer/producer.js';
-import { CampaignStore } from '../src/campaign/store.js';
 import { Inspector } from '../src/inspect/inspector.js';
-import { dropQueue, REDIS_URL, sampleMessages, uniqueQueue } from './helpers.js';
+import { dropQueue, REDIS_URL, releaseQueued, sampleMessages, uniqueQueue } from './helpers.js';
 
 describe('enqueueing a campaign', () => {
   let queueName: string;
@@ -61,28 +60,44 @@ describe('enqueueing a campaign', () => {
     ]);
   });
 
-  it('keeps only the message and its campaign in job data', async () => {
+  it('creates no BullMQ job before the dispatcher releases a message; then a job with its message, campaign and attempts', async () => {
     await producer.enqueue('c', sampleMessages(1, 77));
-    const { queue } = await producer.connection();
+    const { queue, store } = await producer.connection();
+    // Queued: only its data in the queued hash (a job would cost ~900 B of Redis).
+    expect(await queue.getJob('m77')).toBeUndefined();
+    expect(await queue.getJobCounts('wait', 'delayed')).toEqual({ wait: 0, delayed: 0 });
+    const [queued] = await store.queuedData([77]);
+    expect(Object.keys(JSON.parse(queued ?? '{}') as object).sort()).toEqual([
+      'campaign',
+      'message',
+    ]);
+    expect(await releaseQueued(queue)).toEqual({ released: 1, swept: 0 });
+    // Released: a BullMQ job as BullMQ's own add would store it, waiting; the queued data gone.
     const job = await queue.getJob('m77');
+    expect(job?.name).toBe('send');
     expect(Object.keys(job?.data ?? {}).sort()).toEqual(['campaign', 'message']);
-    expect(job?.opts).toMatchObject({ attempts: 8, jobId: 'm77' });
+    expect(job?.data.message).toMatchObject({ id: 77, phone: sampleMessages(1, 77)[0]?.phone });
+    expect(job?.opts).toMatchObject({ attempts: 8, backoff: { type: 'exponential', delay: 5000 } });
+    expect(await job?.isWaiting()).toBe(true);
+    expect(Math.abs((job?.timestamp ?? 0) - Date.now())).toBeLessThan(10_000);
+    expect(await store.queuedData([77])).toEqual([null]);
   });
 
-  it('adds, on a re-run, messages whose ids were claimed but never added (a producer that died halfway)', async () => {
+  it('adds, on a re-run, messages an earlier version claimed but never added (its producer died halfway)', async () => {
     const r = new Redis(REDIS_URL);
     try {
-      // The claim happened, the addBulk did not.
-      await new CampaignStore(r, `bull:${queueName}:`).claim('c', [1, 2, 3]);
+      // What an earlier version's claim left when its addBulk never ran: states and counts only.
+      const base = `bull:${queueName}:`;
+      await r.hset(`${base}vb:c:c:state`, '1', 'w', '2', 'w', '3', 'w');
+      await r.hset(`${base}vb:c:c:counts`, 'total', 3, 'waiting', 3);
     } finally {
       r.disconnect();
     }
     const res = await producer.enqueue('c', sampleMessages(4, 1));
     expect(res).toMatchObject({ enqueued: 4, duplicates: 0 });
     expect(await inspector.counts('c')).toMatchObject({ total: 4, waiting: 4 });
-    const { queue } = await producer.connection();
-    // Enqueued jobs wait in BullMQ's delayed set until a worker's dispatcher releases them.
-    expect(await queue.getJobCounts('wait', 'delayed')).toEqual({ wait: 0, delayed: 4 });
+    const { store } = await producer.connection();
+    expect((await store.queuedData([1, 2, 3, 4])).every((d) => d !== null)).toBe(true);
   });
 
   it('fails fast, naming the Redis URL, when Redis is down', async () => {

@@ -4,7 +4,8 @@
  */
 import { Redis } from 'ioredis';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
+import type { RedisClient } from '../src/redis.js';
+import { REDIS_URL, sampleMessages, testRedis, waitFor } from './helpers.js';
 
 async function keysOf(queueName: string): Promise<string[]> {
   const r = new Redis(REDIS_URL);
@@ -24,7 +25,11 @@ async function keysOf(queueName: string): Promise<string[]> {
 
 describe('purging a campaign', () => {
   let rig: Rig;
+  /** Connections a test opened, closed after it. */
+  const clients: RedisClient[] = [];
+
   afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
     await rig.close();
   });
 
@@ -47,14 +52,20 @@ describe('purging a campaign', () => {
       return c.completed === 120 && c.delivery.tracking === 0;
     }, 'old to be sent and tracked');
     const before = await keysOf(rig.queueName);
-    expect(before.filter((k) => /:m\d+$/.test(k))).toHaveLength(150);
+    // `keep` was paused before any of it was released: its messages have no job yet.
+    expect(before.filter((k) => /:m\d+$/.test(k))).toHaveLength(120);
+    const queued = rig.queue.toKey('vb:msg');
+    const redis = await testRedis();
+    clients.push(redis);
+    expect(await redis.hlen(queued)).toBe(30);
 
     expect(await rig.producer.purge('old')).toBe(120);
 
     const after = await keysOf(rig.queueName);
-    // Every job of `old` is gone, every job of `keep` is there.
-    const jobs = after.filter((k) => /:m\d+$/.test(k)).map((k) => Number(/:m(\d+)$/.exec(k)?.[1]));
-    expect(jobs.sort((a, b) => a - b)).toEqual(sampleMessages(30, 1001).map((m) => m.id));
+    // Every job of `old` is gone, `keep`'s queued messages are all there.
+    expect(after.filter((k) => /:m\d+$/.test(k))).toEqual([]);
+    const keepIds = sampleMessages(30, 1001).map((m) => String(m.id));
+    expect((await redis.hkeys(queued)).sort()).toEqual(keepIds.sort());
     expect(after.filter((k) => k.includes(':vb:c:old:'))).toEqual([]);
     expect(await rig.queue.getJobCounts('completed')).toEqual({ completed: 0 });
     expect((await rig.inspector.campaigns()).map((c) => c.campaign)).toEqual(['keep']);
@@ -71,8 +82,12 @@ describe('purging a campaign', () => {
       message:
         'campaign c is not finished (40 waiting): wait for it, cancel it, or purge with --force',
     });
-    expect(await rig.queue.getJobCounts('delayed')).toEqual({ delayed: 40 });
+    const redis = await testRedis();
+    clients.push(redis);
+    expect(await redis.hlen(rig.queue.toKey('vb:msg'))).toBe(40);
     expect(await rig.producer.purge('c', { force: true })).toBe(40);
+    // Never released, so never jobs: their queued data goes too.
+    expect(await redis.exists(rig.queue.toKey('vb:msg'))).toBe(0);
     expect(await rig.queue.getJobCounts('wait', 'failed', 'completed')).toEqual({
       wait: 0,
       failed: 0,

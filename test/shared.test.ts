@@ -3,6 +3,7 @@
  * gateway still receives every message whole, and a row that overrides a shared value keeps its own.
  */
 import { Redis } from 'ioredis';
+import type { SendJobData } from '../src/job.js';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, waitFor } from './helpers.js';
 
@@ -26,13 +27,17 @@ describe('shared campaign fields', () => {
       ...(i === 7 ? { text: 'Only for you' } : {}),
     }));
     await rig.producer.enqueue('sale', rows, { defaults });
-    const job = await rig.queue.getJob('m1');
-    expect(job?.data).toEqual({
+    // As queued (the job, once released, carries the same data).
+    const { store } = await rig.producer.connection();
+    const [one, eight] = (await store.queuedData([1, 8])).map(
+      (d) => JSON.parse(d ?? '{}') as SendJobData,
+    );
+    expect(one).toEqual({
       campaign: 'sale',
       message: { id: 1, phone: '+380971000000' },
       shared: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
     });
-    expect((await rig.queue.getJob('m8'))?.data.message).toEqual({
+    expect(eight?.message).toEqual({
       id: 8,
       phone: '+380971000007',
       text: 'Only for you',
@@ -40,7 +45,7 @@ describe('shared campaign fields', () => {
     // The set itself, once, in Redis.
     const r = new Redis(REDIS_URL);
     try {
-      const stored = await r.hget(rig.queue.toKey('vb:shared'), job?.data.shared ?? '');
+      const stored = await r.hget(rig.queue.toKey('vb:shared'), one?.shared ?? '');
       expect(JSON.parse(stored ?? '{}')).toEqual(defaults);
     } finally {
       r.disconnect();
@@ -62,5 +67,7 @@ describe('shared campaign fields', () => {
       text: 'Only for you',
       sender: 'Shop',
     });
+    // Released into a job byte for byte as queued.
+    expect((await rig.queue.getJob('m1'))?.data).toEqual(one);
   });
 });

@@ -11,7 +11,7 @@ import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, testRedis, waitFor } from './helpers.js';
+import { releaseQueued, sampleMessages, testRedis, waitFor } from './helpers.js';
 
 const SIM: DeliverySimulation = {
   delayMs: [100, 600],
@@ -260,7 +260,8 @@ describe('delivery tracking', () => {
     const redis = await testRedis();
     try {
       const store = new CampaignStore(redis, base);
-      // Sent and completed: tracking starts.
+      // Released (its job exists), sent and completed: tracking starts.
+      expect(await releaseQueued(rig.queue)).toMatchObject({ released: 1 });
       await store.activate('c', [1]);
       await store.transitionTracked('c', [[1, 'c:1']], 1000, 2000);
       expect((await store.counts('c')).delivery.tracking).toBe(1);

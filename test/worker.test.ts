@@ -81,7 +81,11 @@ describe('the send worker against a misbehaving gateway', () => {
     await allDone('c', 20);
     const jobs = await expectAllAcceptedOnce(20);
     expect(jobs.every((j) => j.returnvalue.attempts === 1)).toBe(true);
-    expect(rig.sandbox.stats.requests).toBe(4);
+    // The three faults, each answered by a resend; nothing else was sent twice. (20 messages
+    // usually make one package; on a loaded machine a batch may close before all 20 are fetched.)
+    expect(rig.sandbox.stats.faults).toBe(3);
+    expect(rig.sandbox.stats.requests).toBe(3 + rig.sandbox.stats.sendPackages);
+    expect(rig.sandbox.stats.sendPackages).toBeLessThanOrEqual(2);
   });
 
   it.each([

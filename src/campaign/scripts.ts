@@ -1,38 +1,44 @@
 /* Lua scripts of the campaign store, kept as strings so that tsc ships them in dist/. */
 
-export const CLAIM_LUA = `
+export const ENQUEUE_LUA = `
 --[[
-  Claims message ids for a campaign. The gateway wants ids unique per account, so an id is queued
-  at most once per queue: its job key (job id m<id>) is the proof, whichever campaign added it.
+  Enqueues messages for a campaign in one step: dedupe by id, state, counts, and each message's
+  job data kept in the queue's queued-message hash until the dispatcher releases it (only then
+  does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
+  ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
+  its queued data or its job key (job id m<id>) is the proof.
 
   KEYS[1] state hash      id -> state (this campaign's)
   KEYS[2] counts hash     total, waiting, ... (this campaign's)
   KEYS[3] campaigns zset  campaign -> first enqueue time (ms)
   KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
   KEYS[5] ready set       campaigns with a backlog
+  KEYS[6] queued hash     id -> job data JSON, until released
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
   ARGV[3] now (ms)
-  ARGV[4..] ids
+  ARGV[4..] pairs: id, job data JSON
 
   Returns one number per id:
-    0 new: claimed now, state w, counted
-    1 reclaimed: this campaign claimed it before but its job does not exist (the producer
-      stopped between claim and add): add it again, it is already counted
+    0 new: queued now, state w, counted
+    1 reclaimed: this campaign claimed it before but neither its data nor its job exists (an
+      earlier version's producer stopped between its claim and its add): queued again, already
+      counted
     2 duplicate: already queued (by this campaign or another)
     3 duplicate within this call
 ]]
 local jobPrefix = ARGV[2]
 local out = {}
 local backlog = {}
+local stored = {}
 local seen = {}
 local fresh = 0
-for i = 4, #ARGV do
+for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   local r
   if seen[id] then
     r = 3
-  elseif redis.call('EXISTS', jobPrefix .. id) == 1 then
+  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('EXISTS', jobPrefix .. id) == 1 then
     r = 2
   elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
     fresh = fresh + 1
@@ -44,12 +50,21 @@ for i = 4, #ARGV do
   end
   seen[id] = true
   out[#out + 1] = r
-  if r < 2 then backlog[#backlog + 1] = id end
+  if r < 2 then
+    backlog[#backlog + 1] = id
+    stored[#stored + 1] = id
+    stored[#stored + 1] = ARGV[i + 1]
+  end
 end
--- Into the backlog now, before the job exists: the dispatcher skips ids whose job is not added yet
--- and comes back to them, so a producer dying between claim and add strands nothing.
+-- In slices: Lua's unpack() fails past ~8,000 values, and a chunk may be 100,000 messages.
+local function inSlices(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
 if #backlog > 0 then
-  redis.call('RPUSH', KEYS[4], unpack(backlog))
+  inSlices('HSET', KEYS[6], stored)
+  inSlices('RPUSH', KEYS[4], backlog)
   redis.call('SADD', KEYS[5], ARGV[1])
 end
 if fresh > 0 then

@@ -8,7 +8,7 @@ import { InvalidOptionError } from '../errors.js';
 import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
 import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
 import { sharedKey } from './shared.js';
-import { ACTIVATE_LUA, CLAIM_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
+import { ACTIVATE_LUA, ENQUEUE_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
 import {
   DEFAULT_TIMING,
   gateOf,
@@ -22,6 +22,15 @@ import { STATE_NAMES, type StateName } from './state.js';
 
 /** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
 export const jobIdOf = (id: number): string => `m${id}`;
+
+/**
+ * `<prefix>vb:msg`: id → job data JSON of each message enqueued and not released yet. Its BullMQ
+ * job is created only when the dispatcher releases it (a hash field costs ~150 B, a job ~900 B).
+ */
+export const queuedKey = (base: string): string => `${base}vb:msg`;
+
+/** `<prefix>vb:jobopts`: campaign → the BullMQ job opts (attempts, backoff) its jobs get. */
+export const jobOptsKey = (base: string): string => `${base}vb:jobopts`;
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -37,8 +46,8 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
 /** What an operator set on a campaign; workers read it once per batch. */
 export type CampaignControl = 'paused' | 'cancelled';
 
-export type ClaimResult = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
-const CLAIM_RESULTS: readonly ClaimResult[] = [
+export type EnqueueOutcome = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
+const ENQUEUE_OUTCOMES: readonly EnqueueOutcome[] = [
   'new',
   'reclaimed',
   'duplicate',
@@ -87,7 +96,7 @@ export interface DeliveryCounts {
 }
 
 interface StoreCommands {
-  vbClaim(...args: (string | number)[]): Promise<number[]>;
+  vbEnqueue(...args: (string | number)[]): Promise<number[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
   vbPark(...args: (string | number)[]): Promise<string>;
@@ -112,8 +121,8 @@ export class CampaignStore {
     private readonly base: string,
   ) {
     const r = redis as RedisClient & Partial<StoreCommands>;
-    if (typeof r.vbClaim !== 'function') {
-      redis.defineCommand('vbClaim', { numberOfKeys: 5, lua: CLAIM_LUA });
+    if (typeof r.vbEnqueue !== 'function') {
+      redis.defineCommand('vbEnqueue', { numberOfKeys: 6, lua: ENQUEUE_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
       redis.defineCommand('vbActivate', { numberOfKeys: 5, lua: ACTIVATE_LUA });
       redis.defineCommand('vbHeld', { numberOfKeys: 5, lua: HELD_LUA });
@@ -137,21 +146,45 @@ export class CampaignStore {
     return `${this.base}vb:c:${campaign}:counts`;
   }
 
-  /** Claims ids for a campaign in one round trip; one result per id, in order. */
-  async claim(campaign: string, ids: readonly number[], now = Date.now()): Promise<ClaimResult[]> {
-    if (ids.length === 0) return [];
-    const raw = await this.redis.vbClaim(
+  /**
+   * Enqueues messages for a campaign in one round trip: each `[id, job data JSON]` is deduped by
+   * id across the queue and kept until the dispatcher releases it; one outcome per message, in
+   * order.
+   */
+  async enqueue(
+    campaign: string,
+    messages: ReadonlyArray<readonly [number, string]>,
+    now = Date.now(),
+  ): Promise<EnqueueOutcome[]> {
+    if (messages.length === 0) return [];
+    const args: (string | number)[] = [campaign, this.base + 'm', now];
+    for (const [id, data] of messages) args.push(id, data);
+    const raw = await this.redis.vbEnqueue(
       this.stateKey(campaign),
       this.countsKey(campaign),
       this.campaignsKey,
       this.backlogKey(campaign),
       this.readyKey,
-      campaign,
-      this.base + 'm',
-      now,
-      ...ids,
+      queuedKey(this.base),
+      ...args,
     );
-    return raw.map((r) => CLAIM_RESULTS[r] ?? 'duplicate');
+    return raw.map((r) => ENQUEUE_OUTCOMES[r] ?? 'duplicate');
+  }
+
+  /** Sets the BullMQ job opts (JSON) the campaign's messages get when they are released. */
+  async setJobOpts(campaign: string, opts: string): Promise<void> {
+    await this.redis.hset(jobOptsKey(this.base), campaign, opts);
+  }
+
+  /** The job data of messages enqueued and not released yet (null where released or unknown). */
+  async queuedData(ids: readonly number[]): Promise<Array<string | null>> {
+    if (ids.length === 0) return [];
+    return this.redis.hmget(queuedKey(this.base), ...ids.map(String));
+  }
+
+  /** Drops the queued data of messages that will never be released (purge). */
+  async dropQueued(ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await this.redis.hdel(queuedKey(this.base), ...ids.map(String));
   }
 
   /**
@@ -411,6 +444,7 @@ export class CampaignStore {
       .hdel(this.controlKey, campaign)
       .hdel(this.deadlinesKey, campaign)
       .hdel(this.timingKey, campaign)
+      .hdel(jobOptsKey(this.base), campaign)
       .hdel(this.gateKey, campaign)
       .hdel(`${this.base}vb:fair`, campaign)
       .hdel(`${this.base}vb:crate`, campaign)
@@ -426,8 +460,11 @@ export class CampaignStore {
 
   /** Which campaign an id was enqueued in, if any. */
   async campaignOf(id: number): Promise<string | undefined> {
-    // The job says; no per-id index is kept beside it (it would cost ~50 bytes a message).
-    const data = await this.redis.hget(`${this.base}${jobIdOf(id)}`, 'data');
+    // The job (or, before release, its queued data) says; no per-id index is kept beside it (it
+    // would cost ~50 bytes a message).
+    const data =
+      (await this.redis.hget(`${this.base}${jobIdOf(id)}`, 'data')) ??
+      (await this.redis.hget(queuedKey(this.base), String(id)));
     if (!data) return undefined;
     try {
       return (JSON.parse(data) as { campaign?: string }).campaign;

@@ -1,14 +1,14 @@
 /**
  * The dispatcher: every worker runs one. Enqueued messages wait in their campaign's backlog (ids in
- * a Redis list; jobs in BullMQ's delayed set, HELD_UNTIL), and one Lua call at a time moves some of
- * them into BullMQ's wait list — highest priority first, campaigns of one priority sharing by
+ * a Redis list; their job data in the queued hash, no BullMQ job yet), and one Lua call at a time
+ * turns some of them into BullMQ jobs in the wait list — highest priority first, campaigns of one priority sharing by
  * weight, each within its start time, window and own rate — keeping about `ahead` messages
  * waiting or active. Any number of workers may call it: each call is atomic, and they all keep the
  * same target. Nothing here is per campaign in memory: a worker restarted anywhere carries on.
  */
 import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
-import type { CampaignStore } from '../campaign/store.js';
+import { jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
 import { DISPATCH_LUA } from './scripts.js';
 
 export interface DispatcherOptions {
@@ -46,7 +46,7 @@ export class Dispatcher {
   ) {
     const r = redis as RedisClient & Partial<DispatchCommand>;
     if (typeof r.vbDispatch !== 'function') {
-      redis.defineCommand('vbDispatch', { numberOfKeys: 11, lua: DISPATCH_LUA });
+      redis.defineCommand('vbDispatch', { numberOfKeys: 13, lua: DISPATCH_LUA });
     }
     this.redis = redis as RedisClient & DispatchCommand;
   }
@@ -66,6 +66,8 @@ export class Dispatcher {
       `${b}delayed`,
       `${b}marker`,
       `${b}meta`,
+      queuedKey(b),
+      jobOptsKey(b),
       b,
       this.options.ahead,
       this.options.chunk,

@@ -1,13 +1,18 @@
 /* Lua scripts of the dispatcher, kept as strings so that tsc ships them in dist/. */
 import { GATE_OF } from '../campaign/scripts.js';
+import { SEND_JOB_NAME } from '../job.js';
 
 /**
- * Moves one campaign's backlog ids into BullMQ's wait list, as BullMQ's own promote script does
- * for one job (bullmq 6.7.0, pinned exactly in package.json for this reason): ZREM from delayed,
- * LPUSH to wait, delay field zeroed; the caller adds the wake-up marker once. An id whose job is
- * not in the delayed set is dropped, unless its job is being handed back by a worker right now
- * (locked) or is not added yet (claimed by a producer whose add is in flight): those go to the
- * back of the backlog and are looked at again later.
+ * Moves one campaign's backlog ids into BullMQ's wait list. An id still queued (its job data in the
+ * queued hash, KEYS[12]) becomes its BullMQ job here, stored as BullMQ's own addStandardJob stores
+ * one (bullmq 6.7.0, pinned exactly in package.json for this reason: the fields name, data, opts,
+ * timestamp, delay, priority; LPUSH to wait; the caller adds the wake-up marker once). The job's
+ * opts are its campaign's (KEYS[13], written by the producer). No 'added'/'waiting' events are
+ * emitted: nothing of ours listens, and a million of them would churn the capped stream.
+ * An id whose job exists and sits in the delayed set (held back by a worker: not its time, or
+ * paused) is promoted as BullMQ's promote script does: ZREM from delayed, LPUSH to wait, delay
+ * field zeroed. Any other id is dropped, unless its job is being handed back by a worker right now
+ * (locked): that one goes to the back of the backlog and is looked at again later.
  */
 const RELEASE = `
 local function release(c, n)
@@ -15,16 +20,26 @@ local function release(c, n)
   local ids = rcall('LPOP', bl, n)
   if not ids then return 0, 0 end
   local moved = 0
+  local opts
   for _, id in ipairs(ids) do
     local jobId = 'm' .. id
     local jobKey = base .. jobId
-    if rcall('ZREM', KEYS[9], jobId) == 1 then
+    local data = rcall('HGET', KEYS[12], id)
+    if data then
+      opts = opts or rcall('HGET', KEYS[13], c) or '{}'
+      rcall('HDEL', KEYS[12], id)
+      rcall('HSET', jobKey, 'name', '${SEND_JOB_NAME}', 'data', data, 'opts', opts, 'timestamp', now,
+        'delay', 0, 'priority', 0)
+      rcall('LPUSH', KEYS[7], jobId)
+      moved = moved + 1
+    elseif rcall('ZREM', KEYS[9], jobId) == 1 then
       rcall('LPUSH', KEYS[7], jobId)
       rcall('HSET', jobKey, 'delay', 0)
       moved = moved + 1
     elseif rcall('EXISTS', jobKey) == 1 then
       if rcall('EXISTS', jobKey .. ':lock') == 1 then rcall('RPUSH', bl, id) end
     else
+      -- Claimed by an earlier version's producer whose add is still in flight: look again later.
       local s = rcall('HGET', base .. 'vb:c:' .. c .. ':state', id)
       if s == 'w' or s == 'p' then rcall('RPUSH', bl, id) end
     end
@@ -54,6 +69,7 @@ export const DISPATCH_LUA = `
   KEYS[3] control hash    KEYS[4] deadlines hash   KEYS[5] fair hash (c -> tag; vt:<rank> -> time)
   KEYS[6] campaign-rate buckets (c -> tokens:ms)   KEYS[7] BullMQ wait   KEYS[8] BullMQ active
   KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
+  KEYS[12] queued hash (id -> job data, until released)  KEYS[13] job opts (c -> BullMQ opts JSON)
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
 
   Built keys (same queue, so the same hash slot under a {hash tag} prefix): the backlog list

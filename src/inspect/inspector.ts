@@ -9,6 +9,7 @@ import {
   assertCampaignName,
   CampaignStore,
   jobIdOf,
+  queuedKey,
   type CampaignCounts,
 } from '../campaign/store.js';
 import type { SendJobData, SendJobResult } from '../job.js';
@@ -123,11 +124,15 @@ export class Inspector {
     const { redis, base } = await this.ready;
     const pipe = redis.client.pipeline();
     for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
+    // A message not released yet has no job: its data is still in the queued hash.
+    pipe.hmget(queuedKey(base), ...page.map(([id]) => String(id)));
     const rows = (await pipe.exec()) ?? [];
+    const queued = (rows[page.length]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
-      const [data, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
+      const [jobData, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
         string | null
       >;
+      const data = jobData ?? queued[i];
       const { state, code } = decodeState(raw);
       const job = parseJson<SendJobData>(data);
       const result = parseJson<SendJobResult>(returnvalue);

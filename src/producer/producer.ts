@@ -1,8 +1,9 @@
 /**
- * The producer: validates messages, claims their ids and adds them to the queue, a chunk at a time,
- * so that a file of any size streams through bounded memory. Each chunk is: validate (pure) →
- * claim (one Lua call: dedupe by id, count) → addBulk (one MULTI). If Redis fails between claim and
- * add, running the same input again adds what is missing (claim.lua's `reclaimed`).
+ * The producer: validates messages and enqueues them, a chunk at a time, so that a file of any size
+ * streams through bounded memory. Each chunk is: validate (pure) → one Lua call (dedupe by id,
+ * state, counts, the message's job data kept for the dispatcher, which creates its BullMQ job when
+ * it releases it). A chunk is all or nothing: after a failure, running the same input again adds
+ * what is missing and reports the rest as duplicates.
  */
 import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
@@ -16,12 +17,12 @@ import {
   type TimingSettings,
 } from '../campaign/timing.js';
 import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
-import { HELD_UNTIL, SEND_JOB_NAME, type SendJobData } from '../job.js';
+import type { SendJobData } from '../job.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
 import { Cluster, type Redis } from 'ioredis';
 import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
-import { assertCampaignName, CampaignStore, jobIdOf } from '../campaign/store.js';
+import { assertCampaignName, CampaignStore } from '../campaign/store.js';
 import {
   cancelCampaign,
   pauseCampaign,
@@ -148,12 +149,13 @@ export class Producer {
   ): Promise<EnqueueResult> {
     assertCampaignName(campaign);
     checkTiming(options);
-    const { queue, store, redis, replicas } = await this.ready;
+    const { store, redis, replicas } = await this.ready;
     // Before any message is claimed: a dispatcher must never see the campaign without its timing.
     await applyTiming(store, campaign, options);
-    // Likewise the shared fields, before any job that names them.
+    // Likewise the shared fields and the job opts, before any message that needs them.
     const shared = sharedSet(options.defaults);
     if (shared) await store.saveShared(shared.hash, shared.json);
+    await store.setJobOpts(campaign, this.jobOpts);
     const result: EnqueueResult = {
       campaign,
       enqueued: 0,
@@ -177,33 +179,22 @@ export class Producer {
         duplicates: result.duplicates,
         rejected: result.rejectedCount,
       });
-    // Pipelined: a full chunk is claimed at once and added when its claim answers, while the next
-    // chunks are read and validated and their claims queue behind it in Redis — the JS thread
-    // never waits for Redis unless IN_FLIGHT chunks are under way (that bounds memory). A claim
-    // only sees jobs that exist, so an id repeated from a chunk whose add is still in flight is
-    // caught here, in `adding`.
+    // Pipelined: a full chunk is sent at once, while the next chunks are read and validated and
+    // their calls queue behind it in Redis — the JS thread never waits for Redis unless IN_FLIGHT
+    // chunks are under way (that bounds memory). Redis runs them in order, so an id repeated in a
+    // later chunk is found queued by the earlier one's call.
     const inFlight: Array<Promise<void>> = [];
-    const adding = new Set<number>();
     const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
       while (inFlight.length >= IN_FLIGHT) await inFlight.shift(); // errors surface in order
-      const fresh: ViberMessage[] = [];
-      for (const m of chunk) {
-        if (adding.has(m.id)) this.countDuplicate(result, m.id);
-        else fresh.push(m);
-      }
+      const messages = chunk;
       chunk = [];
-      const ids = fresh.map((m) => m.id);
-      for (const id of ids) adding.add(id);
       const added = (async () => {
-        const jobs = await this.claimChunk(campaign, fresh, store, result, shared);
-        if (jobs.length > 0) await this.wrap(campaign, result, queue.addBulk(jobs));
+        const n = await this.enqueueChunk(campaign, messages, store, result, shared);
         if (replicas > 0) await this.wrap(campaign, result, this.replicated(redis, replicas));
-        result.enqueued += jobs.length;
+        result.enqueued += n;
         progress();
-      })().finally(() => {
-        for (const id of ids) adding.delete(id);
-      });
+      })();
       added.catch(() => undefined); // awaited (and thrown) in order; never unhandled meanwhile
       inFlight.push(added);
     };
@@ -231,48 +222,37 @@ export class Producer {
     if (result.duplicateIds.length < this.options.maxReportedRejects) result.duplicateIds.push(id);
   }
 
-  /** Claims a chunk's ids; resolves with the jobs to add (new, or claimed by a producer that died). */
-  private async claimChunk(
+  /** The BullMQ job opts of this producer's messages (stored per campaign, see setJobOpts). */
+  private get jobOpts(): string {
+    const { attempts, backoffMs } = this.options;
+    return JSON.stringify({
+      attempts,
+      backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
+    });
+  }
+
+  /** Enqueues a chunk in one call; resolves with how many were new (the rest are duplicates). */
+  private async enqueueChunk(
     campaign: string,
     messages: ViberMessage[],
     store: CampaignStore,
     result: EnqueueResult,
     shared: SharedSet | undefined,
-  ) {
-    const { attempts, backoffMs } = this.options;
-    const claims = await this.wrap(
-      campaign,
-      result,
-      store.claim(
-        campaign,
-        messages.map((m) => m.id),
-      ),
-    );
-    const jobs = [];
-    const now = Date.now();
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i] as ViberMessage;
-      const c = claims[i];
-      if (c === 'new' || c === 'reclaimed') {
-        const stored = shared ? compact(m, shared) : undefined;
-        jobs.push({
-          name: SEND_JOB_NAME,
-          data: stored?.shares
-            ? { campaign, message: stored.message, shared: (shared as SharedSet).hash }
-            : { campaign, message: m },
-          opts: {
-            jobId: jobIdOf(m.id),
-            // In BullMQ's delayed set until the dispatcher releases it (src/dispatch).
-            delay: HELD_UNTIL - now,
-            attempts,
-            backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
-          },
-        });
-      } else {
-        this.countDuplicate(result, m.id);
-      }
-    }
-    return jobs;
+  ): Promise<number> {
+    const entries = messages.map((m): [number, string] => {
+      const stored = shared ? compact(m, shared) : undefined;
+      const data: SendJobData = stored?.shares
+        ? { campaign, message: stored.message, shared: (shared as SharedSet).hash }
+        : { campaign, message: m };
+      return [m.id, JSON.stringify(data)];
+    });
+    const outcomes = await this.wrap(campaign, result, store.enqueue(campaign, entries));
+    let added = 0;
+    outcomes.forEach((o, i) => {
+      if (o === 'new' || o === 'reclaimed') added++;
+      else this.countDuplicate(result, (messages[i] as ViberMessage).id);
+    });
+    return added;
   }
 
   /** Waits until `n` replicas hold everything this connection wrote (the chunk, its claim). */
