@@ -111,8 +111,16 @@ export async function until(
   }
 }
 
+/**
+ * Messages sent on a queue: our campaigns' completed counts (workers remove completed jobs but the
+ * newest 1,000), or BullMQ's completed set for the raw baselines.
+ */
 export async function completedCount(queueName: string, r: Redis): Promise<number> {
-  return r.zcard(`bull:${queueName}:completed`);
+  const base = `bull:${queueName}:`;
+  let ours = 0;
+  for (const c of await r.zrange(`${base}vb:campaigns`, 0, -1))
+    ours += Number((await r.hget(`${base}vb:c:${c}:counts`, 'completed')) ?? 0);
+  return Math.max(ours, await r.zcard(`${base}completed`));
 }
 
 export const fmt = (n: number, digits = 0): string =>

@@ -43,3 +43,9 @@ export const SEND_JOB_NAME = 'send';
  * 2038 keeps BullMQ's delayed score (timestamp × 4096) inside a double's exact integers.
  */
 export const HELD_UNTIL = Date.UTC(2038, 0, 1);
+
+/**
+ * Completed BullMQ jobs kept (the newest), for bull-board: each message's finished record is
+ * kept in `vb:done` (src/tracking/scripts.ts SETTLE_LUA) and the job is removed past these.
+ */
+export const KEEP_COMPLETED_JOBS = 1000;

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
 import { CampaignStore } from '../src/campaign/store.js';
+import type { SendJobData, SendJobResult } from '../src/job.js';
 import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
 import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
@@ -82,7 +83,7 @@ describe('delivery tracking', () => {
       100,
     );
 
-  it('follows every accepted message to its final code: on its job, in the counts, and READ once after DELIVERED', async () => {
+  it('follows every accepted message to its final code: in its record, in the counts, and READ once after DELIVERED', async () => {
     rig = await createRig('track', { delivery: SIM });
     await rig.producer.enqueue('c', sampleMessages(300, 1));
     const w = await rig.startWorker({ ...FAST, trackBatchSize: 40 });
@@ -94,15 +95,23 @@ describe('delivery tracking', () => {
     expect(counts.delivery).toEqual(finalCounts(want));
     expect(want.read).toBeGreaterThan(0);
     expect(want.undelivered).toBeGreaterThan(0);
-    // Each job carries its message's fate as the gateway gave it.
-    for (const job of await rig.queue.getJobs(['completed'], 0, -1)) {
-      const id = job.data.message.id;
-      const d = (job.data as unknown as { delivery: Record<string, unknown> }).delivery;
-      expect({ id, code: d['code'] }).toEqual({ id, code: want.finalOf.get(id) });
-      expect(d['dateCompleted']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
-      expect(d['checkedAt']).toMatch(/Z$/);
-      // The job's own fields are untouched by the delivery writes.
-      expect(job.data.message).toEqual(sampleMessages(300, 1)[id - 1]);
+    // Each message's finished record (vb:done) carries its result and its fate as the gateway
+    // gave it.
+    const redis = await testRedis();
+    const records = await redis
+      .hgetall(rig.queue.toKey('vb:done'))
+      .finally(() => redis.disconnect());
+    expect(Object.keys(records)).toHaveLength(300);
+    for (const [field, raw] of Object.entries(records)) {
+      const id = Number(field);
+      const rec = JSON.parse(raw) as SendJobData & { result: SendJobResult };
+      expect({ id, code: rec.delivery?.code }).toEqual({ id, code: want.finalOf.get(id) });
+      expect(rec.delivery?.dateCompleted).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+      expect(rec.delivery?.checkedAt).toMatch(/Z$/);
+      expect(rec.result.msgId).toBe(rig.sandbox.accepted.get(id)?.msgId);
+      // The message's own fields are untouched by the delivery writes.
+      expect(rec.message).toEqual(sampleMessages(300, 1)[id - 1]);
+      expect(rec.campaign).toBe('c');
     }
     // Many ids per request: far fewer requests than messages.
     expect(Math.max(...reports)).toBeGreaterThan(1);
@@ -263,7 +272,7 @@ describe('delivery tracking', () => {
       // Released (its job exists), sent and completed: tracking starts.
       expect(await releaseQueued(rig.queue)).toMatchObject({ released: 1 });
       await store.activate('c', [1]);
-      await store.transitionTracked('c', [[1, 'c:1']], 1000, 2000);
+      await store.settleStates('c', [[1, 'c:1', '{"msgId":7}']], 1000, 2000);
       expect((await store.counts('c')).delivery.tracking).toBe(1);
       // Its tracking ends (delivered), as a worker's record would end it.
       redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
@@ -283,7 +292,7 @@ describe('delivery tracking', () => {
       // A crash after its completion was counted but before BullMQ finished the job: the job
       // comes back as stalled, is marked active, re-sent (208), recovered and completed again.
       await store.activate('c', [1]);
-      await store.transitionTracked('c', [[1, 'c:1']], 5000, 6000);
+      await store.settleStates('c', [[1, 'c:1', '{"msgId":7}']], 5000, 6000);
       expect((await store.counts('c')).delivery).toMatchObject({ tracking: 0, delivered: 1 });
       expect(await redis.zcard(`${base}vb:track`)).toBe(0);
     } finally {

@@ -1,7 +1,7 @@
 /**
  * Purge: a finished campaign's messages leave Redis — their BullMQ jobs (each removed with
  * BullMQ's own removeJob, from whatever list holds it), the queued data of those never released,
- * their tracking entries, then the
+ * the finished records, their tracking entries, then the
  * campaign's states, counts, control and listing. The memory comes back; the results go with it
  * (export them first: `viber-bulk results`).
  *
@@ -81,7 +81,7 @@ export async function purgeCampaign(
     const ids = page.map(([id]) => id);
     // BullMQ's removeJob takes a job out of every list and set that holds it, with its logs.
     await Promise.all(ids.map((id) => queue.remove(jobIdOf(id))));
-    await store.dropQueued(ids); // those never released have their data there, and no job
+    await store.dropRecords(ids); // queued data (never released), finished records
     await store.untrack(ids);
     removed += ids.length;
   }

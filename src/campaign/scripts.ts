@@ -6,7 +6,7 @@ export const ENQUEUE_LUA = `
   job data kept in the queue's queued-message hash until the dispatcher releases it (only then
   does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
   ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
-  its queued data or its job key (job id m<id>) is the proof.
+  its queued data, its job key (job id m<id>) or its finished record is the proof.
 
   KEYS[1] state hash      id -> state (this campaign's)
   KEYS[2] counts hash     total, waiting, ... (this campaign's)
@@ -14,6 +14,7 @@ export const ENQUEUE_LUA = `
   KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
   KEYS[5] ready set       campaigns with a backlog
   KEYS[6] queued hash     id -> job data JSON, until released
+  KEYS[7] finished hash   id -> finished record (its job may be removed)
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
   ARGV[3] now (ms)
@@ -38,7 +39,8 @@ for i = 4, #ARGV, 2 do
   local r
   if seen[id] then
     r = 3
-  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('EXISTS', jobPrefix .. id) == 1 then
+  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('EXISTS', jobPrefix .. id) == 1
+    or redis.call('HEXISTS', KEYS[7], id) == 1 then
     r = 2
   elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
     fresh = fresh + 1

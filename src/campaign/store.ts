@@ -5,7 +5,7 @@
  */
 import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
-import { TRANSITION_TRACK_LUA } from '../tracking/scripts.js';
+import { SETTLE_LUA } from '../tracking/scripts.js';
 import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
 import { sharedKey } from './shared.js';
 import { ACTIVATE_LUA, ENQUEUE_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
@@ -28,6 +28,12 @@ export const jobIdOf = (id: number): string => `m${id}`;
  * job is created only when the dispatcher releases it (a hash field costs ~150 B, a job ~900 B).
  */
 export const queuedKey = (base: string): string => `${base}vb:msg`;
+
+/**
+ * `<prefix>vb:done`: id → finished record of each completed message (its job data, `result`,
+ * `delivery`): what results read, kept when workers remove the completed job (SETTLE_LUA).
+ */
+export const doneKey = (base: string): string => `${base}vb:done`;
 
 /** `<prefix>vb:jobopts`: campaign → the BullMQ job opts (attempts, backoff) its jobs get. */
 export const jobOptsKey = (base: string): string => `${base}vb:jobopts`;
@@ -100,7 +106,7 @@ interface StoreCommands {
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
   vbPark(...args: (string | number)[]): Promise<string>;
-  vbTransitionTrack(...args: (string | number)[]): Promise<string[]>;
+  vbSettle(...args: (string | number)[]): Promise<string[]>;
   vbHeld(...args: (string | number)[]): Promise<string[]>;
   vbBacklog(...args: (string | number)[]): Promise<number>;
   vbSetGate(...args: (string | number)[]): Promise<number>;
@@ -122,14 +128,14 @@ export class CampaignStore {
   ) {
     const r = redis as RedisClient & Partial<StoreCommands>;
     if (typeof r.vbEnqueue !== 'function') {
-      redis.defineCommand('vbEnqueue', { numberOfKeys: 6, lua: ENQUEUE_LUA });
+      redis.defineCommand('vbEnqueue', { numberOfKeys: 7, lua: ENQUEUE_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
       redis.defineCommand('vbActivate', { numberOfKeys: 5, lua: ACTIVATE_LUA });
       redis.defineCommand('vbHeld', { numberOfKeys: 5, lua: HELD_LUA });
       redis.defineCommand('vbPark', { numberOfKeys: 5, lua: PARK_LUA });
       redis.defineCommand('vbBacklog', { numberOfKeys: 2, lua: BACKLOG_LUA });
       redis.defineCommand('vbSetGate', { numberOfKeys: 2, lua: SET_GATE_LUA });
-      redis.defineCommand('vbTransitionTrack', { numberOfKeys: 4, lua: TRANSITION_TRACK_LUA });
+      redis.defineCommand('vbSettle', { numberOfKeys: 5, lua: SETTLE_LUA });
     }
     this.redis = redis as RedisClient & StoreCommands;
   }
@@ -166,6 +172,7 @@ export class CampaignStore {
       this.backlogKey(campaign),
       this.readyKey,
       queuedKey(this.base),
+      doneKey(this.base),
       ...args,
     );
     return raw.map((r) => ENQUEUE_OUTCOMES[r] ?? 'duplicate');
@@ -182,29 +189,37 @@ export class CampaignStore {
     return this.redis.hmget(queuedKey(this.base), ...ids.map(String));
   }
 
-  /** Drops the queued data of messages that will never be released (purge). */
-  async dropQueued(ids: readonly number[]): Promise<void> {
-    if (ids.length > 0) await this.redis.hdel(queuedKey(this.base), ...ids.map(String));
+  /** Drops what is kept of messages beside their jobs: queued data, finished records (purge). */
+  async dropRecords(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const fields = ids.map(String);
+    await this.redis
+      .multi()
+      .hdel(queuedKey(this.base), ...fields)
+      .hdel(doneKey(this.base), ...fields)
+      .exec();
   }
 
   /**
-   * As transition(), for a batch's outcomes: each message that moves to completed also starts
-   * being tracked (first question at `firstDue`), in the same script call.
+   * As transition(), for a batch's outcomes: each message that moves to completed gets its
+   * finished record (its job data and `result`, the JSON given) and, with `firstDue` (tracking
+   * on), starts being tracked — all in the same script call.
    */
-  async transitionTracked(
+  async settleStates(
     campaign: string,
-    changes: ReadonlyArray<readonly [number, string]>,
+    changes: ReadonlyArray<readonly [id: number, state: string, result?: string]>,
     acceptedAt: number,
-    firstDue: number,
+    firstDue: number | undefined,
   ): Promise<number[]> {
     if (changes.length === 0) return [];
-    const args: (string | number)[] = [campaign, acceptedAt, firstDue, `${this.base}m`];
-    for (const [id, st] of changes) args.push(id, st);
-    const moved = await this.redis.vbTransitionTrack(
+    const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? '', `${this.base}m`];
+    for (const [id, st, result] of changes) args.push(id, st, result ?? '');
+    const moved = await this.redis.vbSettle(
       this.stateKey(campaign),
       this.countsKey(campaign),
       `${this.base}vb:track`,
       `${this.base}vb:trk`,
+      doneKey(this.base),
       ...args,
     );
     return moved.map(Number);
@@ -460,9 +475,10 @@ export class CampaignStore {
 
   /** Which campaign an id was enqueued in, if any. */
   async campaignOf(id: number): Promise<string | undefined> {
-    // The job (or, before release, its queued data) says; no per-id index is kept beside it (it
+    // Its record, job or queued data says; no per-id index is kept beside it (it
     // would cost ~50 bytes a message).
     const data =
+      (await this.redis.hget(doneKey(this.base), String(id))) ??
       (await this.redis.hget(`${this.base}${jobIdOf(id)}`, 'data')) ??
       (await this.redis.hget(queuedKey(this.base), String(id)));
     if (!data) return undefined;

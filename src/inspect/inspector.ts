@@ -8,6 +8,7 @@ import { decodeState, type StateName } from '../campaign/state.js';
 import {
   assertCampaignName,
   CampaignStore,
+  doneKey,
   jobIdOf,
   queuedKey,
   type CampaignCounts,
@@ -52,6 +53,9 @@ export interface MessageResult {
   /** When it was delivered, ISO; null if it was not (yet). */
   deliveredAt: string | null;
 }
+
+/** A completed message's finished record (vb:done): its job data, result and delivery. */
+type FinishedRecord = SendJobData & { result?: SendJobResult };
 
 // BullMQ keeps attemptsMade in the job hash as `atm`.
 const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'atm'] as const;
@@ -124,18 +128,23 @@ export class Inspector {
     const { redis, base } = await this.ready;
     const pipe = redis.client.pipeline();
     for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
-    // A message not released yet has no job: its data is still in the queued hash.
-    pipe.hmget(queuedKey(base), ...page.map(([id]) => String(id)));
+    // A completed message has its finished record (its job may be gone); one not released yet
+    // has no job: its data is still in the queued hash.
+    const fields = page.map(([id]) => String(id));
+    pipe.hmget(doneKey(base), ...fields);
+    pipe.hmget(queuedKey(base), ...fields);
     const rows = (await pipe.exec()) ?? [];
-    const queued = (rows[page.length]?.[1] ?? []) as Array<string | null>;
+    const done = (rows[page.length]?.[1] ?? []) as Array<string | null>;
+    const queued = (rows[page.length + 1]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
-      const [jobData, returnvalue, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
+      const [jobData, jobReturn, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
         string | null
       >;
-      const data = jobData ?? queued[i];
+      const record = parseJson<FinishedRecord>(done[i]);
+      const data = record ? undefined : (jobData ?? queued[i]);
       const { state, code } = decodeState(raw);
-      const job = parseJson<SendJobData>(data);
-      const result = parseJson<SendJobResult>(returnvalue);
+      const job = record ?? parseJson<SendJobData>(data);
+      const result = record?.result ?? parseJson<SendJobResult>(jobReturn);
       return {
         id,
         campaign,

@@ -12,38 +12,60 @@
 import { BUMP } from '../campaign/scripts.js';
 
 /**
- * The settle path's transition (campaign/scripts.ts TRANSITION_LUA, same counts), which also starts
- * tracking each message it moves to completed, in the same step: a message is counted completed
- * and tracked, or neither. A message is tracked once: one being tracked has its info entry, and
- * one whose tracking is over has its delivery record in its job's data — a completed job that
- * comes back after a crash (stalled, re-sent, 208, completed again) must not be counted again.
+ * The settle path's transition (campaign/scripts.ts TRANSITION_LUA, same counts). Each message it
+ * moves to completed gets its finished record in the same step — the queue-wide hash `vb:done`,
+ * id → its job data with `"result":{…}` added (and later `"delivery":{…}`, last): the record that
+ * outlives the BullMQ job, which workers remove on completion (but the newest 1,000) because a
+ * completed job costs ~1.4 KB of Redis and a record ~500 B. With tracking on it also starts
+ * tracking the message. A message is counted completed, recorded and tracked, or none of these.
+ * A message is tracked once: one being tracked has its info entry, and one whose tracking is over
+ * has its delivery in its record — a completed job that comes back after a crash (stalled,
+ * re-sent, 208, completed again) must not be counted again, and keeps its first record.
  */
-export const TRANSITION_TRACK_LUA = `
+export const SETTLE_LUA = `
 --[[
-  KEYS[1] state hash, KEYS[2] counts hash (TRANSITION_LUA's), KEYS[3] track zset, KEYS[4] info hash
-  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms), ARGV[4] job key prefix
-  ARGV[5..] pairs: id, new state
+  KEYS[1] state hash, KEYS[2] counts hash (TRANSITION_LUA's), KEYS[3] track zset, KEYS[4] info hash,
+  KEYS[5] finished records hash
+  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms; '' = tracking off),
+  ARGV[4] job key prefix
+  ARGV[5..] triples: id, new state, result JSON ('' unless completed)
   Returns the ids whose state changed.
 ]]
 ${BUMP}
 local info = ARGV[1] .. '\t' .. ARGV[2] .. '\t0\t\t'
+local track = ARGV[3] ~= ''
 local changed = {}
-local function trackedBefore(id)
-  local data = redis.call('HGET', ARGV[4] .. id, 'data')
-  return data and string.find(data, ',"delivery":', 1, true)
+local DELIVERY = ',"delivery":'
+-- The record: the job's data with the result inserted before any delivery (which stays last).
+local function recordOf(data, result)
+  local cut = string.find(data, DELIVERY, 1, true)
+  if cut then
+    return string.sub(data, 1, cut - 1) .. ',"result":' .. result .. string.sub(data, cut)
+  end
+  return string.sub(data, 1, -2) .. ',"result":' .. result .. '}'
 end
-for i = 5, #ARGV, 2 do
-  local id, new = ARGV[i], ARGV[i + 1]
+for i = 5, #ARGV, 3 do
+  local id, new, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then
     redis.call('HSET', KEYS[1], id, new)
     bump(old, -1)
     bump(new, 1)
     changed[#changed + 1] = id
-    if string.sub(new, 1, 1) == 'c' and not trackedBefore(id)
-      and redis.call('HSETNX', KEYS[4], id, info) == 1 then
-      redis.call('ZADD', KEYS[3], ARGV[3], id)
-      delta['tracking'] = (delta['tracking'] or 0) + 1
+    if string.sub(new, 1, 1) == 'c' then
+      local rec = redis.call('HGET', KEYS[5], id)
+      if not rec and result ~= '' then
+        local data = redis.call('HGET', ARGV[4] .. id, 'data')
+        if data then
+          rec = recordOf(data, result)
+          redis.call('HSET', KEYS[5], id, rec)
+        end
+      end
+      local trackedBefore = rec and string.find(rec, DELIVERY, 1, true)
+      if track and not trackedBefore and redis.call('HSETNX', KEYS[4], id, info) == 1 then
+        redis.call('ZADD', KEYS[3], ARGV[3], id)
+        delta['tracking'] = (delta['tracking'] or 0) + 1
+      end
     end
   end
 end
@@ -98,8 +120,9 @@ export const TRACK_RECORD_LUA = `
   Records one status answer: for each message, only if its stored info is still the one the
   worker read when it claimed it (otherwise another worker took it over after a lost lease, and
   counting it again would count a transition twice):
-  - the job's data gets its delivery record (data ends with ,"delivery":{…} — replaced, never
-    re-encoded, so ids and texts stay byte for byte as the producer wrote them),
+  - the message's finished record (vb:done) gets its delivery (the record ends with
+    ,"delivery":{…} — replaced, never re-encoded, so ids and texts stay byte for byte as the
+    producer wrote them),
   - the campaign's counts change by the deltas,
   - tracking goes on (new info, new due time) or ends (info and zset member removed).
   KEYS[1] track zset, KEYS[2] info hash
@@ -122,12 +145,18 @@ for i = 2, #ARGV, 7 do
       redis.call('HSET', KEYS[2], id, new)
       redis.call('ZADD', KEYS[1], due, id)
     end
-    local jobKey = base .. 'm' .. id
-    local data = redis.call('HGET', jobKey, 'data')
+    -- Into its finished record; a message completed by an earlier version has none: its job's
+    -- data then, as that version did.
+    local key, field = base .. 'vb:done', id
+    local data = redis.call('HGET', key, field)
+    if not data then
+      key, field = base .. 'm' .. id, 'data'
+      data = redis.call('HGET', key, field)
+    end
     if data then
       local cut = string.find(data, ',"delivery":', 1, true)
       local head = cut and string.sub(data, 1, cut - 1) or string.sub(data, 1, -2)
-      redis.call('HSET', jobKey, 'data', head .. ',"delivery":' .. record .. '}')
+      redis.call('HSET', key, field, head .. ',"delivery":' .. record .. '}')
     end
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'

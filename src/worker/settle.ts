@@ -13,7 +13,7 @@ import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import { state as st } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
 import { hasCode } from '../errors.js';
-import { HELD_UNTIL } from '../job.js';
+import { HELD_UNTIL, type SendJobResult } from '../job.js';
 import { codeName } from '../xml/codes.js';
 import type { BatchContext, BatchReport, Pending } from './batch.js';
 import type { Decision } from './outcome.js';
@@ -44,22 +44,42 @@ function stateAfter(p: Pending, d: Decision): string {
   }
 }
 
-/** One script call per campaign; with tracking on, completed messages start being tracked in it. */
+/**
+ * One script call per campaign: states, counts, the finished record of each completed message
+ * (with its result) and, with tracking on, the start of its tracking.
+ */
 async function record(
   store: CampaignStore,
-  changes: Array<[Pending, string]>,
+  changes: Array<[Pending, string, SendJobResult | undefined]>,
   trackAfterMs: number | undefined,
+  now: number,
 ): Promise<void> {
   const byCampaign = groupByCampaign(changes, ([p]) => p);
-  const now = Date.now();
   await Promise.all(
     [...byCampaign].map(([c, list]) => {
-      const moves = list.map(([p, s]): [number, string] => [p.job.data.message.id, s]);
-      return trackAfterMs === undefined
-        ? store.transition(c, moves)
-        : store.transitionTracked(c, moves, now, now + trackAfterMs);
+      const moves = list.map(([p, s, r]): [number, string, string?] =>
+        r ? [p.job.data.message.id, s, JSON.stringify(r)] : [p.job.data.message.id, s],
+      );
+      return store.settleStates(
+        c,
+        moves,
+        now,
+        trackAfterMs === undefined ? undefined : now + trackAfterMs,
+      );
     }),
   );
+}
+
+/** What a completed job returns (and its finished record keeps as `result`). */
+function resultOf(p: Pending, d: Decision & { action: 'complete' }, sentAt: string): SendJobResult {
+  return {
+    msgId: d.msgId,
+    statusCode: 1,
+    status: codeName('message', 1),
+    sentAt,
+    attempts: p.job.attemptsMade + 1,
+    ...(d.recovered ? { recovered: true } : {}),
+  };
 }
 
 /** A batch may mix campaigns; their states live in separate hashes, one script call each. */
@@ -118,6 +138,13 @@ export async function settle(
   ctx: BatchContext,
   report: BatchReport,
 ): Promise<void> {
+  const now = Date.now();
+  const sentAt = new Date(now).toISOString();
+  const results = new Map<Pending, SendJobResult>();
+  for (const p of items) {
+    const d = decisions.get(p) as Decision;
+    if (d.action === 'complete') results.set(p, resultOf(p, d, sentAt));
+  }
   try {
     // Parking writes its own states (guarded by the control) and backlog; held messages keep
     // their state (waiting) and go back to the backlog; everything else is recorded here.
@@ -130,8 +157,9 @@ export async function settle(
           const a = decisions.get(p)?.action;
           return a !== 'park' && a !== 'hold';
         })
-        .map((p) => [p, stateAfter(p, decisions.get(p) as Decision)]),
+        .map((p) => [p, stateAfter(p, decisions.get(p) as Decision), results.get(p)]),
       ctx.trackAfterMs,
+      now,
     );
   } catch (err) {
     // Counts could not be written: leave every job to its lock (it comes back as stalled and is
@@ -141,7 +169,6 @@ export async function settle(
     report.requeued += items.length;
     return;
   }
-  const sentAt = new Date().toISOString();
   await Promise.all(
     items.map(async (p) => {
       const d = decisions.get(p) as Decision;
@@ -149,14 +176,7 @@ export async function settle(
         case 'complete':
           if (d.recovered) report.recovered++;
           report.completed++;
-          p.resolve({
-            msgId: d.msgId,
-            statusCode: 1,
-            status: codeName('message', 1),
-            sentAt,
-            attempts: p.job.attemptsMade + 1,
-            ...(d.recovered ? { recovered: true } : {}),
-          });
+          p.resolve(results.get(p) as SendJobResult);
           return;
         case 'fail':
           report.failed++;

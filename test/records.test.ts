@@ -1,0 +1,91 @@
+/**
+ * What Redis keeps of a message, and for how long: a queued message is its data in the queued
+ * hash (no BullMQ job until the dispatcher releases it); a completed one is its finished record
+ * (its job is removed but the newest KEEP_COMPLETED_JOBS, for bull-board). Results, dedupe and
+ * purge work from those. The oracle for each message is the sandbox's record of what the gateway
+ * accepted.
+ */
+import { KEEP_COMPLETED_JOBS, type SendJobData, type SendJobResult } from '../src/job.js';
+import type { RedisClient } from '../src/redis.js';
+import { createRig, type Rig } from './fixture.js';
+import { sampleMessages, testRedis, waitFor } from './helpers.js';
+
+type FinishedRecord = SendJobData & { result: SendJobResult };
+
+describe('what is kept of a message', () => {
+  let rig: Rig;
+  let redis: RedisClient;
+
+  afterEach(async () => {
+    redis?.disconnect();
+    await rig?.close();
+  });
+
+  it('keeps a record of every completed message, the newest jobs only, and still refuses a sent id', async () => {
+    const n = KEEP_COMPLETED_JOBS + 150;
+    rig = await createRig('records');
+    redis = await testRedis();
+    const msgs = sampleMessages(n, 1);
+    await rig.producer.enqueue('big', msgs);
+    // Queued: no job at all yet, one queued-data field each.
+    expect(await redis.hlen(rig.queue.toKey('vb:msg'))).toBe(n);
+    expect(await rig.queue.getJobCounts('wait', 'delayed', 'completed')).toEqual({
+      wait: 0,
+      delayed: 0,
+      completed: 0,
+    });
+
+    await rig.startWorker({ track: false, batchSize: 50 });
+    await waitFor(
+      async () => (await rig.inspector.counts('big')).completed === n,
+      'the campaign',
+      60_000,
+    );
+    expect(rig.sandbox.accepted.size).toBe(n);
+    expect(await redis.exists(rig.queue.toKey('vb:msg'))).toBe(0);
+    // BullMQ keeps the newest completed jobs; every message has its record.
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('completed')).completed === KEEP_COMPLETED_JOBS,
+      'completed jobs trimmed',
+    );
+    const records = await redis.hgetall(rig.queue.toKey('vb:done'));
+    expect(Object.keys(records)).toHaveLength(n);
+    for (const m of msgs) {
+      const rec = JSON.parse(records[String(m.id)] ?? '{}') as FinishedRecord;
+      expect({
+        id: m.id,
+        campaign: rec.campaign,
+        message: rec.message,
+        msgId: rec.result.msgId,
+      }).toEqual({
+        id: m.id,
+        campaign: 'big',
+        message: m,
+        msgId: rig.sandbox.accepted.get(m.id)?.msgId,
+      });
+      expect(rec.result.attempts).toBe(1);
+    }
+
+    // Results read the records, for messages whose jobs are gone too.
+    let removedJobs = 0;
+    for await (const r of rig.inspector.results('big')) {
+      expect({ id: r.id, state: r.state, msgId: r.msgId, phone: r.phone }).toEqual({
+        id: r.id,
+        state: 'completed',
+        msgId: rig.sandbox.accepted.get(r.id)?.msgId,
+        phone: msgs[r.id - 1]?.phone,
+      });
+      if ((await redis.exists(rig.queue.toKey(`m${r.id}`))) === 0) removedJobs++;
+    }
+    expect(removedJobs).toBe(n - KEEP_COMPLETED_JOBS);
+
+    // A sent id stays taken, job or not: the gateway wants ids unique per account.
+    const again = await rig.producer.enqueue('other', [msgs[0], msgs[n - 1]]);
+    expect(again).toMatchObject({ enqueued: 0, duplicates: 2 });
+
+    // Purge gives the records back, and the ids.
+    expect(await rig.producer.purge('big')).toBe(n);
+    expect(await redis.exists(rig.queue.toKey('vb:done'))).toBe(0);
+    expect((await rig.producer.enqueue('other', [msgs[0]])).enqueued).toBe(1);
+  });
+});
