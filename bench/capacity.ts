@@ -1,8 +1,9 @@
 /**
- * Bench rows 8a–8d (`npm run bench`, step `capacity`): what a campaign costs as it grows — Redis
- * memory per queued message and enqueue time at 100,000 and 1,000,000 messages — and sending on a
- * three-master Redis Cluster against the single Redis, same run. The README's Capacity section is
- * written from these rows.
+ * Bench rows 8a–8c (`npm run bench`, step `capacity`): what a campaign costs as it grows — Redis
+ * memory per queued message and enqueue time at 100,000 and 1,000,000 messages, memory per
+ * finished (sent and tracked to its final code) message — and sending on a three-master Redis
+ * Cluster against the single Redis, same run. The README's Capacity section is written from these
+ * rows.
  */
 import type { Redis } from 'ioredis';
 import { Inspector } from '../src/inspect/inspector.js';
@@ -11,10 +12,13 @@ import { deleteQueueKeys } from '../src/redis.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { LocalCluster } from '../test/local-cluster.js';
 import { CLI, REDIS_URL, dropQueue, fmt, message, run, stop, until, type Row } from './lib.js';
+import { TRACK_FLAGS } from './tracking.js';
 
 interface Ctx {
   redis: Redis;
   sizes: number[];
+  /** Campaign sizes sent and tracked to the end for the finished-memory row. */
+  finishedSizes: number[];
   /** Messages of the cluster vs single send. */
   n: number;
   key: string;
@@ -86,6 +90,61 @@ async function queued(ctx: Ctx): Promise<Row[]> {
   return rows;
 }
 
+/** 8c: a campaign sent and tracked to its end; what stays in Redis per message. */
+async function finished(ctx: Ctx): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of ctx.finishedSizes) {
+    const qn = ctx.queue(`fin-${n}`);
+    const sandbox = new SandboxGateway({
+      apiKey: ctx.key,
+      keepMessages: false,
+      delivery: {
+        outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
+        delayMs: [200, 2000],
+        readShare: 0.4,
+        readDelayMs: [200, 1000],
+        seed: 1,
+      },
+    });
+    await sandbox.start();
+    const inspector = new Inspector({ connection: REDIS_URL, queueName: qn });
+    const before = await usedMemory(ctx.redis);
+    ctx.log(`bench: capacity: sending and tracking ${fmt(n)}…`);
+    await enqueue(REDIS_URL, qn, n, 'defaults');
+    const child = run(CLI, ['worker', ...TRACK_FLAGS], {
+      VIBER_QUEUE: qn,
+      ALPHASMS_URL: sandbox.url,
+      ALPHASMS_API_KEY: ctx.key,
+    });
+    try {
+      await until(
+        async () => {
+          const c = await inspector.counts('bench');
+          return c.completed >= n && c.delivery.tracking === 0;
+        },
+        `${qn} sent and tracked`,
+        1_800_000,
+        500,
+      );
+    } finally {
+      await stop(child);
+      await inspector.close();
+      await sandbox.close();
+    }
+    const per = ((await usedMemory(ctx.redis)) - before) / n;
+    await dropQueue(qn);
+    rows.push({
+      what: `8c. ${fmt(n)} finished messages (sent, tracked to their final code; text and image given once): Redis memory per message`,
+      ours: `${fmt(per)} B`,
+      baseline: '—',
+      ratio: '—',
+      target: '≤ 1,024 B',
+      ok: per <= 1024,
+    });
+  }
+  return rows;
+}
+
 async function sendOn(
   connection: string,
   env: Record<string, string>,
@@ -139,5 +198,5 @@ async function cluster(ctx: Ctx): Promise<Row> {
 }
 
 export async function benchCapacity(ctx: Ctx): Promise<Row[]> {
-  return [...(await queued(ctx)), await cluster(ctx)];
+  return [...(await queued(ctx)), ...(await finished(ctx)), await cluster(ctx)];
 }

@@ -3,7 +3,9 @@
  * Prints a table and writes BENCHMARKS.md. Sizes can be lowered for a quick look:
  * BENCH_N (enqueue/send, default 100000), BENCH_MEMORY_N (default 1000000), BENCH_ROUNDS (best
  * of, for enqueue and send; default 3), BENCH_TIMING_BACKLOG (messages ahead of the high
- * campaign, default 1000000), BENCH_ONLY (comma-separated steps).
+ * campaign, default 1000000), BENCH_CAPACITY_SIZES (queued-memory sizes, default BENCH_N and
+ * BENCH_MEMORY_N), BENCH_FINISHED_SIZES (sent-and-tracked sizes, default BENCH_N), BENCH_ONLY
+ * (comma-separated steps).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -344,7 +346,12 @@ async function main(): Promise<void> {
         const sizes = (process.env['BENCH_CAPACITY_SIZES'] ?? `${N},${MEMORY_N}`)
           .split(',')
           .map(Number);
-        rows.push(...(await benchCapacity({ redis, sizes, n: N, key: KEY, queue: q, log })));
+        const finishedSizes = (process.env['BENCH_FINISHED_SIZES'] ?? `${N}`)
+          .split(',')
+          .map(Number);
+        rows.push(
+          ...(await benchCapacity({ redis, sizes, finishedSizes, n: N, key: KEY, queue: q, log })),
+        );
       },
     ],
     ['memory', benchMemory],

@@ -30,7 +30,8 @@ export interface TrackingBench {
   queue(name: string): string;
 }
 
-const TRACK_FLAGS = [
+/** Tracking that asks from 1 s after acceptance (a bench cannot wait the default minute). */
+export const TRACK_FLAGS = [
   '--track-after-ms',
   '1000',
   '--track-max-interval-ms',

@@ -161,6 +161,19 @@ describe('steering campaigns while they run', () => {
     expect(done.cancelled).toBe(cancelled);
     expect(done.completed + done.cancelled).toBe(300);
     expect(done.completed).toBe(rig.sandbox.stats.accepted);
+    // Most of it was still queued: ended by the dispatcher without a job ever made (what workers
+    // held ended as failed jobs). Every cancelled message says why, job or not.
+    expect((await rig.queue.getJobCounts('failed'))['failed']).toBeLessThan(done.cancelled / 2);
+    let said = 0;
+    for await (const r of rig.inspector.results('c')) {
+      if (r.state !== 'cancelled') continue;
+      expect({ id: r.id, error: r.error }).toEqual({
+        id: r.id,
+        error: 'cancelled: campaign c was cancelled',
+      });
+      said++;
+    }
+    expect(said).toBe(done.cancelled);
   });
 
   it('never sends a campaign past its deadline: what waited ends expired, what the gateway took stays accepted', async () => {
@@ -177,13 +190,22 @@ describe('steering campaigns while they run', () => {
     // Nothing reached the gateway after the deadline (a package checked just before it may be
     // on the wire for a few milliseconds).
     for (const t of rig.sandbox.arrivals) expect(t).toBeLessThan(deadline.getTime() + 200);
-    const expired = [...(await rig.queue.getJobs(['failed'], 0, -1))];
+    // Each expired message says why, whether a worker ended its job or the dispatcher ended it
+    // still queued (no job made); none has a msg_id.
+    const expired = [];
+    for await (const r of rig.inspector.results('c')) if (r.state === 'expired') expired.push(r);
     expect(expired).toHaveLength(done.expired);
-    expect(expired[0]?.failedReason).toBe(
-      'expired: campaign c passed its deadline before this was sent',
-    );
-    const r = await rig.inspector.result(expired[0]?.data.message.id as number);
-    expect(r?.state).toBe('expired');
+    for (const r of expired) {
+      expect({ id: r.id, error: r.error, msgId: r.msgId, phone: r.phone }).toEqual({
+        id: r.id,
+        error: 'expired: campaign c passed its deadline before this was sent',
+        msgId: null,
+        phone: sampleMessages(200, 1)[r.id - 1]?.phone,
+      });
+    }
+    // Failed jobs are those a worker ended; the rest never became jobs.
+    const jobs = await rig.queue.getJobCounts('failed');
+    expect(jobs['failed']).toBeLessThanOrEqual(done.expired);
   });
 
   it('expires a campaign whose deadline passed before any worker ran, and refuses a deadline in the past', async () => {

@@ -78,7 +78,10 @@ redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
 return out
 `;
 
-/** Count bookkeeping of a campaign's counts hash (KEYS[2]): bump() per message, flush() once at the end. */
+/**
+ * Count bookkeeping of a campaign's counts hash: bump() per message, flush() once at the end
+ * (into KEYS[2], or the counts hash given: the dispatcher flushes campaign by campaign).
+ */
 export const BUMP = `
 local names = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
   p = 'paused', x = 'cancelled', e = 'expired' }
@@ -95,21 +98,23 @@ local function bump(st, by)
     delta[field] = (delta[field] or 0) + by
   end
 end
-local function flush()
+local function flush(countsKey)
+  countsKey = countsKey or KEYS[2]
   for field, by in pairs(delta) do
-    if by ~= 0 then redis.call('HINCRBY', KEYS[2], field, by) end
+    if by ~= 0 then redis.call('HINCRBY', countsKey, field, by) end
   end
+  delta = {}
   -- When the campaign's last message left waiting/active/delayed/paused (purge --older-than and
   -- --keep-finished read it); cleared when one comes back (retry-failed, resume).
   local open = 0
-  for _, v in ipairs(redis.call('HMGET', KEYS[2], 'waiting', 'active', 'delayed', 'paused')) do
+  for _, v in ipairs(redis.call('HMGET', countsKey, 'waiting', 'active', 'delayed', 'paused')) do
     open = open + (tonumber(v) or 0)
   end
   if open == 0 then
     local t = redis.call('TIME')
-    redis.call('HSETNX', KEYS[2], 'finishedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+    redis.call('HSETNX', countsKey, 'finishedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
   else
-    redis.call('HDEL', KEYS[2], 'finishedAt')
+    redis.call('HDEL', countsKey, 'finishedAt')
   end
 end
 `;

@@ -10,7 +10,8 @@
  *   x        cancelled: its campaign was cancelled before it was sent
  *   e        expired: its campaign's deadline (`expires`) passed before it was sent
  *
- * The producer writes the initial `w` in the same Lua call that claims the id; the worker moves
+ * The producer writes the initial `w` in the same Lua call that queues the message (ENQUEUE_LUA);
+ * the dispatcher ends still-queued messages of cancelled (x) and expired (e) campaigns; the worker moves
  * messages on, a Lua call per batch and step (ACTIVATE_LUA refuses p/x, PARK_LUA parks only while
  * the campaign is paused, TRANSITION_LUA for outcomes); campaign controls (controls.ts) move
  * w/d ⇄ p, w/d/p → x and f → w through TRANSITION_LUA. Every script keeps the counts in step.
@@ -57,4 +58,11 @@ export function decodeState(raw: string): { state: StateName; code: number | und
   if (!name) throw new Error(`unknown stored state ${JSON.stringify(raw)}`);
   const codeText = raw.slice(2);
   return { state: name, code: codeText === '' ? undefined : Number(codeText) };
+}
+
+/** Why a message was never sent (its failure reason, or its record's in results). */
+export function unsentReason(state: 'cancelled' | 'expired', campaign: string): string {
+  return state === 'cancelled'
+    ? `cancelled: campaign ${campaign} was cancelled`
+    : `expired: campaign ${campaign} passed its deadline before this was sent`;
 }

@@ -8,7 +8,7 @@
  */
 import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
-import { jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
+import { doneKey, jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
 import { DISPATCH_LUA } from './scripts.js';
 
 export interface DispatcherOptions {
@@ -46,7 +46,7 @@ export class Dispatcher {
   ) {
     const r = redis as RedisClient & Partial<DispatchCommand>;
     if (typeof r.vbDispatch !== 'function') {
-      redis.defineCommand('vbDispatch', { numberOfKeys: 13, lua: DISPATCH_LUA });
+      redis.defineCommand('vbDispatch', { numberOfKeys: 14, lua: DISPATCH_LUA });
     }
     this.redis = redis as RedisClient & DispatchCommand;
   }
@@ -68,6 +68,7 @@ export class Dispatcher {
       `${b}meta`,
       queuedKey(b),
       jobOptsKey(b),
+      doneKey(b),
       b,
       this.options.ahead,
       this.options.chunk,

@@ -1,5 +1,5 @@
 /* Lua scripts of the dispatcher, kept as strings so that tsc ships them in dist/. */
-import { GATE_OF } from '../campaign/scripts.js';
+import { BUMP, GATE_OF } from '../campaign/scripts.js';
 import { SEND_JOB_NAME } from '../job.js';
 
 /**
@@ -9,23 +9,38 @@ import { SEND_JOB_NAME } from '../job.js';
  * timestamp, delay, priority; LPUSH to wait; the caller adds the wake-up marker once). The job's
  * opts are its campaign's (KEYS[13], written by the producer). No 'added'/'waiting' events are
  * emitted: nothing of ours listens, and a million of them would churn the capped stream.
+ * Ids of a cancelled or expired campaign (`ending`: its state letter) that are still queued end
+ * here, without a job: state and counts move (to expired; cancel has moved its own), and the
+ * queued data becomes the message's record in `vb:done` (KEYS[14]), as a sent message's would.
  * An id whose job exists and sits in the delayed set (held back by a worker: not its time, or
  * paused) is promoted as BullMQ's promote script does: ZREM from delayed, LPUSH to wait, delay
  * field zeroed. Any other id is dropped, unless its job is being handed back by a worker right now
  * (locked): that one goes to the back of the backlog and is looked at again later.
  */
 const RELEASE = `
-local function release(c, n)
+local function release(c, n, ending)
   local bl = base .. 'vb:bl:' .. c
   local ids = rcall('LPOP', bl, n)
   if not ids then return 0, 0 end
   local moved = 0
   local opts
+  local stateKey = base .. 'vb:c:' .. c .. ':state'
   for _, id in ipairs(ids) do
     local jobId = 'm' .. id
     local jobKey = base .. jobId
     local data = rcall('HGET', KEYS[12], id)
-    if data then
+    if data and ending then
+      -- Never sent, and never will be: it ends here, its data kept as its record, no job made.
+      rcall('HDEL', KEYS[12], id)
+      rcall('HSET', KEYS[14], id, data)
+      local old = rcall('HGET', stateKey, id)
+      if old and old ~= ending and string.find('wdp', string.sub(old, 1, 1), 1, true) then
+        rcall('HSET', stateKey, id, ending)
+        bump(old, -1)
+        bump(ending, 1)
+      end
+      moved = moved + 1
+    elseif data then
       opts = opts or rcall('HGET', KEYS[13], c) or '{}'
       rcall('HDEL', KEYS[12], id)
       rcall('HSET', jobKey, 'name', '${SEND_JOB_NAME}', 'data', data, 'opts', opts, 'timestamp', now,
@@ -40,10 +55,11 @@ local function release(c, n)
       if rcall('EXISTS', jobKey .. ':lock') == 1 then rcall('RPUSH', bl, id) end
     else
       -- Claimed by an earlier version's producer whose add is still in flight: look again later.
-      local s = rcall('HGET', base .. 'vb:c:' .. c .. ':state', id)
+      local s = rcall('HGET', stateKey, id)
       if s == 'w' or s == 'p' then rcall('RPUSH', bl, id) end
     end
   end
+  if ending then flush(base .. 'vb:c:' .. c .. ':counts') end
   return #ids, moved
 end
 `;
@@ -57,8 +73,9 @@ export const DISPATCH_LUA = `
   Which campaign goes next:
     - paused campaigns, and campaigns before their start or outside their window, are skipped
       (their backlog is not touched: waiting costs nothing);
-    - cancelled campaigns and campaigns past their deadline are swept into the queue at once (up
-      to ARGV[4] a call, outside the target): workers end them without a rate slot;
+    - cancelled campaigns and campaigns past their deadline are swept at once (up to ARGV[4] a
+      call, outside the target): messages still queued end here, jobs held back in the delayed set
+      go to the wait list for workers to end (without a rate slot);
     - the highest priority with something to send goes first (high 0, normal 1, low 2);
     - within one priority, start-time fair queuing: each campaign has a virtual tag that grows by
       (messages released / weight); the lowest tag goes next, ARGV[3] messages at a time. A campaign
@@ -70,6 +87,7 @@ export const DISPATCH_LUA = `
   KEYS[6] campaign-rate buckets (c -> tokens:ms)   KEYS[7] BullMQ wait   KEYS[8] BullMQ active
   KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
   KEYS[12] queued hash (id -> job data, until released)  KEYS[13] job opts (c -> BullMQ opts JSON)
+  KEYS[14] finished records (id -> record)
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
 
   Built keys (same queue, so the same hash slot under a {hash tag} prefix): the backlog list
@@ -84,6 +102,7 @@ local chunk = tonumber(ARGV[3])
 local sweepLeft = tonumber(ARGV[4])
 local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${BUMP}
 ${RELEASE}
 ${GATE_OF}
 local out = { 0, 0 }
@@ -98,7 +117,9 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
     local deadline = tonumber(rcall('HGET', KEYS[4], c) or '')
     if control == 'cancelled' or (deadline and now >= deadline) then
       if sweepLeft > 0 then
-        local popped, moved = release(c, math.min(len, sweepLeft))
+        -- The deadline first, as the workers' check has it.
+        local ending = (deadline and now >= deadline) and 'e' or 'x'
+        local popped, moved = release(c, math.min(len, sweepLeft), ending)
         sweepLeft = sweepLeft - popped
         out[2] = out[2] + moved
       end

@@ -10,7 +10,7 @@
  * never lag BullMQ.
  */
 import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
-import { state as st } from '../campaign/state.js';
+import { state as st, unsentReason } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
 import { hasCode } from '../errors.js';
 import { HELD_UNTIL, type SendJobResult } from '../job.js';
@@ -188,17 +188,11 @@ export async function settle(
           return;
         case 'expire':
           report.expired++;
-          p.reject(
-            new UnrecoverableError(
-              `expired: campaign ${p.job.data.campaign} passed its deadline before this was sent`,
-            ),
-          );
+          p.reject(new UnrecoverableError(unsentReason('expired', p.job.data.campaign)));
           return;
         case 'cancel':
           report.cancelled++;
-          p.reject(
-            new UnrecoverableError(`cancelled: campaign ${p.job.data.campaign} was cancelled`),
-          );
+          p.reject(new UnrecoverableError(unsentReason('cancelled', p.job.data.campaign)));
           return;
         case 'park':
         case 'hold':
