@@ -11,7 +11,18 @@ import { Producer } from '../src/producer/producer.js';
 import { deleteQueueKeys } from '../src/redis.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { LocalCluster } from '../test/local-cluster.js';
-import { CLI, REDIS_URL, dropQueue, fmt, message, run, stop, until, type Row } from './lib.js';
+import {
+  CLI,
+  REDIS_URL,
+  dropQueue,
+  fmt,
+  message,
+  run,
+  stop,
+  until,
+  usedMemory,
+  type Row,
+} from './lib.js';
 import { TRACK_FLAGS } from './tracking.js';
 
 interface Ctx {
@@ -24,10 +35,6 @@ interface Ctx {
   key: string;
   queue: (name: string) => string;
   log: (s: string) => void;
-}
-
-async function usedMemory(redis: Redis): Promise<number> {
-  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
 }
 
 /** A campaign's text and image given once (`--text`, `--image`), rows carrying id and phone. */

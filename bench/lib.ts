@@ -123,5 +123,20 @@ export async function completedCount(queueName: string, r: Redis): Promise<numbe
   return Math.max(ours, await r.zcard(`${base}completed`));
 }
 
+/**
+ * Redis's `used_memory`, once nothing is being freed in the background: a queue dropped with
+ * UNLINK frees its big hashes (the queued data, the records) in a lazyfree thread, and a reading
+ * taken meanwhile would credit that to whatever is measured next.
+ */
+export async function usedMemory(redis: Redis): Promise<number> {
+  for (let i = 0; i < 600; i++) {
+    const info = await redis.info('memory');
+    if (Number(/lazyfree_pending_objects:(\d+)/.exec(info)?.[1] ?? 0) === 0)
+      return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('Redis is still freeing memory after 30 s');
+}
+
 export const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

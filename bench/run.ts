@@ -19,6 +19,7 @@ import {
   RAW_WORKER,
   REDIS_URL,
   completedCount,
+  usedMemory,
   dropQueue,
   enqueueOurs,
   fmt,
@@ -65,11 +66,6 @@ async function enqueueRaw(queueName: string, n: number, first = 1): Promise<numb
   const ms = performance.now() - started;
   await queue.close();
   return ms;
-}
-
-async function usedMemory(): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 async function benchEnqueue(): Promise<void> {
@@ -170,9 +166,9 @@ async function benchSend(): Promise<void> {
     await dropQueue(fq);
 
     const oq = q(`send-ours-${round}`);
-    const before = await usedMemory();
+    const before = await usedMemory(redis);
     await enqueueOurs(oq, N);
-    perMessage = ((await usedMemory()) - before) / N;
+    perMessage = ((await usedMemory(redis)) - before) / N;
     // The floor worker used this sandbox too: count our packages only.
     const packagesBefore = sandbox.stats.sendPackages;
     started = performance.now();
@@ -204,7 +200,7 @@ async function benchSend(): Promise<void> {
     ok: null,
   });
   rows.push({
-    what: '5a. Redis memory per queued message (job + campaign state)',
+    what: '5a. Redis memory per queued message (queued data, backlog entry, campaign state)',
     ours: `${fmt(perMessage)} B`,
     baseline: '—',
     ratio: '—',

@@ -20,6 +20,7 @@ import {
   stop,
   until,
   type Row,
+  usedMemory,
 } from './lib.js';
 
 export interface TrackingBench {
@@ -41,10 +42,6 @@ export const TRACK_FLAGS = [
   '--track-rate',
   '50',
 ];
-
-async function usedMemory(redis: Redis): Promise<number> {
-  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-}
 
 async function trackingCount(redis: Redis, queue: string): Promise<number> {
   return Number((await redis.hget(`bull:${queue}:vb:c:bench:counts`, 'tracking')) ?? 0);

@@ -12,8 +12,10 @@ export interface SendJobData {
   /** The shared set the message's other fields are in, if any. */
   shared?: string;
   /**
-   * What `<status>` said after acceptance (delivery tracking), written by the workers; absent
-   * until the first answer, and with tracking off.
+   * What `<status>` said after acceptance (delivery tracking), written by the workers into the
+   * message's finished record (`<prefix>vb:done`, which is this data plus `result` and this);
+   * absent until the first answer, and with tracking off. Jobs completed by versions before the
+   * finished records carry it in their own data.
    */
   delivery?: DeliveryRecord;
 }

@@ -1,10 +1,10 @@
 /** Shared by the integration tests: unique queue names, cleanup, polling, sample messages. */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clientFor, deleteQueueKeys, type RedisClient } from '../src/redis.js';
+import { clientFor, deleteQueueKeys, queuePrefix, type RedisClient } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { SendJobData } from '../src/job.js';
 import { pino } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
@@ -39,6 +39,22 @@ export function redisEnv(url = TEST_REDIS): Record<string, string> {
 /** A queue name no other test (or test run) uses. */
 export function uniqueQueue(tag = 't'): string {
   return `vbtest-${tag}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Every key of a queue on TEST_REDIS (every master of a cluster scanned), sorted. */
+export async function queueKeys(queueName: string): Promise<string[]> {
+  const r = await testRedis();
+  const match = `${queuePrefix(TEST_REDIS, queueName, undefined)}:${queueName}:*`;
+  try {
+    const out: string[] = [];
+    for (const node of r instanceof Cluster ? r.nodes('master') : [r]) {
+      for await (const keys of node.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>)
+        out.push(...keys);
+    }
+    return out.sort();
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** Removes every key of a queue (BullMQ's and ours). */
@@ -124,7 +140,7 @@ export async function wholeMessage(
   queue: Queue<SendJobData>,
   id: number,
 ): Promise<Record<string, unknown> | undefined> {
-  const r = new Redis(REDIS_URL);
+  const r = await testRedis();
   try {
     const raw =
       (await r.hget(queue.toKey(`m${id}`), 'data')) ??

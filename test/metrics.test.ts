@@ -52,8 +52,16 @@ describe('worker metrics and logs', () => {
     expect(text).toContain('viber_bulk_queue_jobs{state="wait"} 0');
     expect(text).toContain('viber_bulk_process_resident_memory_bytes');
     expect(text).toMatch(/bullmq_job_count\{[^}]*state="completed"[^}]*\} 36/);
+    expect(text).toContain('viber_bulk_queued_messages 0');
     expect(text).not.toContain(rig.apiKey);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    // Queue depth before release: a campaign that starts tomorrow stays queued, not a job.
+    await rig.producer.enqueue('later', sampleMessages(5, 101), {
+      at: new Date(Date.now() + 86_400_000),
+    });
+    const later = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(later).toContain('viber_bulk_queued_messages 5');
+    expect(later).toContain('viber_bulk_queue_jobs{state="wait"} 0');
   });
 
   it('exports delivery outcomes, the tracked-message gauge and the balance; warns when the balance runs low', async () => {

@@ -1,7 +1,13 @@
-import { Redis } from 'ioredis';
 import { Producer } from '../src/producer/producer.js';
 import { Inspector } from '../src/inspect/inspector.js';
-import { dropQueue, REDIS_URL, releaseQueued, sampleMessages, uniqueQueue } from './helpers.js';
+import {
+  dropQueue,
+  releaseQueued,
+  sampleMessages,
+  TEST_REDIS,
+  testRedis,
+  uniqueQueue,
+} from './helpers.js';
 
 describe('enqueueing a campaign', () => {
   let queueName: string;
@@ -10,8 +16,8 @@ describe('enqueueing a campaign', () => {
 
   beforeEach(() => {
     queueName = uniqueQueue('prod');
-    producer = new Producer({ connection: REDIS_URL, queueName, chunkSize: 7 });
-    inspector = new Inspector({ connection: REDIS_URL, queueName });
+    producer = new Producer({ connection: TEST_REDIS, queueName, chunkSize: 7 });
+    inspector = new Inspector({ connection: TEST_REDIS, queueName });
   });
 
   afterEach(async () => {
@@ -84,10 +90,10 @@ describe('enqueueing a campaign', () => {
   });
 
   it('adds, on a re-run, messages an earlier version claimed but never added (its producer died halfway)', async () => {
-    const r = new Redis(REDIS_URL);
+    const r = await testRedis();
     try {
       // What an earlier version's claim left when its addBulk never ran: states and counts only.
-      const base = `bull:${queueName}:`;
+      const base = (await producer.connection()).queue.toKey('');
       await r.hset(`${base}vb:c:c:state`, '1', 'w', '2', 'w', '3', 'w');
       await r.hset(`${base}vb:c:c:counts`, 'total', 3, 'waiting', 3);
     } finally {

@@ -2,26 +2,9 @@
  * Purge: a finished campaign leaves Redis — jobs, states, counts, tracking — and nothing of any
  * other campaign goes with it. Checked by scanning the queue's keys, not by asking the code.
  */
-import { Redis } from 'ioredis';
 import { createRig, type Rig } from './fixture.js';
 import type { RedisClient } from '../src/redis.js';
-import { REDIS_URL, sampleMessages, testRedis, waitFor } from './helpers.js';
-
-async function keysOf(queueName: string): Promise<string[]> {
-  const r = new Redis(REDIS_URL);
-  try {
-    const out: string[] = [];
-    for await (const keys of r.scanStream({
-      match: `bull:${queueName}:*`,
-      count: 1000,
-    }) as AsyncIterable<string[]>) {
-      out.push(...keys);
-    }
-    return out.sort();
-  } finally {
-    r.disconnect();
-  }
-}
+import { queueKeys, sampleMessages, testRedis, waitFor } from './helpers.js';
 
 describe('purging a campaign', () => {
   let rig: Rig;
@@ -51,7 +34,7 @@ describe('purging a campaign', () => {
       const c = await rig.inspector.counts('old');
       return c.completed === 120 && c.delivery.tracking === 0;
     }, 'old to be sent and tracked');
-    const before = await keysOf(rig.queueName);
+    const before = await queueKeys(rig.queueName);
     // `keep` was paused before any of it was released: its messages have no job yet.
     expect(before.filter((k) => /:m\d+$/.test(k))).toHaveLength(120);
     const queued = rig.queue.toKey('vb:msg');
@@ -61,7 +44,7 @@ describe('purging a campaign', () => {
 
     expect(await rig.producer.purge('old')).toBe(120);
 
-    const after = await keysOf(rig.queueName);
+    const after = await queueKeys(rig.queueName);
     // Every job of `old` is gone, `keep`'s queued messages are all there.
     expect(after.filter((k) => /:m\d+$/.test(k))).toEqual([]);
     const keepIds = sampleMessages(30, 1001).map((m) => String(m.id));
@@ -93,7 +76,7 @@ describe('purging a campaign', () => {
       failed: 0,
       completed: 0,
     });
-    expect((await keysOf(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
+    expect((await queueKeys(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
     await expect(rig.producer.purge('c')).rejects.toMatchObject({
       message: 'campaign c has no messages on this queue',
     });
@@ -123,6 +106,6 @@ describe('purging a campaign', () => {
       'the worker to purge the finished campaign',
       15_000,
     );
-    expect((await keysOf(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
+    expect((await queueKeys(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
   });
 });

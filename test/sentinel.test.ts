@@ -84,3 +84,69 @@ describe('behind Redis Sentinel', () => {
     }
   }, 120_000);
 });
+
+describe('behind Redis Sentinel, a failover during an enqueue', () => {
+  const sentinel = new LocalSentinel();
+
+  beforeAll(async () => {
+    await sentinel.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await sentinel.stop();
+  });
+
+  it('loses nothing the producer reported enqueued; running the same input again completes it, each id once', async () => {
+    const queueName = uniqueQueue('sentenq');
+    const n = 60_000;
+    const rows = sampleMessages(n, 1);
+    const producer = new Producer({ connection: sentinel.url, queueName, chunkSize: 500 });
+    let reported = 0;
+    let failure: unknown;
+    try {
+      const run = producer.enqueue('big', rows, {
+        onProgress: (p) => {
+          reported = p.enqueued;
+        },
+      });
+      await waitFor(() => reported >= 5000, 'the enqueue to be under way', 20_000, 5);
+      await sentinel.killPrimary();
+      // Either it fails saying how far it got, or (rarely) it had finished just before the kill.
+      await run.catch((err: unknown) => (failure = err));
+    } finally {
+      await producer.close();
+    }
+    if (failure !== undefined) {
+      expect(failure).toMatchObject({
+        code: 'REDIS_UNAVAILABLE',
+        message: expect.stringContaining('Run the same input again'),
+      });
+    }
+    await waitFor(
+      async () => (await sentinel.currentPrimary()) === sentinel.replicaPort,
+      'Sentinel to promote the replica',
+      20_000,
+    );
+    const again = new Producer({ connection: sentinel.url, queueName, chunkSize: 500 });
+    const inspector = new Inspector({ connection: sentinel.url, queueName });
+    try {
+      // Every chunk reported was acknowledged by the replica (WAIT) before it was reported.
+      const survived = (await inspector.counts('big')).total;
+      expect(survived).toBeGreaterThanOrEqual(reported);
+      const res = await again.enqueue('big', rows);
+      expect(res.enqueued + res.duplicates).toBe(n);
+      expect(res.duplicates).toBe(survived);
+      expect(await inspector.counts('big')).toMatchObject({ total: n, waiting: n });
+      // Each id queued once: the queued hash holds every message, no more.
+      const promoted = new Redis(sentinel.replicaPort, '127.0.0.1');
+      try {
+        expect(await promoted.hlen(`bull:${queueName}:vb:msg`)).toBe(n);
+      } finally {
+        promoted.disconnect();
+      }
+    } finally {
+      await again.close();
+      await inspector.close();
+    }
+  }, 120_000);
+});

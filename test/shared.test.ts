@@ -2,10 +2,9 @@
  * Campaign-wide fields are stored once: a job keeps what is its own and names the shared set; the
  * gateway still receives every message whole, and a row that overrides a shared value keeps its own.
  */
-import { Redis } from 'ioredis';
 import type { SendJobData } from '../src/job.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, waitFor } from './helpers.js';
+import { testRedis, waitFor } from './helpers.js';
 
 describe('shared campaign fields', () => {
   let rig: Rig;
@@ -43,7 +42,7 @@ describe('shared campaign fields', () => {
       text: 'Only for you',
     });
     // The set itself, once, in Redis.
-    const r = new Redis(REDIS_URL);
+    const r = await testRedis();
     try {
       const stored = await r.hget(rig.queue.toKey('vb:shared'), one?.shared ?? '');
       expect(JSON.parse(stored ?? '{}')).toEqual(defaults);

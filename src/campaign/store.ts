@@ -451,11 +451,14 @@ export class CampaignStore {
       .exec();
   }
 
-  /** Removes what the store keeps of a campaign: states, counts, control, listing (purge). */
+  /**
+   * Removes what the store keeps of a campaign: states, counts, control, listing (purge). UNLINK:
+   * a million-message state hash is freed in the background, not while Redis serves others.
+   */
   async forget(campaign: string): Promise<void> {
     await this.redis
       .multi()
-      .del(this.stateKey(campaign), this.countsKey(campaign), this.backlogKey(campaign))
+      .unlink(this.stateKey(campaign), this.countsKey(campaign), this.backlogKey(campaign))
       .hdel(this.controlKey, campaign)
       .hdel(this.deadlinesKey, campaign)
       .hdel(this.timingKey, campaign)

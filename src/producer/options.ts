@@ -30,12 +30,15 @@ export interface ProducerOptions {
   chunkSize?: number;
   /**
    * Tries per message for transient failures (gateway down, timeouts); permanent
-   * gateway codes fail at once, throttling and account problems use none.
+   * gateway codes fail at once, throttling and account problems use none. Like `backoffMs`, it
+   * belongs to the campaign: each enqueue stores its producer's value for the campaign, and
+   * messages get the campaign's value when they are released.
    * @defaultValue 8
    */
   attempts?: number;
   /**
    * First retry delay in ms; it doubles each attempt (BullMQ exponential backoff, with jitter).
+   * Per campaign, as `attempts`.
    * @defaultValue 5000
    */
   backoffMs?: number;

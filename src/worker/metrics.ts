@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
+import { queuedKey } from '../campaign/store.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport } from './batch.js';
 import type { SendWorker } from './send-worker.js';
@@ -99,6 +100,16 @@ export class WorkerMetrics {
           'prioritized',
         );
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    const client = worker.redisClient;
+    const queuedHash = queuedKey(queue.toKey(''));
+    new Gauge({
+      name: 'viber_bulk_queued_messages',
+      help: 'Messages enqueued and not yet released to BullMQ by the dispatcher (read at scrape time)',
+      registers: [r],
+      async collect() {
+        this.set(await client.hlen(queuedHash));
       },
     });
     this.deliveries = new Counter({
