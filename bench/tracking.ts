@@ -145,7 +145,7 @@ export async function benchTracking(b: TrackingBench): Promise<Row[]> {
       ok: null,
     },
     {
-      what: '6e. Redis memory per finished, tracked message (job, state, delivery record, counts)',
+      what: '6e. Redis memory per finished, tracked message, every row carrying its own text and image (record, state, counts)',
       ours: `${fmt(bytesFinished)} B`,
       baseline: '—',
       ratio: '—',
