@@ -23,7 +23,7 @@ import {
   usedMemory,
   type Row,
 } from './lib.js';
-import { TRACK_FLAGS } from './tracking.js';
+import { benchDelivery, TRACK_FLAGS } from './tracking.js';
 
 interface Ctx {
   redis: Redis;
@@ -105,13 +105,7 @@ async function finished(ctx: Ctx): Promise<Row[]> {
     const sandbox = new SandboxGateway({
       apiKey: ctx.key,
       keepMessages: false,
-      delivery: {
-        outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
-        delayMs: [200, 2000],
-        readShare: 0.4,
-        readDelayMs: [200, 1000],
-        seed: 1,
-      },
+      delivery: benchDelivery(1),
     });
     await sandbox.start();
     const inspector = new Inspector({ connection: REDIS_URL, queueName: qn });

@@ -8,6 +8,7 @@
  * the Redis bytes a finished, tracked message keeps.
  */
 import type { Redis } from 'ioredis';
+import type { DeliverySimulation } from '../src/sandbox/delivery.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import {
   CLI,
@@ -29,6 +30,17 @@ export interface TrackingBench {
   rounds: number;
   key: string;
   queue(name: string): string;
+}
+
+/** The sandbox's delivery simulation for tracking benches: most delivered, some read, within 2 s. */
+export function benchDelivery(seed: number): DeliverySimulation {
+  return {
+    outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
+    delayMs: [200, 2000],
+    readShare: 0.4,
+    readDelayMs: [200, 1000],
+    seed,
+  };
 }
 
 /** Tracking that asks from 1 s after acceptance (a bench cannot wait the default minute). */
@@ -62,13 +74,7 @@ export async function benchTracking(b: TrackingBench): Promise<Row[]> {
       const sandbox = new SandboxGateway({
         apiKey: b.key,
         keepMessages: false,
-        delivery: {
-          outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
-          delayMs: [200, 2000],
-          readShare: 0.4,
-          readDelayMs: [200, 1000],
-          seed: round,
-        },
+        delivery: benchDelivery(round),
       });
       await sandbox.start();
       const queue = b.queue(`track-${mode}-${round}`);
