@@ -36,6 +36,24 @@ export interface SendJobResult {
   recovered?: boolean;
 }
 
+/** How a message that was not accepted ended, as its finished record keeps it. */
+export interface FailedEnd {
+  /** The gateway's code and reason, or why it was never sent (cancelled, expired). */
+  reason: string;
+  /** Processing attempts it took (0: never sent). */
+  attempts: number;
+}
+
+/**
+ * What Redis keeps of a message once it ended (`<prefix>vb:done`, id → this as JSON): its job
+ * data and `result` (accepted) or `failed`, then `delivery` as tracking learns it. Its BullMQ job
+ * is removed (but the newest 1,000 completed and 1,000 failed).
+ */
+export type FinishedRecord = SendJobData & { result?: SendJobResult; failed?: FailedEnd };
+
+/** How a message ends, as the settle step records it. */
+export type MessageEnd = { result: SendJobResult } | { failed: FailedEnd };
+
 /** BullMQ job name of every send job. */
 export const SEND_JOB_NAME = 'send';
 
@@ -47,7 +65,9 @@ export const SEND_JOB_NAME = 'send';
 export const HELD_UNTIL = Date.UTC(2038, 0, 1);
 
 /**
- * Completed BullMQ jobs kept (the newest), for bull-board: each message's finished record is
- * kept in `vb:done` (src/tracking/scripts.ts SETTLE_LUA) and the job is removed past these.
+ * Completed BullMQ jobs kept (the newest), and failed ones likewise, for bull-board: each
+ * message's finished record is kept in `vb:done` (src/tracking/scripts.ts SETTLE_LUA) and the
+ * job is removed past these.
  */
 export const KEEP_COMPLETED_JOBS = 1000;
+export const KEEP_FAILED_JOBS = 1000;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { FinishedRecord } from '../src/job.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
@@ -359,7 +360,15 @@ describe('the viber-bulk command', () => {
     // row says what the NDJSON export says.
     const tricky = 'gateway said: "no, not now",\nthen\r\nnothing';
     const r = new Redis(REDIS_URL);
-    await r.hset(`bull:${rig.queueName}:m7`, 'failedReason', tricky);
+    // Where results read it: the message's finished record.
+    const doneKey = `bull:${rig.queueName}:vb:done`;
+    const rec = JSON.parse((await r.hget(doneKey, '7')) ?? '{}') as FinishedRecord;
+    expect(rec.failed?.reason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
+    await r.hset(
+      doneKey,
+      '7',
+      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: tricky } }),
+    );
     r.disconnect();
     const [nd2, csv2] = await Promise.all([
       cli(['results', '--campaign', 'run', '--format', 'ndjson'], env),

@@ -1,16 +1,15 @@
 /**
  * What Redis keeps of a message, and for how long: a queued message is its data in the queued
- * hash (no BullMQ job until the dispatcher releases it); a completed one is its finished record
- * (its job is removed but the newest KEEP_COMPLETED_JOBS, for bull-board). Results, dedupe and
+ * hash (no BullMQ job until the dispatcher releases it); one that ended is its finished record
+ * (its job is removed but the newest KEEP_COMPLETED_JOBS completed and KEEP_FAILED_JOBS failed,
+ * for bull-board). Results, dedupe and
  * purge work from those. The oracle for each message is the sandbox's record of what the gateway
  * accepted.
  */
-import { KEEP_COMPLETED_JOBS, type SendJobData, type SendJobResult } from '../src/job.js';
+import { KEEP_COMPLETED_JOBS, KEEP_FAILED_JOBS, type FinishedRecord } from '../src/job.js';
 import type { RedisClient } from '../src/redis.js';
 import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, testRedis, waitFor } from './helpers.js';
-
-type FinishedRecord = SendJobData & { result: SendJobResult };
 
 describe('what is kept of a message', () => {
   let rig: Rig;
@@ -56,14 +55,14 @@ describe('what is kept of a message', () => {
         id: m.id,
         campaign: rec.campaign,
         message: rec.message,
-        msgId: rec.result.msgId,
+        msgId: rec.result?.msgId,
       }).toEqual({
         id: m.id,
         campaign: 'big',
         message: m,
         msgId: rig.sandbox.accepted.get(m.id)?.msgId,
       });
-      expect(rec.result.attempts).toBe(1);
+      expect(rec.result?.attempts).toBe(1);
     }
 
     // Results read the records, for messages whose jobs are gone too.
@@ -87,5 +86,63 @@ describe('what is kept of a message', () => {
     expect(await rig.producer.purge('big')).toBe(n);
     expect(await redis.exists(rig.queue.toKey('vb:done'))).toBe(0);
     expect((await rig.producer.enqueue('other', [msgs[0]])).enqueued).toBe(1);
+  });
+
+  it('keeps a record of every failed message and the newest failed jobs only; retry-failed queues them again from their records', async () => {
+    const n = KEEP_FAILED_JOBS + 50;
+    let refusing = true;
+    rig = await createRig('failrecords', { codeFor: () => (refusing ? 203 : undefined) });
+    redis = await testRedis();
+    const msgs = sampleMessages(n, 1);
+    await rig.producer.enqueue('bad', msgs);
+    await rig.startWorker({ track: false, batchSize: 50 });
+    await waitFor(
+      async () => (await rig.inspector.counts('bad')).failed === n,
+      'the campaign to fail',
+      60_000,
+    );
+    await waitFor(
+      async () => (await rig.queue.getJobCounts('failed')).failed === KEEP_FAILED_JOBS,
+      'failed jobs trimmed',
+    );
+    const records = await redis.hgetall(rig.queue.toKey('vb:done'));
+    expect(Object.keys(records)).toHaveLength(n);
+    const reason = '203 ERR_RECIPIENT: incorrect recipient number';
+    for (const m of msgs) {
+      const rec = JSON.parse(records[String(m.id)] ?? '{}') as FinishedRecord;
+      expect({ id: m.id, message: rec.message, failed: rec.failed, result: rec.result }).toEqual({
+        id: m.id,
+        message: m,
+        failed: { reason, attempts: 1 },
+        result: undefined,
+      });
+    }
+    for await (const r of rig.inspector.results('bad')) {
+      expect({ id: r.id, state: r.state, error: r.error, code: r.statusCode }).toEqual({
+        id: r.id,
+        state: 'failed',
+        error: reason,
+        code: 203,
+      });
+    }
+
+    // Retried from the records: every message goes back through the dispatcher as a new job.
+    refusing = false;
+    expect(await rig.producer.retryFailed('bad')).toBe(n);
+    await waitFor(
+      async () => (await rig.inspector.counts('bad')).completed === n,
+      'the retried campaign',
+      60_000,
+    );
+    expect(await rig.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    expect(rig.sandbox.accepted.size).toBe(n);
+    for await (const r of rig.inspector.results('bad')) {
+      expect({ id: r.id, msgId: r.msgId, attempts: r.attempts, error: r.error }).toEqual({
+        id: r.id,
+        msgId: rig.sandbox.accepted.get(r.id)?.msgId,
+        attempts: 1,
+        error: null,
+      });
+    }
   });
 });

@@ -22,6 +22,17 @@ const SIM: DeliverySimulation = {
   seed: 42,
 };
 
+/** A completed message's end, as the settle step records it. */
+const ACCEPTED = {
+  result: {
+    msgId: 7,
+    statusCode: 1,
+    status: 'OK',
+    sentAt: '2026-11-28T00:00:00.000Z',
+    attempts: 1,
+  },
+};
+
 /** Fast tracking for tests: first question after 100 ms, then every 100–200 ms. */
 const FAST: Partial<SendWorkerOptions> = {
   trackAfterMs: 100,
@@ -313,7 +324,7 @@ describe('delivery tracking', () => {
       // Released (its job exists), sent and completed: tracking starts.
       expect(await releaseQueued(rig.queue)).toMatchObject({ released: 1 });
       await store.activate('c', [1]);
-      await store.settleStates('c', [[1, 'c:1', '{"msgId":7}']], 1000, 2000);
+      await store.settleStates('c', [[1, 'c:1', ACCEPTED]], 1000, 2000);
       expect((await store.counts('c')).delivery.tracking).toBe(1);
       // Its tracking ends (delivered), as a worker's record would end it.
       redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
@@ -333,7 +344,7 @@ describe('delivery tracking', () => {
       // A crash after its completion was counted but before BullMQ finished the job: the job
       // comes back as stalled, is marked active, re-sent (208), recovered and completed again.
       await store.activate('c', [1]);
-      await store.settleStates('c', [[1, 'c:1', '{"msgId":7}']], 5000, 6000);
+      await store.settleStates('c', [[1, 'c:1', ACCEPTED]], 5000, 6000);
       expect((await store.counts('c')).delivery).toMatchObject({ tracking: 0, delivered: 1 });
       expect(await redis.zcard(`${base}vb:track`)).toBe(0);
     } finally {

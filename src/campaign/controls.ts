@@ -6,8 +6,10 @@
  *   resume       control cleared; p → w. The dispatcher releases its backlog again.
  *   cancel       control = cancelled; waiting/delayed/paused messages → x. Workers fail any job
  *                of the campaign they pick up, unsent. What is in flight or accepted stays so.
- *   retryFailed  failed messages (all, or with the given codes) → w; their jobs are retried with
- *                fresh attempts, keeping their ids.
+ *   retryFailed  failed messages (all, or with the given codes) → w; each goes back to its
+ *                campaign's backlog from its finished record and is released as a new job with
+ *                fresh attempts, keeping its id (a job failed under an earlier version is retried
+ *                by BullMQ).
  *
  * The control lives in Redis, so it survives worker restarts. Each state change goes through
  * the transition script with an "only from" guard, so an operator action never overwrites what
@@ -116,7 +118,20 @@ export async function retryFailedCampaign(
     campaign,
     (raw) => raw.startsWith('f:') && (!wanted || wanted.has(raw)),
     async (entries) => {
-      for (const [id, before] of entries) {
+      const records = await store.records(entries.map(([id]) => id));
+      // Ended under this version: a finished record. Its failed job, if bull-board still keeps
+      // it, goes first; the message then goes back to its campaign's backlog and comes back as a
+      // new job with fresh attempts, in its campaign's turn.
+      const fromRecords: number[] = [];
+      for (const [i, [id]] of entries.entries()) {
+        if (records[i] === null) continue;
+        const code = await queue.remove(jobIdOf(id)).catch(() => -1);
+        if (code >= 0) fromRecords.push(id); // removed, or gone already; never one still held
+      }
+      retried += (await store.requeueFailed(campaign, fromRecords)).length;
+      // Failed under an earlier version (no record): BullMQ retries its job.
+      for (const [i, [id, before]] of entries.entries()) {
+        if (records[i] !== null) continue;
         const job = await queue.getJob(jobIdOf(id));
         if (!job || !(await job.isFailed())) continue;
         // Counts first (the worker's rule): a retried job is waiting before BullMQ says so.

@@ -8,7 +8,14 @@ import { InvalidOptionError } from '../errors.js';
 import { SETTLE_LUA } from '../tracking/scripts.js';
 import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
 import { sharedKey } from './shared.js';
-import { ACTIVATE_LUA, ENQUEUE_LUA, HELD_LUA, PARK_LUA, TRANSITION_LUA } from './scripts.js';
+import {
+  ACTIVATE_LUA,
+  ENQUEUE_LUA,
+  REQUEUE_LUA,
+  HELD_LUA,
+  PARK_LUA,
+  TRANSITION_LUA,
+} from './scripts.js';
 import {
   DEFAULT_TIMING,
   gateOf,
@@ -19,6 +26,7 @@ import {
   type StoredTiming,
 } from './timing.js';
 import { STATE_NAMES, type StateName } from './state.js';
+import type { MessageEnd } from '../job.js';
 
 /** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
 export const jobIdOf = (id: number): string => `m${id}`;
@@ -103,6 +111,7 @@ export interface DeliveryCounts {
 
 interface StoreCommands {
   vbEnqueue(...args: (string | number)[]): Promise<number[]>;
+  vbRequeue(...args: (string | number)[]): Promise<string[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
   vbPark(...args: (string | number)[]): Promise<string>;
@@ -129,6 +138,7 @@ export class CampaignStore {
     const r = redis as RedisClient & Partial<StoreCommands>;
     if (typeof r.vbEnqueue !== 'function') {
       redis.defineCommand('vbEnqueue', { numberOfKeys: 7, lua: ENQUEUE_LUA });
+      redis.defineCommand('vbRequeue', { numberOfKeys: 6, lua: REQUEUE_LUA });
       redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
       redis.defineCommand('vbActivate', { numberOfKeys: 5, lua: ACTIVATE_LUA });
       redis.defineCommand('vbHeld', { numberOfKeys: 5, lua: HELD_LUA });
@@ -178,6 +188,25 @@ export class CampaignStore {
     return raw.map((r) => ENQUEUE_OUTCOMES[r] ?? 'duplicate');
   }
 
+  /**
+   * Queues failed messages again from their finished records (retry-failed); returns the ids
+   * that moved. Those without a record (failed under an earlier version) are left to the caller.
+   */
+  async requeueFailed(campaign: string, ids: readonly number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const moved = await this.redis.vbRequeue(
+      this.stateKey(campaign),
+      this.countsKey(campaign),
+      doneKey(this.base),
+      queuedKey(this.base),
+      this.backlogKey(campaign),
+      this.readyKey,
+      campaign,
+      ...ids,
+    );
+    return moved.map(Number);
+  }
+
   /** Sets the BullMQ job opts (JSON) the campaign's messages get when they are released. */
   async setJobOpts(campaign: string, opts: string): Promise<void> {
     await this.redis.hset(jobOptsKey(this.base), campaign, opts);
@@ -187,6 +216,12 @@ export class CampaignStore {
   async queuedData(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
     return this.redis.hmget(queuedKey(this.base), ...ids.map(String));
+  }
+
+  /** The finished records of these messages (null where a message has none). */
+  async records(ids: readonly number[]): Promise<Array<string | null>> {
+    if (ids.length === 0) return [];
+    return this.redis.hmget(doneKey(this.base), ...ids.map(String));
   }
 
   /** Drops what is kept of messages beside their jobs: queued data, finished records (purge). */
@@ -201,19 +236,19 @@ export class CampaignStore {
   }
 
   /**
-   * As transition(), for a batch's outcomes: each message that moves to completed gets its
-   * finished record (its job data and `result`, the JSON given) and, with `firstDue` (tracking
-   * on), starts being tracked — all in the same script call.
+   * As transition(), for a batch's outcomes: each message given its end (accepted, or failed for
+   * good, cancelled, expired) gets its finished record (its job data and that end) and, with
+   * `firstDue` (tracking on), each completed one starts being tracked — in one script call.
    */
   async settleStates(
     campaign: string,
-    changes: ReadonlyArray<readonly [id: number, state: string, result?: string]>,
+    changes: ReadonlyArray<readonly [id: number, state: string, end?: MessageEnd]>,
     acceptedAt: number,
     firstDue: number | undefined,
   ): Promise<number[]> {
     if (changes.length === 0) return [];
     const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? '', `${this.base}m`];
-    for (const [id, st, result] of changes) args.push(id, st, result ?? '');
+    for (const [id, st, end] of changes) args.push(id, st, end ? endFragment(end) : '');
     const moved = await this.redis.vbSettle(
       this.stateKey(campaign),
       this.countsKey(campaign),
@@ -509,6 +544,13 @@ export class CampaignStore {
       if (page.length > 0) yield page;
     } while (cursor !== '0');
   }
+}
+
+/** A record's end as SETTLE_LUA splices it into the job data: `"result":{…}` or `"failed":{…}`. */
+function endFragment(end: MessageEnd): string {
+  return 'result' in end
+    ? `"result":${JSON.stringify(end.result)}`
+    : `"failed":${JSON.stringify(end.failed)}`;
 }
 
 function parseTiming(raw: string): StoredTiming {

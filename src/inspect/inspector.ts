@@ -13,7 +13,7 @@ import {
   queuedKey,
   type CampaignCounts,
 } from '../campaign/store.js';
-import type { SendJobData, SendJobResult } from '../job.js';
+import type { FinishedRecord, SendJobData, SendJobResult } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import {
   DEFAULT_REDIS_URL,
@@ -58,9 +58,6 @@ export interface MessageResult {
 function endedWithoutJob(state: StateName, campaign: string): string | null {
   return state === 'cancelled' || state === 'expired' ? unsentReason(state, campaign) : null;
 }
-
-/** A completed message's finished record (vb:done): its job data, result and delivery. */
-type FinishedRecord = SendJobData & { result?: SendJobResult };
 
 // BullMQ keeps attemptsMade in the job hash as `atm`.
 const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'atm'] as const;
@@ -158,8 +155,11 @@ export class Inspector {
         msgId: result?.msgId ?? null,
         statusCode: code ?? null,
         status: code === undefined ? null : codeName('message', code),
-        attempts: result?.attempts ?? Number(attemptsMade ?? 0),
-        error: state === 'completed' ? null : (failedReason ?? endedWithoutJob(state, campaign)),
+        attempts: result?.attempts ?? record?.failed?.attempts ?? Number(attemptsMade ?? 0),
+        error:
+          state === 'completed'
+            ? null
+            : (record?.failed?.reason ?? failedReason ?? endedWithoutJob(state, campaign)),
         deliveryCode: job?.delivery?.code ?? null,
         delivery: job?.delivery?.name ?? null,
         deliveredAt: job?.delivery?.deliveredAt ?? null,

@@ -24,7 +24,12 @@ import { SharedCache } from '../campaign/shared.js';
 import { CampaignStore } from '../campaign/store.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { GatewayClient } from '../gateway/client.js';
-import { KEEP_COMPLETED_JOBS, type SendJobData, type SendJobResult } from '../job.js';
+import {
+  KEEP_COMPLETED_JOBS,
+  KEEP_FAILED_JOBS,
+  type SendJobData,
+  type SendJobResult,
+} from '../job.js';
 import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
 import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
@@ -173,9 +178,10 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         lockDuration: options.lockDuration,
         stalledInterval: options.stalledInterval,
         maxStalledCount: options.maxStalledCount,
-        // A completed message's record (vb:done, written as it completes) is what results read;
-        // its job would cost ~1.4 KB of Redis a message. The newest stay for bull-board.
+        // A message's finished record (vb:done, written as it ends) is what results read; its
+        // job would cost ~1.4 KB of Redis a message. The newest stay for bull-board.
         removeOnComplete: { count: KEEP_COMPLETED_JOBS },
+        removeOnFail: { count: KEEP_FAILED_JOBS },
         autorun: true,
       },
     );

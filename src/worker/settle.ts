@@ -13,7 +13,7 @@ import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import { state as st, unsentReason } from '../campaign/state.js';
 import type { CampaignStore } from '../campaign/store.js';
 import { hasCode } from '../errors.js';
-import { HELD_UNTIL, type SendJobResult } from '../job.js';
+import { HELD_UNTIL, type MessageEnd, type SendJobResult } from '../job.js';
 import { codeName } from '../xml/codes.js';
 import type { BatchContext, BatchReport, Pending } from './batch.js';
 import type { Decision } from './outcome.js';
@@ -45,20 +45,20 @@ function stateAfter(p: Pending, d: Decision): string {
 }
 
 /**
- * One script call per campaign: states, counts, the finished record of each completed message
- * (with its result) and, with tracking on, the start of its tracking.
+ * One script call per campaign: states, counts, the finished record of each message that ended
+ * (accepted, failed for good, cancelled, expired) and, with tracking on, the start of tracking.
  */
 async function record(
   store: CampaignStore,
-  changes: Array<[Pending, string, SendJobResult | undefined]>,
+  changes: Array<[Pending, string, MessageEnd | undefined]>,
   trackAfterMs: number | undefined,
   now: number,
 ): Promise<void> {
   const byCampaign = groupByCampaign(changes, ([p]) => p);
   await Promise.all(
     [...byCampaign].map(([c, list]) => {
-      const moves = list.map(([p, s, r]): [number, string, string?] =>
-        r ? [p.job.data.message.id, s, JSON.stringify(r)] : [p.job.data.message.id, s],
+      const moves = list.map(([p, s, end]): [number, string, MessageEnd?] =>
+        end ? [p.job.data.message.id, s, end] : [p.job.data.message.id, s],
       );
       return store.settleStates(
         c,
@@ -70,16 +70,38 @@ async function record(
   );
 }
 
-/** What a completed job returns (and its finished record keeps as `result`). */
-function resultOf(p: Pending, d: Decision & { action: 'complete' }, sentAt: string): SendJobResult {
-  return {
-    msgId: d.msgId,
-    statusCode: 1,
-    status: codeName('message', 1),
-    sentAt,
-    attempts: p.job.attemptsMade + 1,
-    ...(d.recovered ? { recovered: true } : {}),
-  };
+/**
+ * How a message ends with this decision, for its finished record: what a completed job returns,
+ * or why it failed for good; undefined while it is not at its end (a retry with attempts left,
+ * parked, held, handed back).
+ */
+function endOf(p: Pending, d: Decision, state: string, sentAt: string): MessageEnd | undefined {
+  const attempts = p.job.attemptsMade + 1;
+  const campaign = p.job.data.campaign;
+  switch (d.action) {
+    case 'complete':
+      return {
+        result: {
+          msgId: d.msgId,
+          statusCode: 1,
+          status: codeName('message', 1),
+          sentAt,
+          attempts,
+          ...(d.recovered ? { recovered: true } : {}),
+        },
+      };
+    case 'fail':
+      return { failed: { reason: d.reason, attempts } };
+    case 'retry':
+      return state.startsWith('f') ? { failed: { reason: d.reason, attempts } } : undefined;
+    case 'cancel':
+    case 'expire': {
+      const how = d.action === 'cancel' ? 'cancelled' : 'expired';
+      return { failed: { reason: unsentReason(how, campaign), attempts: p.job.attemptsMade } };
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** A batch may mix campaigns; their states live in separate hashes, one script call each. */
@@ -141,26 +163,21 @@ export async function settle(
   const now = Date.now();
   const sentAt = new Date(now).toISOString();
   const results = new Map<Pending, SendJobResult>();
-  for (const p of items) {
-    const d = decisions.get(p) as Decision;
-    if (d.action === 'complete') results.set(p, resultOf(p, d, sentAt));
-  }
   try {
     // Parking writes its own states (guarded by the control) and backlog; held messages keep
     // their state (waiting) and go back to the backlog; everything else is recorded here.
     await parkPaused(ctx.store, decisions);
     await holdBack(ctx.store, decisions);
-    await record(
-      ctx.store,
-      items
-        .filter((p) => {
-          const a = decisions.get(p)?.action;
-          return a !== 'park' && a !== 'hold';
-        })
-        .map((p) => [p, stateAfter(p, decisions.get(p) as Decision), results.get(p)]),
-      ctx.trackAfterMs,
-      now,
-    );
+    const changes: Array<[Pending, string, MessageEnd | undefined]> = [];
+    for (const p of items) {
+      const d = decisions.get(p) as Decision;
+      if (d.action === 'park' || d.action === 'hold') continue;
+      const state = stateAfter(p, d);
+      const end = endOf(p, d, state, sentAt);
+      if (end && 'result' in end) results.set(p, end.result);
+      changes.push([p, state, end]);
+    }
+    await record(ctx.store, changes, ctx.trackAfterMs, now);
   } catch (err) {
     // Counts could not be written: leave every job to its lock (it comes back as stalled and is
     // sent again; a message the gateway took answers 208 and is recovered then).
