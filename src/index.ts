@@ -33,4 +33,4 @@ export * from './xml/index.js';
 export * from './errors.js';
 export type { ViberMessage, MessageType } from './message.js';
 export { deleteQueueKeys } from './redis.js';
-export type { SendJobData, SendJobResult } from './job.js';
+export type { FailedEnd, FinishedRecord, SendJobData, SendJobResult } from './job.js';
