@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
 import { CampaignStore } from '../src/campaign/store.js';
+import type { RedisClient } from '../src/redis.js';
 import type { SendJobData, SendJobResult } from '../src/job.js';
 import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
 import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
@@ -21,6 +22,32 @@ const SIM: DeliverySimulation = {
   readDelayMs: [100, 400],
   seed: 42,
 };
+
+/**
+ * Records one status answer for message 1 of campaign c as a worker would (TRACK_RECORD_LUA),
+ * ending its tracking: `record` is its delivery record, `deltas` the count changes.
+ */
+async function endTracking(
+  redis: RedisClient,
+  base: string,
+  info: string,
+  record: string,
+  deltas: string,
+): Promise<void> {
+  redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+  await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
+    `${base}vb:track`,
+    `${base}vb:trk`,
+    base,
+    '1',
+    info,
+    '',
+    0,
+    'c',
+    record,
+    deltas,
+  );
+}
 
 /** A completed message's end, as the settle step records it. */
 const ACCEPTED = {
@@ -287,16 +314,10 @@ describe('delivery tracking', () => {
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '1', info);
       await redis.zadd(`${base}vb:track`, 0, '1');
-      redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
-      await (redis as Redis & { record: (...a: unknown[]) => Promise<number> }).record(
-        `${base}vb:track`,
-        `${base}vb:trk`,
+      await endTracking(
+        redis,
         base,
-        '1',
         info,
-        '',
-        0,
-        'c',
         '{"code":102,"name":"DELIVERED"}',
         'dcode:102=1;delivered=1',
       );
@@ -327,20 +348,8 @@ describe('delivery tracking', () => {
       await store.settleStates('c', [[1, 'c:1', ACCEPTED]], 1000, 2000);
       expect((await store.counts('c')).delivery.tracking).toBe(1);
       // Its tracking ends (delivered), as a worker's record would end it.
-      redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
       const info = (await redis.hget(`${base}vb:trk`, '1')) as string;
-      await (redis as Redis & { record: (...a: unknown[]) => Promise<number> }).record(
-        `${base}vb:track`,
-        `${base}vb:trk`,
-        base,
-        '1',
-        info,
-        '',
-        0,
-        'c',
-        '{"code":102}',
-        'dcode:102=1;delivered=1;tracking=-1',
-      );
+      await endTracking(redis, base, info, '{"code":102}', 'dcode:102=1;delivered=1;tracking=-1');
       // A crash after its completion was counted but before BullMQ finished the job: the job
       // comes back as stalled, is marked active, re-sent (208), recovered and completed again.
       await store.activate('c', [1]);
