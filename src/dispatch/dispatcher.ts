@@ -9,7 +9,13 @@
 import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import { doneKey, jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
+import { unsentReason } from '../campaign/state.js';
 import { DISPATCH_LUA } from './scripts.js';
+
+/** unsentReason() of each end, split around the campaign's name, for the sweep's records. */
+const UNSENT_REASONS = (['cancelled', 'expired'] as const).flatMap((how) =>
+  unsentReason(how, '\n').split('\n'),
+);
 
 export interface DispatcherOptions {
   /** Messages kept released (waiting or active) ahead of the workers. */
@@ -73,6 +79,7 @@ export class Dispatcher {
       this.options.ahead,
       this.options.chunk,
       this.options.sweep,
+      ...UNSENT_REASONS,
     );
     const [released, swept, ...closed] = out;
     for (const c of closed) {

@@ -11,7 +11,7 @@ import { SEND_JOB_NAME } from '../job.js';
  * emitted: nothing of ours listens, and a million of them would churn the capped stream.
  * Ids of a cancelled or expired campaign (`ending`: its state letter) that are still queued end
  * here, without a job: state and counts move (to expired; cancel has moved its own), and the
- * queued data becomes the message's record in `vb:done` (KEYS[14]), as a sent message's would.
+ * message gets its record in `vb:done` (KEYS[14]) with the reason a worker would have given.
  * An id whose job exists and sits in the delayed set (held back by a worker: not its time, or
  * paused) is promoted as BullMQ's promote script does: ZREM from delayed, LPUSH to wait, delay
  * field zeroed. Any other id is dropped, unless its job is being handed back by a worker right now
@@ -30,9 +30,12 @@ local function release(c, n, ending)
     local jobKey = base .. jobId
     local data = rcall('HGET', KEYS[12], id)
     if data and ending then
-      -- Never sent, and never will be: it ends here, its data kept as its record, no job made.
+      -- Never sent, and never will be: it ends here with its record, as a worker would end its
+      -- job (SETTLE_LUA's "failed" end), and no job is made.
+      local why = unsent[ending]
+      local failed = cjson.encode({ reason = why[1] .. c .. why[2], attempts = 0 })
       rcall('HDEL', KEYS[12], id)
-      rcall('HSET', KEYS[14], id, data)
+      rcall('HSET', KEYS[14], id, string.sub(data, 1, -2) .. ',"failed":' .. failed .. '}')
       local old = rcall('HGET', stateKey, id)
       if old and old ~= ending and string.find('wdp', string.sub(old, 1, 1), 1, true) then
         rcall('HSET', stateKey, id, ending)
@@ -89,6 +92,8 @@ export const DISPATCH_LUA = `
   KEYS[12] queued hash (id -> job data, until released)  KEYS[13] job opts (c -> BullMQ opts JSON)
   KEYS[14] finished records (id -> record)
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
+  ARGV[5], ARGV[6] the reason of a cancelled message, before and after its campaign's name;
+  ARGV[7], ARGV[8] the same for an expired one (state.ts unsentReason)
 
   Built keys (same queue, so the same hash slot under a {hash tag} prefix): the backlog list
   <prefix>vb:bl:<campaign>, the state hash <prefix>vb:c:<campaign>:state, jobs <prefix>m<id>.
@@ -100,6 +105,7 @@ local base = ARGV[1]
 local target = tonumber(ARGV[2])
 local chunk = tonumber(ARGV[3])
 local sweepLeft = tonumber(ARGV[4])
+local unsent = { x = { ARGV[5], ARGV[6] }, e = { ARGV[7], ARGV[8] } }
 local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${BUMP}

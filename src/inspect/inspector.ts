@@ -4,7 +4,7 @@
  * of the jobs per page), so that exporting a million-message campaign holds one page in memory.
  */
 import { checkKnownKeys, optionKeys } from '../options.js';
-import { decodeState, unsentReason, type StateName } from '../campaign/state.js';
+import { decodeState, type StateName } from '../campaign/state.js';
 import {
   assertCampaignName,
   CampaignStore,
@@ -52,11 +52,6 @@ export interface MessageResult {
   delivery: string | null;
   /** When it was delivered, ISO; null if it was not (yet). */
   deliveredAt: string | null;
-}
-
-/** A message the dispatcher ended while still queued (no job, so no failedReason) says why. */
-function endedWithoutJob(state: StateName, campaign: string): string | null {
-  return state === 'cancelled' || state === 'expired' ? unsentReason(state, campaign) : null;
 }
 
 // BullMQ keeps attemptsMade in the job hash as `atm`.
@@ -156,10 +151,7 @@ export class Inspector {
         statusCode: code ?? null,
         status: code === undefined ? null : codeName('message', code),
         attempts: result?.attempts ?? record?.failed?.attempts ?? Number(attemptsMade ?? 0),
-        error:
-          state === 'completed'
-            ? null
-            : (record?.failed?.reason ?? failedReason ?? endedWithoutJob(state, campaign)),
+        error: state === 'completed' ? null : (record?.failed?.reason ?? failedReason ?? null),
         deliveryCode: job?.delivery?.code ?? null,
         delivery: job?.delivery?.name ?? null,
         deliveredAt: job?.delivery?.deliveredAt ?? null,

@@ -102,14 +102,14 @@ export class WorkerMetrics {
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
-    const client = worker.redisClient;
+    const redis = worker.redisClient;
     const queuedHash = queuedKey(queue.toKey(''));
     new Gauge({
       name: 'viber_bulk_queued_messages',
       help: 'Messages enqueued and not yet released to BullMQ by the dispatcher (read at scrape time)',
       registers: [r],
       async collect() {
-        this.set(await client.hlen(queuedHash));
+        this.set(await redis.hlen(queuedHash));
       },
     });
     this.deliveries = new Counter({
@@ -120,7 +120,6 @@ export class WorkerMetrics {
     });
     for (const s of DELIVERY_ENDS) this.deliveries.inc({ status: s }, 0);
     const tracker = worker.tracker;
-    const redis = worker.redisClient;
     new Gauge({
       name: 'viber_bulk_tracking_messages',
       help: 'Messages of the queue whose delivery is being tracked (read at scrape time)',
