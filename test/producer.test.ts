@@ -106,6 +106,15 @@ describe('enqueueing a campaign', () => {
     expect((await store.queuedData([1, 2, 3, 4])).every((d) => d !== null)).toBe(true);
   });
 
+  it('lists campaigns in the order they were first enqueued, even several within one millisecond', async () => {
+    const names = ['h', 'g', 'f', 'e', 'd', 'c', 'b', 'a']; // the reverse of alphabetical
+    for (const [i, name] of names.entries()) {
+      await producer.enqueue(name, sampleMessages(1, 100 + i));
+    }
+    await producer.enqueue('h', sampleMessages(1, 200)); // enqueued again: keeps its place
+    expect((await inspector.campaigns()).map((c) => c.campaign)).toEqual(names);
+  });
+
   it('fails fast, naming the Redis URL, when Redis is down', async () => {
     const dead = new Producer({ connection: 'redis://127.0.0.1:1', queueName });
     const started = Date.now();

@@ -10,15 +10,14 @@ export const ENQUEUE_LUA = `
 
   KEYS[1] state hash      id -> state (this campaign's)
   KEYS[2] counts hash     total, waiting, ... (this campaign's)
-  KEYS[3] campaigns zset  campaign -> first enqueue time (ms)
+  KEYS[3] campaigns zset  campaign -> when first enqueued (µs, Redis's clock; see below)
   KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
   KEYS[5] ready set       campaigns with a backlog
   KEYS[6] queued hash     id -> job data JSON, until released
   KEYS[7] finished hash   id -> finished record (its job may be removed)
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
-  ARGV[3] now (ms)
-  ARGV[4..] pairs: id, job data JSON
+  ARGV[3..] pairs: id, job data JSON
 
   Returns one number per id:
     0 new: queued now, state w, counted
@@ -34,7 +33,7 @@ local backlog = {}
 local stored = {}
 local seen = {}
 local fresh = 0
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local r
   if seen[id] then
@@ -74,7 +73,15 @@ if fresh > 0 then
   redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
   redis.call('HDEL', KEYS[2], 'finishedAt')
 end
-redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
+-- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
+-- are first enqueued within the same clock tick (scores in ms before this version sort first).
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  local t = redis.call('TIME')
+  local at = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
+  if last then at = math.max(at, tonumber(last) + 1) end
+  redis.call('ZADD', KEYS[3], at, ARGV[1])
+end
 return out
 `;
 

@@ -170,10 +170,9 @@ export class CampaignStore {
   async enqueue(
     campaign: string,
     messages: ReadonlyArray<readonly [number, string]>,
-    now = Date.now(),
   ): Promise<EnqueueOutcome[]> {
     if (messages.length === 0) return [];
-    const args: (string | number)[] = [campaign, this.base + 'm', now];
+    const args: (string | number)[] = [campaign, this.base + 'm'];
     for (const [id, data] of messages) args.push(id, data);
     const raw = await this.redis.vbEnqueue(
       this.stateKey(campaign),
