@@ -50,7 +50,12 @@ export function startCliWorker(
   );
   return {
     child,
-    exited: (ms = 15_000) => within(exited, ms, 'the worker to exit'),
+    // A worker that does not exit says where it stopped: its last log lines are in the error.
+    exited: (ms = 15_000) =>
+      within(exited, ms, 'the worker to exit').catch((err: Error) => {
+        const tail = logs.trimEnd().split('\n').slice(-15).join('\n');
+        throw new Error(`${err.message} (pid ${child.pid}); its last log lines:\n${tail}`);
+      }),
     logs: () => logs,
     lines: (msg) =>
       logs

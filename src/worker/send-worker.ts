@@ -35,6 +35,7 @@ import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
 import { Batcher } from './batcher.js';
+import { awaitBullWorkerClosed } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
   type ResolvedWorkerOptions,
@@ -358,7 +359,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         this.options.shutdownTimeoutMs,
       );
       const errors: unknown[] = [];
-      const step = async (fn: () => Promise<unknown>): Promise<void> => {
+      const step = async (fn: () => Promise<unknown>, name = ''): Promise<void> => {
+        this.log.debug({ step: name }, 'closing');
         try {
           await fn();
         } catch (err) {
@@ -368,15 +370,18 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       // Reverse order of acquisition; each step runs even if an earlier one failed.
       clearInterval(this.balanceTimer);
       clearInterval(this.retentionTimer);
-      await step(async () => this.tracker?.close());
-      await step(() => this.dispatcher.close());
+      await step(async () => this.tracker?.close(), 'tracker');
+      await step(() => this.dispatcher.close(), 'dispatcher');
       const closingWorker = this.worker.close();
       this.batcher.drain();
-      await step(() => closingWorker);
-      await step(() => Promise.all(this.inFlight));
+      await step(
+        () => awaitBullWorkerClosed(this.worker, closingWorker, this.inFlight, this.log),
+        'bullmq',
+      );
+      await step(() => Promise.all(this.inFlight), 'inflight');
       clearTimeout(timer);
-      await step(() => this.gateway.close());
-      if (this.redis.owned) await step(() => this.redis.client.quit());
+      await step(() => this.gateway.close(), 'gateway');
+      if (this.redis.owned) await step(() => this.redis.client.quit(), 'redis');
       if (errors.length > 0) this.log.warn({ errors: errors.map(String) }, 'errors while closing');
     })();
     return this.closing;

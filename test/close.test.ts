@@ -1,0 +1,106 @@
+/**
+ * A worker's close() ends even when Redis dropped its blocking connection just before.
+ *
+ * BullMQ's Worker.close() waits for its blocking connection's `end` event; a connection that
+ * dropped a moment earlier is `reconnecting` in ioredis, and disconnecting it then never emits
+ * `end` (taskforcesh/bullmq#4656). Found as a CI failure: a CLI worker on the cluster, stopped
+ * with SIGTERM, never exited. A private server here, because the test kills a client of it; a
+ * client that waits 3 s before reconnecting makes the few-ms window of real life certain.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createLogger } from '../src/cli/log.js';
+import { redisAnswers } from '../src/redis.js';
+import { SandboxGateway } from '../src/sandbox/server.js';
+import { createWorker } from '../src/worker/send-worker.js';
+import { killServers } from './local-cluster.js';
+import { uniqueQueue, waitFor, within } from './helpers.js';
+
+const RECONNECT_AFTER_MS = 3000;
+
+/** The ids of the server's clients blocked in BZPOPMIN (on a private server: the worker's). */
+async function blockedClients(port: number): Promise<string[]> {
+  const admin = new Redis(port, '127.0.0.1');
+  try {
+    const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+    return [...list.matchAll(/^id=(\d+) .* cmd=bzpopmin /gm)].map((m) => m[1] as string);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+async function killClient(port: number, id: string): Promise<void> {
+  const admin = new Redis(port, '127.0.0.1');
+  try {
+    expect(Number(await admin.client('KILL', 'ID', id))).toBe(1);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+describe('closing a worker whose blocking Redis connection just dropped', () => {
+  let server: { proc: ChildProcess; dir: string } | undefined;
+  let client: Redis | undefined;
+  let sandbox: SandboxGateway | undefined;
+  afterEach(async () => {
+    client?.disconnect();
+    await sandbox?.close();
+    if (server) await killServers([server.proc], server.dir);
+    client = sandbox = server = undefined;
+  });
+
+  it('resolves (BullMQ alone would wait for ever), and BullMQ itself finishes closing', async () => {
+    const port = 18_000 + Math.floor(Math.random() * 1000);
+    const dir = mkdtempSync(join(tmpdir(), 'vb-close-'));
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+    server = { proc: spawn('redis-server', args, { stdio: 'ignore' }), dir };
+    await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`), 'the private redis-server');
+    // BullMQ's blocking connection is a duplicate of this one: same slow reconnect.
+    client = new Redis(port, '127.0.0.1', {
+      maxRetriesPerRequest: null,
+      retryStrategy: () => RECONNECT_AFTER_MS,
+    });
+    const apiKey = 'key-close-0123456789abcdef';
+    sandbox = new SandboxGateway({ apiKey });
+    await sandbox.start();
+    let logs = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs += chunk.toString();
+        done();
+      },
+    });
+    const worker = await createWorker({
+      connection: client,
+      queueName: uniqueQueue('close'),
+      gateway: { url: sandbox.url, apiKey },
+      track: false,
+      logger: createLogger('info', 'json', sink),
+    });
+    try {
+      await worker.waitUntilReady();
+      const [blocked] = await waitFor(async () => {
+        const ids = await blockedClients(port);
+        return ids.length > 0 ? ids : undefined;
+      }, 'the worker to block on its queue');
+      // Only the blocking connection drops: the rest of close() reaches BullMQ at once, while
+      // that connection still waits to reconnect.
+      await killClient(port, blocked as string);
+      await sleep(200);
+      await within(worker.close(), 15_000, 'close() after the drop');
+      // BullMQ's own close finished too (its lock and stalled-check timers stopped), once the
+      // connection it waited for was ended.
+      expect(logs).toContain('ending its blocking Redis connection');
+      expect(logs).not.toContain('going on without it');
+    } finally {
+      // Idempotent. After a failure above a hung close stays hung (the bug this file is about)
+      // and Jest reports the open handle.
+      void worker.close();
+    }
+  });
+});
