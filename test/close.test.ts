@@ -18,10 +18,22 @@ import { createLogger } from '../src/cli/log.js';
 import { redisAnswers } from '../src/redis.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { createWorker } from '../src/worker/send-worker.js';
+import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
+import { createRig, type Rig } from './fixture.js';
 import { killServers } from './local-cluster.js';
 import { uniqueQueue, waitFor, within } from './helpers.js';
 
 const RECONNECT_AFTER_MS = 3000;
+
+/** A private redis-server on a free-ish port, and its URL. */
+async function privateRedis(): Promise<{ proc: ChildProcess; dir: string; port: number }> {
+  const port = 18_000 + Math.floor(Math.random() * 1000);
+  const dir = mkdtempSync(join(tmpdir(), 'vb-close-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`), 'the private redis-server');
+  return { proc, dir, port };
+}
 
 /** The ids of the server's clients blocked in BZPOPMIN (on a private server: the worker's). */
 async function blockedClients(port: number): Promise<string[]> {
@@ -44,7 +56,7 @@ async function killClient(port: number, id: string): Promise<void> {
 }
 
 describe('closing a worker whose blocking Redis connection just dropped', () => {
-  let server: { proc: ChildProcess; dir: string } | undefined;
+  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
   let client: Redis | undefined;
   let sandbox: SandboxGateway | undefined;
   afterEach(async () => {
@@ -55,11 +67,8 @@ describe('closing a worker whose blocking Redis connection just dropped', () => 
   });
 
   it('resolves (BullMQ alone would wait for ever), and BullMQ itself finishes closing', async () => {
-    const port = 18_000 + Math.floor(Math.random() * 1000);
-    const dir = mkdtempSync(join(tmpdir(), 'vb-close-'));
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
-    server = { proc: spawn('redis-server', args, { stdio: 'ignore' }), dir };
-    await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`), 'the private redis-server');
+    server = await privateRedis();
+    const { port } = server;
     // BullMQ's blocking connection is a duplicate of this one: same slow reconnect.
     client = new Redis(port, '127.0.0.1', {
       maxRetriesPerRequest: null,
@@ -102,5 +111,40 @@ describe('closing a worker whose blocking Redis connection just dropped', () => 
       // and Jest reports the open handle.
       void worker.close();
     }
+  });
+});
+
+describe('stopping a CLI worker while its Redis is down', () => {
+  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
+  let rig: Rig | undefined;
+  afterEach(async () => {
+    killAllCliWorkers();
+    if (server) await killServers([server.proc], server.dir);
+    await rig?.close();
+    server = rig = undefined;
+  });
+
+  it('exits 0 soon after the drain deadline instead of waiting for Redis for ever', async () => {
+    server = await privateRedis();
+    rig = await createRig('redisdown');
+    const w = startCliWorker(
+      rig,
+      ['--shutdown-timeout-ms', '2000'],
+      `redis://127.0.0.1:${server.port}`,
+    );
+    await waitFor(() => w.logs().includes('worker started'), 'the worker to start', 20_000);
+    await killServers([server.proc], server.dir);
+    server = undefined;
+    await sleep(300);
+    w.child.kill('SIGTERM');
+    // Deadline 2 s, then BullMQ's 2 s grace: well inside 15 s. Before, it never exited.
+    const { code } = await w.exited(15_000);
+    expect(code).toBe(0);
+    expect(
+      w.lines(
+        'Redis is unreachable at the shutdown deadline: dropping the connection; other workers recover what was in flight',
+      ),
+    ).toHaveLength(1);
+    expect(w.logs()).toContain('worker closed');
   });
 });

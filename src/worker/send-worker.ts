@@ -35,7 +35,7 @@ import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
 import { Batcher } from './batcher.js';
-import { awaitBullWorkerClosed } from './bullmq-close.js';
+import { awaitBullWorkerClosed, endStuckClient } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
   type ResolvedWorkerOptions,
@@ -354,10 +354,20 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const timer = setTimeout(
-        () => this.abort.abort(new Error('shutdown timeout')),
-        this.options.shutdownTimeoutMs,
-      );
+      const timer = setTimeout(() => {
+        this.abort.abort(new Error('shutdown timeout'));
+        // Redis down at the deadline: every command of ours and BullMQ's waits for it for ever
+        // (workers never give up on a command). Our own connection is dropped, which fails them
+        // all, so the close can finish; what could not be written is recovered later (stalled
+        // jobs, 208). A connection you passed in is yours: then close waits for Redis.
+        if (this.redis.owned && this.redis.client.status !== 'ready') {
+          this.log.error(
+            { redisStatus: this.redis.client.status },
+            'Redis is unreachable at the shutdown deadline: dropping the connection; other workers recover what was in flight',
+          );
+          void endStuckClient(this.redis.client, 1000);
+        }
+      }, this.options.shutdownTimeoutMs);
       const errors: unknown[] = [];
       const step = async (fn: () => Promise<unknown>, name = ''): Promise<void> => {
         this.log.debug({ step: name }, 'closing');
@@ -381,7 +391,9 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       await step(() => Promise.all(this.inFlight), 'inflight');
       clearTimeout(timer);
       await step(() => this.gateway.close(), 'gateway');
-      if (this.redis.owned) await step(() => this.redis.client.quit(), 'redis');
+      if (this.redis.owned && this.redis.client.status !== 'end') {
+        await step(() => this.redis.client.quit(), 'redis');
+      }
       if (errors.length > 0) this.log.warn({ errors: errors.map(String) }, 'errors while closing');
     })();
     return this.closing;
