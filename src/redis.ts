@@ -232,3 +232,44 @@ export async function deleteQueueKeys(
   }
   return n;
 }
+
+/** True if `promise` settles within `ms`. Its timer never holds the process open. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Ends a client that will not end by itself (src/worker/bullmq-close.ts tells how BullMQ meets one). ioredis runs its close
+ * path (queued commands rejected — BullMQ's BZPOPMIN among them — then `end`) only from a live
+ * or a failed connection; a client disconnected while it waited to reconnect has neither. So it
+ * is connected (or fails to connect), then disconnected: both end it properly.
+ */
+export async function endStuckClient(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'end') return;
+  await settlesWithin(client.connect(), timeoutMs);
+  client.disconnect();
+}
+
+/**
+ * Closes a client we own: QUIT when it is connected (what was sent is answered first); otherwise
+ * it is ended, since a QUIT queued for a Redis that is down waits as long as Redis does.
+ */
+export async function closeRedis(client: RedisClient, timeoutMs = 1000): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') await client.quit();
+  else await endStuckClient(client, timeoutMs);
+}

@@ -18,7 +18,7 @@ import { createLogger } from '../src/cli/log.js';
 import { redisAnswers } from '../src/redis.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { createWorker } from '../src/worker/send-worker.js';
-import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
+import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
 import { killServers } from './local-cluster.js';
 import { uniqueQueue, waitFor, within } from './helpers.js';
@@ -146,5 +146,40 @@ describe('stopping a CLI worker while its Redis is down', () => {
       ),
     ).toHaveLength(1);
     expect(w.logs()).toContain('worker closed');
+  });
+});
+
+describe('stopping the dashboard while its Redis is down', () => {
+  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    if (server) await killServers([server.proc], server.dir);
+    server = child = undefined;
+  });
+
+  it('says once that Redis is unreachable (no stack per retry) and exits 0 on SIGTERM', async () => {
+    server = await privateRedis();
+    const proc = spawn(process.execPath, [CLI, 'dashboard', '--port', '0'], {
+      env: {
+        ...process.env,
+        REDIS_URL: `redis://127.0.0.1:${server.port}`,
+        VIBER_QUEUE: uniqueQueue('dashdown'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    await waitFor(() => out.includes('dashboard at http://'), 'the dashboard to start', 20_000);
+    await killServers([server.proc], server.dir);
+    server = undefined;
+    await sleep(1500); // a few reconnect attempts
+    proc.kill('SIGTERM');
+    expect(await within(exited, 15_000, 'the dashboard to exit')).toBe(0);
+    expect(out.match(/dashboard: Redis error: connect ECONNREFUSED/g)).toHaveLength(1);
+    expect(out).not.toContain('TCPConnectWrap');
   });
 });

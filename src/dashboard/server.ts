@@ -17,6 +17,7 @@ import { InvalidOptionError } from '../errors.js';
 import type { SendJobData } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import {
+  closeRedis,
   DEFAULT_REDIS_URL,
   openRedis,
   queuePrefix,
@@ -38,6 +39,11 @@ export interface DashboardOptions {
   /** Basic auth; both or neither. */
   user?: string;
   password?: string;
+  /**
+   * Redis errors of the dashboard's queues (Redis down, say); the pages then show the failure.
+   * Without it BullMQ prints each one with its stack on stderr.
+   */
+  onError?: (err: Error) => void;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -82,6 +88,7 @@ const KNOWN = optionKeys<DashboardOptions>({
   host: true,
   user: true,
   password: true,
+  onError: true,
 });
 
 export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashboard> {
@@ -98,6 +105,8 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   const queues = names.map(
     (n, i) => new Queue(n, { connection: redis.client, prefix: prefixes[i] as string }),
   );
+  const onError = opts.onError ?? (() => undefined);
+  for (const q of queues) q.on('error', onError);
   const adapter = new ExpressAdapter();
   adapter.setBasePath('/');
   // Jobs name their campaign's shared fields instead of carrying them: the job view shows them
@@ -142,7 +151,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
         await Promise.all(queues.map((q) => q.close()));
-        if (redis.owned) await redis.client.quit();
+        if (redis.owned) await closeRedis(redis.client);
       })();
       return closing;
     },

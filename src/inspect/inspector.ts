@@ -16,6 +16,7 @@ import {
 import type { FinishedRecord, SendJobData, SendJobResult } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import {
+  closeRedis,
   DEFAULT_REDIS_URL,
   openRedis,
   queuePrefix,
@@ -164,7 +165,7 @@ export class Inspector {
     this.closing ??= (async () => {
       try {
         const { redis } = await this.ready;
-        if (redis.owned) await redis.client.quit();
+        if (redis.owned) await closeRedis(redis.client);
       } catch {
         // never connected
       }

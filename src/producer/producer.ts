@@ -21,7 +21,7 @@ import type { SendJobData } from '../job.js';
 import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
 import { Cluster, type Redis } from 'ioredis';
-import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
+import { closeRedis, openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
 import {
   cancelCampaign,
@@ -359,7 +359,7 @@ export class Producer {
       try {
         await state.queue.close();
       } finally {
-        if (state.redis.owned) await state.redis.client.quit().catch(() => undefined);
+        if (state.redis.owned) await closeRedis(state.redis.client).catch(() => undefined);
       }
     })();
     return this.closing;

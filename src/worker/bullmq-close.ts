@@ -14,41 +14,10 @@
  */
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import type { RedisClient } from '../redis.js';
+import { endStuckClient, settlesWithin, type RedisClient } from '../redis.js';
 
 /** How long BullMQ's close may take once none of our batches is in flight. */
 export const BULLMQ_CLOSE_GRACE_MS = 2000;
-
-/** True if `promise` settles within `ms`. Its timer never holds the process open. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Ends a client that will not end by itself (see the top of this file). ioredis runs its close
- * path (queued commands rejected — BullMQ's BZPOPMIN among them — then `end`) only from a live
- * or a failed connection; a client disconnected while it waited to reconnect has neither. So it
- * is connected (or fails to connect), then disconnected: both end it properly.
- */
-export async function endStuckClient(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === 'end') return;
-  await settlesWithin(client.connect(), timeoutMs);
-  client.disconnect();
-}
 
 /**
  * Waits for `closing` (the promise of `worker.close()`); `inFlight` is what of ours BullMQ's

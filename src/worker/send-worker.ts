@@ -30,12 +30,18 @@ import {
   type SendJobData,
   type SendJobResult,
 } from '../job.js';
-import { openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
+import {
+  closeRedis,
+  endStuckClient,
+  openRedis,
+  type OwnedRedis,
+  type RedisClient,
+} from '../redis.js';
 import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
 import { runBatch, type BatchReport, type Pending } from './batch.js';
 import { Batcher } from './batcher.js';
-import { awaitBullWorkerClosed, endStuckClient } from './bullmq-close.js';
+import { awaitBullWorkerClosed } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
   type ResolvedWorkerOptions,
@@ -391,9 +397,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       await step(() => Promise.all(this.inFlight), 'inflight');
       clearTimeout(timer);
       await step(() => this.gateway.close(), 'gateway');
-      if (this.redis.owned && this.redis.client.status !== 'end') {
-        await step(() => this.redis.client.quit(), 'redis');
-      }
+      if (this.redis.owned) await step(() => closeRedis(this.redis.client), 'redis');
       if (errors.length > 0) this.log.warn({ errors: errors.map(String) }, 'errors while closing');
     })();
     return this.closing;

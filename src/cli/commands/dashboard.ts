@@ -17,6 +17,7 @@ export function dashboardCommand(program: Command): void {
       const password = process.env['DASHBOARD_PASSWORD'] || undefined;
       // Loaded on demand: express and bull-board are heavy for every other command's start-up.
       const { startDashboard } = await import('../../dashboard/server.js');
+      let lastError: string | undefined;
       const dashboard = await startDashboard({
         connection: env.redisUrl,
         queueNames: flags.queues ? flags.queues.split(',').map((q) => q.trim()) : [env.queueName],
@@ -24,6 +25,12 @@ export function dashboardCommand(program: Command): void {
         host: flags.host,
         user,
         password,
+        // One line per distinct error, not a stack a second while Redis is down.
+        onError: (err) => {
+          if (err.message === lastError) return;
+          lastError = err.message;
+          process.stderr.write(`dashboard: Redis error: ${err.message}\n`);
+        },
       });
       process.stdout.write(`dashboard at ${dashboard.url}${user ? ' (basic auth)' : ''}\n`);
       await new Promise<void>((resolve) => {
