@@ -270,6 +270,11 @@ export async function endStuckClient(client: RedisClient, timeoutMs: number): Pr
  */
 export async function closeRedis(client: RedisClient, timeoutMs = 1000): Promise<void> {
   if (client.status === 'end') return;
-  if (client.status === 'ready') await client.quit();
+  if (isLive(client)) await client.quit();
   else await endStuckClient(client, timeoutMs);
+}
+
+/** Connected and serving commands (a Cluster may stay `connect` while it serves: BullMQ agrees). */
+export function isLive(client: RedisClient): boolean {
+  return client.status === 'ready' || (client instanceof Cluster && client.status === 'connect');
 }

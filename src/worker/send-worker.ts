@@ -33,6 +33,7 @@ import {
 import {
   closeRedis,
   endStuckClient,
+  isLive,
   openRedis,
   type OwnedRedis,
   type RedisClient,
@@ -366,7 +367,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         // (workers never give up on a command). Our own connection is dropped, which fails them
         // all, so the close can finish; what could not be written is recovered later (stalled
         // jobs, 208). A connection you passed in is yours: then close waits for Redis.
-        if (this.redis.owned && this.redis.client.status !== 'ready') {
+        if (this.redis.owned && !isLive(this.redis.client)) {
           this.log.error(
             { redisStatus: this.redis.client.status },
             'Redis is unreachable at the shutdown deadline: dropping the connection; other workers recover what was in flight',

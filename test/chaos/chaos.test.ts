@@ -162,24 +162,30 @@ describe('the delivery promise under faults', () => {
     });
     queue.on('error', () => {}); // Redis restarts are part of the plan
     const inspector = new Inspector({ connection: conn, queueName });
+    // Every wait of the run ends before Jest's test timeout (240 s), so that a stall is reported
+    // with the state below instead of a bare timeout.
+    const deadline = Date.now() + 200_000;
     try {
       fleet.start();
-      await chaos(fleet, queue);
-      await waitFor(
-        async () => {
-          // The campaign's counts: workers keep only the newest 1,000 completed jobs.
-          const c = await inspector.counts('chaos');
-          return c.completed + c.failed === N;
-        },
-        'every job to finish',
-        150_000,
-        200,
-      ).catch(async (err: unknown) => {
-        // The rare stall after a Redis restart (see the notes): say what is stuck where.
+      try {
+        await chaos(fleet, queue);
+        await waitFor(
+          async () => {
+            // The campaign's counts: workers keep only the newest 1,000 completed jobs.
+            const c = await inspector.counts('chaos');
+            return c.completed + c.failed === N;
+          },
+          'every job to finish',
+          Math.max(1000, deadline - Date.now()),
+          200,
+        );
+      } catch (err) {
+        // The rare stall (see the notes): say what is stuck where.
         const base = queue.toKey('');
         const active = await conn.lrange(base + 'active', 0, 9);
         console.log(
           'chaos stall',
+          (err as Error).message,
           JSON.stringify({
             jobs: await queue.getJobCounts('completed', 'failed', 'wait', 'active', 'delayed'),
             counts: await inspector.counts('chaos'),
@@ -187,6 +193,8 @@ describe('the delivery promise under faults', () => {
             active,
             locks: await Promise.all(active.map((id) => conn.exists(`${base}${id}:lock`))),
             accepted: sandbox.stats.accepted,
+            requests: sandbox.stats.requests,
+            restarts: fleet.restarts,
           }),
           fleet.logs
             .split('\n')
@@ -195,7 +203,7 @@ describe('the delivery promise under faults', () => {
             .join('\n'),
         );
         throw err;
-      });
+      }
       await afterSent(fleet, inspector);
       const stop = await fleet.stop();
       return { queue, inspector, fleet, stop, conn, queueName };

@@ -137,7 +137,26 @@ export class WorkerFleet {
     const started = Date.now();
     const live = this.members.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
     for (const m of live) m.proc.kill('SIGTERM');
-    await Promise.all(live.map((m) => m.exited));
+    // Bounded: a worker that never exits fails its test with where it stopped, well before
+    // Jest's timeout would fail it with nothing.
+    const all = Promise.all(live.map((m) => m.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      all.then(() => false),
+      new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), 30_000))),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      const stuck = live.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
+      const pids = new Set(stuck.map((m) => m.proc.pid));
+      const lines = this.logs
+        .split('\n')
+        .filter((l) => pids.has(Number(/"pid":(\d+)/.exec(l)?.[1])))
+        .slice(-20);
+      throw new Error(
+        `worker(s) ${[...pids].join(', ')} did not exit 30 s after SIGTERM; their last log lines:\n${lines.join('\n')}`,
+      );
+    }
     const exits = live.map((m): Exit => m.proc.exitCode ?? `signal ${String(m.proc.signalCode)}`);
     return { ms: Date.now() - started, exits };
   }

@@ -214,6 +214,8 @@ export function workerCommand(program: Command): void {
       await metrics?.close();
       logger.info('worker closed');
       logger.flush();
-      process.exitCode = worker.halted ? EXIT.halted : EXIT.ok;
+      // Exit now rather than when the event loop empties: if BullMQ could not finish its own
+      // close (it says so in a warning), its timers would keep a closed worker alive.
+      process.exit(worker.halted ? EXIT.halted : EXIT.ok);
     });
 }
