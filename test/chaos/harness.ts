@@ -79,6 +79,8 @@ export class PrivateRedis {
 interface Member {
   proc: ChildProcess;
   exited: Promise<number | null>;
+  /** What this process wrote (stdout and stderr), for a report on it alone. */
+  out: string;
 }
 
 /** How a worker process ended: its exit code, or the signal that ended it. */
@@ -108,8 +110,13 @@ export class WorkerFleet {
       env: { ...process.env, ...this.env, LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc.stdout?.on('data', (d: Buffer) => (this.logs += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (this.logs += d.toString()));
+    const member = { proc, out: '' } as Member;
+    const take = (d: Buffer): void => {
+      this.logs += d.toString();
+      member.out += d.toString();
+    };
+    proc.stdout?.on('data', take);
+    proc.stderr?.on('data', take);
     const exited = new Promise<number | null>((resolve) =>
       proc.once('exit', (code) => {
         this.exits.push(code);
@@ -123,7 +130,8 @@ export class WorkerFleet {
         }
       }),
     );
-    return { proc, exited };
+    member.exited = exited;
+    return member;
   }
 
   /** kill -9 one worker (it is restarted by the supervisor). */
@@ -148,14 +156,12 @@ export class WorkerFleet {
     clearTimeout(timer);
     if (late) {
       const stuck = live.filter((m) => m.proc.exitCode === null && m.proc.signalCode === null);
-      const pids = new Set(stuck.map((m) => m.proc.pid));
-      const lines = this.logs
-        .split('\n')
-        .filter((l) => pids.has(Number(/"pid":(\d+)/.exec(l)?.[1])))
-        .slice(-20);
-      throw new Error(
-        `worker(s) ${[...pids].join(', ')} did not exit 30 s after SIGTERM; their last log lines:\n${lines.join('\n')}`,
+      const report = stuck.map(
+        (m) =>
+          `worker ${m.proc.pid} (${m.out.length} bytes of output), its last lines:\n` +
+          m.out.trimEnd().split('\n').slice(-25).join('\n'),
       );
+      throw new Error(`did not exit 30 s after SIGTERM:\n${report.join('\n')}`);
     }
     const exits = live.map((m): Exit => m.proc.exitCode ?? `signal ${String(m.proc.signalCode)}`);
     return { ms: Date.now() - started, exits };

@@ -196,18 +196,25 @@ export function workerCommand(program: Command): void {
       }
       const worker = (started.worker = first);
       worker.once('halted', (h) => requestStop(`halted: ${h.code} ${h.name}`));
-      await worker.waitUntilReady();
+      // BullMQ may still be connecting (a Redis restarting, loading its AOF): a stop meanwhile
+      // is taken at once, not after it is ready.
+      const stopFirst = await Promise.race([
+        worker.waitUntilReady().then(() => false),
+        stopRequested.then(() => true),
+      ]);
       let metrics: WorkerMetrics | undefined;
-      if (flags.metricsPort !== undefined) {
+      if (!stopFirst && flags.metricsPort !== undefined) {
         const { WorkerMetrics } = await import('../../worker/metrics.js'); // prom-client on demand
         metrics = new WorkerMetrics(worker);
         const port = await metrics.listen(flags.metricsPort);
         logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
       }
-      logger.info(
-        { queue: env.queueName, gateway: new URL(env.gatewayUrl).origin, ...flags },
-        'worker started',
-      );
+      if (!stopFirst) {
+        logger.info(
+          { queue: env.queueName, gateway: new URL(env.gatewayUrl).origin, ...flags },
+          'worker started',
+        );
+      }
       const stop = await stopRequested;
       logger.info({ reason: stop }, 'worker stopping: no new jobs, finishing batches in flight');
       await worker.close();
