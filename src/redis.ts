@@ -253,15 +253,20 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 }
 
 /**
- * Ends a client that will not end by itself (src/worker/bullmq-close.ts tells how BullMQ meets one). ioredis runs its close
- * path (queued commands rejected — BullMQ's BZPOPMIN among them — then `end`) only from a live
- * or a failed connection; a client disconnected while it waited to reconnect has neither. So it
- * is connected (or fails to connect), then disconnected: both end it properly.
+ * Ends a client that will not end by itself (src/worker/bullmq-close.ts tells how BullMQ meets
+ * one). ioredis runs its close path (queued commands rejected — BullMQ's BZPOPMIN among them —
+ * then `end`) only when a connection closes, and a client disconnected while it waited to
+ * reconnect has none to close. So: disconnect (no more retries: the next close is final), then
+ * connect — which fails (Redis down) or succeeds — and disconnect again: either way it ends.
+ * (Connecting first would not do: a refused connect while retries are still on just schedules
+ * the next retry, and the disconnect after it strands the client again.)
  */
 export async function endStuckClient(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'end') return;
-  await settlesWithin(client.connect(), timeoutMs);
   client.disconnect();
+  if ((client.status as string) === 'end') return;
+  await settlesWithin(client.connect(), timeoutMs);
+  if ((client.status as string) !== 'end') client.disconnect();
 }
 
 /**

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -181,5 +182,30 @@ describe('stopping the dashboard while its Redis is down', () => {
     expect(await within(exited, 15_000, 'the dashboard to exit')).toBe(0);
     expect(out.match(/dashboard: Redis error: connect ECONNREFUSED/g)).toHaveLength(1);
     expect(out).not.toContain('TCPConnectWrap');
+  });
+});
+
+describe('a CLI worker that cannot finish starting', () => {
+  let rig: Rig | undefined;
+  afterEach(async () => {
+    killAllCliWorkers();
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('stops the worker it already started and exits 1 when its metrics port is taken', async () => {
+    rig = await createRig('metricsport');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const w = startCliWorker(rig, ['--metrics-port', String(port)]);
+      const { code } = await w.exited(15_000);
+      expect(code).toBe(1);
+      expect(w.lines('cannot serve metrics; stopping')).toHaveLength(1);
+      expect(w.logs()).not.toContain('worker started');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

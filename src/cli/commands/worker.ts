@@ -198,16 +198,37 @@ export function workerCommand(program: Command): void {
       worker.once('halted', (h) => requestStop(`halted: ${h.code} ${h.name}`));
       // BullMQ may still be connecting (a Redis restarting, loading its AOF): a stop meanwhile
       // is taken at once, not after it is ready.
+      // It may also fail ("Connection is closed." when Redis restarts just then) while the worker
+      // runs on and reconnects: that is a warning, not the end of the command (which would leave
+      // a worker running that no signal stops).
       const stopFirst = await Promise.race([
-        worker.waitUntilReady().then(() => false),
+        worker.waitUntilReady().then(
+          () => false,
+          (err: Error) => {
+            logger.warn({ err: err.message }, 'BullMQ did not confirm it was ready; it reconnects');
+            return false;
+          },
+        ),
         stopRequested.then(() => true),
       ]);
       let metrics: WorkerMetrics | undefined;
       if (!stopFirst && flags.metricsPort !== undefined) {
         const { WorkerMetrics } = await import('../../worker/metrics.js'); // prom-client on demand
         metrics = new WorkerMetrics(worker);
-        const port = await metrics.listen(flags.metricsPort);
-        logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
+        try {
+          const port = await metrics.listen(flags.metricsPort);
+          logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
+        } catch (err) {
+          // A worker already taking jobs: closed properly, not left running under a dead command.
+          logger.error(
+            { err: (err as Error).message, port: flags.metricsPort },
+            'cannot serve metrics; stopping',
+          );
+          await worker.close();
+          await metrics.close().catch(() => undefined);
+          logger.flush();
+          process.exit(EXIT.failed);
+        }
       }
       if (!stopFirst) {
         logger.info(
