@@ -197,16 +197,18 @@ export function workerCommand(program: Command): void {
       const worker = (started.worker = first);
       worker.once('halted', (h) => requestStop(`halted: ${h.code} ${h.name}`));
       // BullMQ may still be connecting (a Redis restarting, loading its AOF): a stop meanwhile
-      // is taken at once, not after it is ready.
-      // It may also fail ("Connection is closed." when Redis restarts just then) while the worker
-      // runs on and reconnects: that is a warning, not the end of the command (which would leave
-      // a worker running that no signal stops).
+      // is taken at once, not after it is ready. If it fails to start ("Connection is closed."
+      // when Redis restarts just then), its jobs would not complete: the worker is closed and
+      // the command exits 1 for its supervisor to restart it — never left running under a
+      // command that has ended, where no signal would stop it.
       const stopFirst = await Promise.race([
         worker.waitUntilReady().then(
           () => false,
-          (err: Error) => {
-            logger.warn({ err: err.message }, 'BullMQ did not confirm it was ready; it reconnects');
-            return false;
+          async (err: Error) => {
+            logger.error({ err: err.message }, 'BullMQ could not start; stopping');
+            await worker.close();
+            logger.flush();
+            process.exit(EXIT.failed);
           },
         ),
         stopRequested.then(() => true),
