@@ -233,7 +233,7 @@ export async function deleteQueueKeys(
   return n;
 }
 
-/** True if `promise` settles within `ms`. Its timer never holds the process open. */
+/** True if `promise` settles within `ms` (its timer is cleared as soon as it does). */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => {

@@ -9,8 +9,9 @@
  * reproduced here with CLIENT KILL a few ms before SIGTERM, on one Redis and on a cluster).
  *
  * So we wait for BullMQ only as long as it has work to finish: once none of our batches is left,
- * it gets a grace period; after that its blocking connection is ended (endStuckClient) and BullMQ's close
- * goes on to stop its lock and stalled-check timers. Nothing is lost by it: every job has settled.
+ * it gets a grace period; after that its blocking connection is ended (endStuckClient) and
+ * BullMQ's close goes on to stop its lock and stalled-check timers. Nothing is lost by it: every
+ * job has settled.
  */
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
