@@ -122,12 +122,14 @@ export async function retryFailedCampaign(
       // Ended under this version: a finished record. Its failed job, if bull-board still keeps
       // it, goes first; the message then goes back to its campaign's backlog and comes back as a
       // new job with fresh attempts, in its campaign's turn.
-      const fromRecords: number[] = [];
-      for (const [i, [id]] of entries.entries()) {
-        if (records[i] === null) continue;
-        const code = await queue.remove(jobIdOf(id)).catch(() => -1);
-        if (code >= 0) fromRecords.push(id); // removed, or gone already; never one still held
-      }
+      // The removals of a page go out together (ioredis pipelines them): one round trip, not
+      // one per message.
+      const recorded = entries.filter((_, i) => records[i] !== null).map(([id]) => id);
+      const codes = await Promise.all(
+        recorded.map((id) => queue.remove(jobIdOf(id)).catch(() => -1)),
+      );
+      // Removed, or gone already; never one still held.
+      const fromRecords = recorded.filter((_, i) => (codes[i] as number) >= 0);
       retried += (await store.requeueFailed(campaign, fromRecords)).length;
       // Failed under an earlier version (no record): BullMQ retries its job.
       for (const [i, [id, before]] of entries.entries()) {
