@@ -196,20 +196,22 @@ export function workerCommand(program: Command): void {
       }
       const worker = (started.worker = first);
       worker.once('halted', (h) => requestStop(`halted: ${h.code} ${h.name}`));
+      // A worker already taking jobs that cannot finish starting: closed properly and exit 1,
+      // never left running under a command that has ended (where no signal would stop it).
+      const failedStart = async (fields: object, msg: string): Promise<never> => {
+        logger.error(fields, msg);
+        await worker.close();
+        logger.flush();
+        process.exit(EXIT.failed);
+      };
       // BullMQ may still be connecting (a Redis restarting, loading its AOF): a stop meanwhile
       // is taken at once, not after it is ready. If it fails to start ("Connection is closed."
-      // when Redis restarts just then), its jobs would not complete: the worker is closed and
-      // the command exits 1 for its supervisor to restart it — never left running under a
-      // command that has ended, where no signal would stop it.
+      // when Redis restarts just then), its jobs would not complete: it stops, and exits 1 for
+      // its supervisor to restart it.
       const stopFirst = await Promise.race([
         worker.waitUntilReady().then(
           () => false,
-          async (err: Error) => {
-            logger.error({ err: err.message }, 'BullMQ could not start; stopping');
-            await worker.close();
-            logger.flush();
-            process.exit(EXIT.failed);
-          },
+          (err: Error) => failedStart({ err: err.message }, 'BullMQ could not start; stopping'),
         ),
         stopRequested.then(() => true),
       ]);
@@ -221,15 +223,11 @@ export function workerCommand(program: Command): void {
           const port = await metrics.listen(flags.metricsPort);
           logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
         } catch (err) {
-          // A worker already taking jobs: closed properly, not left running under a dead command.
-          logger.error(
+          await metrics.close().catch(() => undefined);
+          await failedStart(
             { err: (err as Error).message, port: flags.metricsPort },
             'cannot serve metrics; stopping',
           );
-          await worker.close();
-          await metrics.close().catch(() => undefined);
-          logger.flush();
-          process.exit(EXIT.failed);
         }
       }
       if (!stopFirst) {
