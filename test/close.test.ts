@@ -8,32 +8,25 @@
  * client that waits 3 s before reconnecting makes the few-ms window of real life certain.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/cli/log.js';
-import { redisAnswers } from '../src/redis.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { createWorker } from '../src/worker/send-worker.js';
 import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { killServers } from './local-cluster.js';
+import { PrivateRedis } from './private-redis.js';
 import { uniqueQueue, waitFor, within } from './helpers.js';
 
 const RECONNECT_AFTER_MS = 3000;
 
-/** A private redis-server on a free-ish port, and its URL. */
-async function privateRedis(): Promise<{ proc: ChildProcess; dir: string; port: number }> {
-  const port = 18_000 + Math.floor(Math.random() * 1000);
-  const dir = mkdtempSync(join(tmpdir(), 'vb-close-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
-  await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`), 'the private redis-server');
-  return { proc, dir, port };
+/** A started private redis-server on a free-ish port. */
+async function privateRedis(): Promise<PrivateRedis> {
+  const r = new PrivateRedis(18_000 + Math.floor(Math.random() * 1000));
+  await r.start();
+  return r;
 }
 
 /** The ids of the server's clients blocked in BZPOPMIN (on a private server: the worker's). */
@@ -57,13 +50,13 @@ async function killClient(port: number, id: string): Promise<void> {
 }
 
 describe('closing a worker whose blocking Redis connection just dropped', () => {
-  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
+  let server: PrivateRedis | undefined;
   let client: Redis | undefined;
   let sandbox: SandboxGateway | undefined;
   afterEach(async () => {
     client?.disconnect();
     await sandbox?.close();
-    if (server) await killServers([server.proc], server.dir);
+    await server?.stop();
     client = sandbox = server = undefined;
   });
 
@@ -116,11 +109,11 @@ describe('closing a worker whose blocking Redis connection just dropped', () => 
 });
 
 describe('stopping a CLI worker while its Redis is down', () => {
-  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
+  let server: PrivateRedis | undefined;
   let rig: Rig | undefined;
   afterEach(async () => {
     killAllCliWorkers();
-    if (server) await killServers([server.proc], server.dir);
+    await server?.stop();
     await rig?.close();
     server = rig = undefined;
   });
@@ -128,13 +121,9 @@ describe('stopping a CLI worker while its Redis is down', () => {
   it('exits 0 soon after the drain deadline instead of waiting for Redis for ever', async () => {
     server = await privateRedis();
     rig = await createRig('redisdown');
-    const w = startCliWorker(
-      rig,
-      ['--shutdown-timeout-ms', '2000'],
-      `redis://127.0.0.1:${server.port}`,
-    );
+    const w = startCliWorker(rig, ['--shutdown-timeout-ms', '2000'], server.url);
     await waitFor(() => w.logs().includes('worker started'), 'the worker to start', 20_000);
-    await killServers([server.proc], server.dir);
+    await server.stop();
     server = undefined;
     await sleep(300);
     w.child.kill('SIGTERM');
@@ -151,11 +140,11 @@ describe('stopping a CLI worker while its Redis is down', () => {
 });
 
 describe('stopping the dashboard while its Redis is down', () => {
-  let server: { proc: ChildProcess; dir: string; port: number } | undefined;
+  let server: PrivateRedis | undefined;
   let child: ChildProcess | undefined;
   afterEach(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
-    if (server) await killServers([server.proc], server.dir);
+    await server?.stop();
     server = child = undefined;
   });
 
@@ -164,7 +153,7 @@ describe('stopping the dashboard while its Redis is down', () => {
     const proc = spawn(process.execPath, [CLI, 'dashboard', '--port', '0'], {
       env: {
         ...process.env,
-        REDIS_URL: `redis://127.0.0.1:${server.port}`,
+        REDIS_URL: server.url,
         VIBER_QUEUE: uniqueQueue('dashdown'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -175,7 +164,7 @@ describe('stopping the dashboard while its Redis is down', () => {
     proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
     await waitFor(() => out.includes('dashboard at http://'), 'the dashboard to start', 20_000);
-    await killServers([server.proc], server.dir);
+    await server.stop();
     server = undefined;
     await sleep(1500); // a few reconnect attempts
     proc.kill('SIGTERM');

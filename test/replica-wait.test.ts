@@ -4,33 +4,19 @@
  * (the primary counts it), but acknowledging nothing. Without WAIT the enqueue would succeed at
  * once; with it, it fails saying the chunk could be lost, and succeeds once the replica thaws.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Producer } from '../src/producer/producer.js';
-import { redisAnswers } from '../src/redis.js';
-import { killServers } from './local-cluster.js';
+import { PrivateRedis } from './private-redis.js';
 import { sampleMessages, uniqueQueue, waitFor } from './helpers.js';
 
 describe('enqueue with a replica (WAIT)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vb-replica-'));
-  const procs: ChildProcess[] = [];
   const base = 19_000 + Math.floor(Math.random() * 900);
-  const primary = `redis://127.0.0.1:${base}`;
-  let replica: ChildProcess;
+  const primary = new PrivateRedis(base);
+  const replica = new PrivateRedis(base + 1, ['--replicaof', '127.0.0.1', String(base)]);
 
   beforeAll(async () => {
-    const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-    procs.push(spawn('redis-server', ['--port', String(base), ...common], { stdio: 'ignore' }));
-    replica = spawn(
-      'redis-server',
-      ['--port', String(base + 1), '--replicaof', '127.0.0.1', String(base), ...common],
-      { stdio: 'ignore' },
-    );
-    procs.push(replica);
-    await waitFor(() => redisAnswers(primary), 'the primary');
+    await primary.start();
+    await replica.start();
     const r = new Redis(base, '127.0.0.1');
     try {
       await waitFor(
@@ -44,28 +30,28 @@ describe('enqueue with a replica (WAIT)', () => {
   }, 30_000);
 
   afterAll(async () => {
-    replica?.kill('SIGCONT');
-    await killServers(procs, dir);
+    await replica.stop();
+    await primary.stop();
   });
 
   it('fails a chunk no replica acknowledged in time, saying so; the same input again completes once it does', async () => {
     const queueName = uniqueQueue('replica');
     const rows = sampleMessages(300, 1);
     const producer = new Producer({
-      connection: primary,
+      connection: primary.url,
       queueName,
       chunkSize: 100,
       waitReplicasTimeoutMs: 500,
     });
     try {
-      replica.kill('SIGSTOP');
+      replica.signal('SIGSTOP');
       await expect(producer.enqueue('c', rows)).rejects.toMatchObject({
         code: 'REDIS_UNAVAILABLE',
         message: expect.stringMatching(
           /enqueue of campaign c stopped after 0 messages: 0 of 1 replica\(s\) acknowledged the chunk within 500 ms: it could be lost in a failover\. Run the same input again/,
         ),
       });
-      replica.kill('SIGCONT');
+      replica.signal('SIGCONT');
       const r = new Redis(base, '127.0.0.1');
       try {
         await waitFor(async () => (await r.wait(1, 100)) === 1, 'the replica to catch up', 20_000);
@@ -84,7 +70,7 @@ describe('enqueue with a replica (WAIT)', () => {
         onReplica.disconnect();
       }
     } finally {
-      replica.kill('SIGCONT');
+      replica.signal('SIGCONT');
       await producer.close();
     }
   });

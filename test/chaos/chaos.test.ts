@@ -100,7 +100,6 @@ describe('the delivery promise under faults', () => {
   afterAll(async () => {
     for (const f of fleets) await f.killAll();
     await redis.stop();
-    redis.removeFiles();
   });
   beforeEach(async () => {
     sandbox = new SandboxGateway({

@@ -1,80 +1,15 @@
 /**
- * The chaos rig: a private Redis with AOF that can be killed and restarted, and a fleet of real
- * `viber-bulk worker` processes under a supervisor that restarts any that exit (as a container
- * restart policy would), so that kill -9 and halts can be thrown at them.
+ * The chaos rig: a private Redis with AOF that can be killed and restarted
+ * (test/private-redis.ts), and a fleet of real `viber-bulk worker` processes under a supervisor
+ * that restarts any that exit (as a container restart policy would), so that kill -9 and halts
+ * can be thrown at them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { redisAnswers } from '../../src/redis.js';
+
+export { PrivateRedis } from '../private-redis.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-export class PrivateRedis {
-  private proc: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 'vb-chaos-redis-'));
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.proc = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        this.dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'everysec',
-        '--save',
-        '',
-        '--maxmemory-policy',
-        'noeviction',
-      ],
-      { stdio: 'ignore' },
-    );
-    for (let i = 0; i < 100; i++) {
-      if (await redisAnswers(this.url)) return;
-      await sleep(50);
-    }
-    throw new Error(`private redis-server on ${this.port} did not start`);
-  }
-
-  /** kill -9: whatever it had written to its AOF is all it keeps. */
-  async kill9(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((resolve) => p.once('exit', resolve));
-    p.kill('SIGKILL');
-    await exited;
-  }
-
-  async restart(downMs: number): Promise<void> {
-    await this.kill9();
-    await sleep(downMs);
-    await this.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.kill9();
-  }
-
-  /** Its data folder (AOF), once it is stopped. */
-  removeFiles(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 interface Member {
   proc: ChildProcess;
