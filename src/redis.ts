@@ -204,6 +204,25 @@ export async function redisAnswers(url: string): Promise<boolean> {
 }
 
 /**
+ * The keys of a queue (BullMQ's and the campaign store's), a SCAN page at a time, each with the
+ * node that holds it: a cluster has no cluster-wide SCAN, so each master is scanned (a queue
+ * lives on one).
+ */
+export async function* queueKeyPages(
+  client: RedisClient,
+  connection: string,
+  queueName: string,
+  prefix?: string,
+): AsyncGenerator<[node: Redis, keys: string[]]> {
+  const match = `${queuePrefix(connection, queueName, prefix)}:${queueName}:*`;
+  for (const node of client instanceof Cluster ? client.nodes('master') : [client]) {
+    for await (const keys of node.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) yield [node, keys];
+    }
+  }
+}
+
+/**
  * Removes every key of a queue: BullMQ's (jobs, lists, events) and the campaign store's. BullMQ's
  * `obliterate()` leaves the latter. Returns how many keys went.
  */
@@ -214,18 +233,12 @@ export async function deleteQueueKeys(
 ): Promise<number> {
   const r = clientFor(url, 'worker');
   r.on('error', () => {});
-  const match = `${queuePrefix(url, queueName, prefix)}:${queueName}:*`;
   let n = 0;
   try {
     await r.connect();
-    // A cluster has no cluster-wide SCAN: each master is scanned (a queue lives on one).
-    const nodes = r instanceof Cluster ? r.nodes('master') : [r];
-    for (const node of nodes) {
-      const stream = node.scanStream({ match, count: 1000 });
-      for await (const keys of stream as AsyncIterable<string[]>) {
-        // One slot per queue in a cluster, so one UNLINK may take them all.
-        if (keys.length > 0) n += await node.unlink(...keys);
-      }
+    // One slot per queue in a cluster, so one UNLINK may take a page.
+    for await (const [node, keys] of queueKeyPages(r, url, queueName, prefix)) {
+      n += await node.unlink(...keys);
     }
   } finally {
     r.disconnect();

@@ -1,10 +1,9 @@
 /** Shared by the integration tests: unique queue names, cleanup, polling, sample messages. */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clientFor, deleteQueueKeys, queuePrefix, type RedisClient } from '../src/redis.js';
+import { clientFor, deleteQueueKeys, queueKeyPages, type RedisClient } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
 import type { Queue } from 'bullmq';
-import { Cluster } from 'ioredis';
 import type { SendJobData } from '../src/job.js';
 import { pino } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
@@ -44,13 +43,9 @@ export function uniqueQueue(tag = 't'): string {
 /** Every key of a queue on TEST_REDIS (every master of a cluster scanned), sorted. */
 export async function queueKeys(queueName: string): Promise<string[]> {
   const r = await testRedis();
-  const match = `${queuePrefix(TEST_REDIS, queueName, undefined)}:${queueName}:*`;
   try {
     const out: string[] = [];
-    for (const node of r instanceof Cluster ? r.nodes('master') : [r]) {
-      for await (const keys of node.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>)
-        out.push(...keys);
-    }
+    for await (const [, keys] of queueKeyPages(r, TEST_REDIS, queueName)) out.push(...keys);
     return out.sort();
   } finally {
     r.disconnect();
