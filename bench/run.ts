@@ -32,7 +32,7 @@ import {
 import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
 import { benchCapacity } from './capacity.js';
 import { benchTiming } from './timing.js';
-import { benchTracking } from './tracking.js';
+import { benchLookups, benchTracking } from './tracking.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
 const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
@@ -314,7 +314,7 @@ async function benchMemory(): Promise<void> {
 
 async function main(): Promise<void> {
   const which = (
-    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,capacity,memory'
+    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,capacity,memory,lookups'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
@@ -351,6 +351,12 @@ async function main(): Promise<void> {
       },
     ],
     ['memory', benchMemory],
+    [
+      'lookups',
+      async () => {
+        rows.push(await benchLookups({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q }));
+      },
+    ],
   ];
   for (const [name, fn] of steps) {
     if (!which.includes(name)) continue;

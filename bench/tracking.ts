@@ -55,6 +55,73 @@ export const TRACK_FLAGS = [
   '50',
 ];
 
+/**
+ * Row 6f: `<status>` lookups per delivered, never-read message over its whole tracking life, with
+ * the four tracking defaults all divided by `scale` (a bench cannot wait a day's read window):
+ * every message is delivered 0.2–2 s (scaled alike) after acceptance and never read.
+ */
+export async function benchLookups(b: TrackingBench, scale = 1800): Promise<Row> {
+  const flag = (ms: number): string => String(Math.max(1, Math.round(ms / scale)));
+  const sandbox = new SandboxGateway({
+    apiKey: b.key,
+    keepMessages: false,
+    delivery: {
+      outcomes: { 102: 1 },
+      delayMs: [Math.round(200_000 / scale), Math.round(2_000_000 / scale)],
+      readShare: 0,
+      readDelayMs: [0, 0],
+      seed: 1,
+    },
+  });
+  await sandbox.start();
+  const n = Math.min(b.n, 10_000);
+  const queue = b.queue('lookups');
+  await enqueueOurs(queue, n);
+  const started = performance.now();
+  const child = run(
+    CLI,
+    [
+      'worker',
+      '--track-after-ms',
+      flag(60_000),
+      '--track-max-interval-ms',
+      flag(1_800_000),
+      '--track-for-ms',
+      flag(72 * 3_600_000),
+      '--read-window-ms',
+      flag(24 * 3_600_000),
+      '--track-rate',
+      '1000',
+    ],
+    { VIBER_QUEUE: queue, ALPHASMS_URL: sandbox.url, ALPHASMS_API_KEY: b.key },
+  );
+  await until(
+    async () => (await completedCount(queue, b.redis)) >= n,
+    `${queue} sent`,
+    600_000,
+    100,
+  );
+  await until(
+    async () => (await trackingCount(b.redis, queue)) === 0,
+    `${queue} tracked`,
+    600_000,
+    200,
+  );
+  const trackedS = (performance.now() - started) / 1000;
+  const perMessage = sandbox.stats.statusLookups / n;
+  await stop(child);
+  await sandbox.close();
+  await dropQueue(queue);
+  return {
+    what: `6f. \`<status>\` lookups per delivered, never-read message (${fmt(n)} messages), the four tracking defaults divided by ${fmt(scale)} (read window ${fmt((24 * 3600) / scale)} s)`,
+    ours: `${fmt(perMessage, 2)} lookups (${fmt(sandbox.stats.statusRequests)} requests), tracking over after ${fmt(trackedS, 1)} s`,
+    baseline: '—',
+    ratio: '—',
+    target: '≤ 12',
+    ok: perMessage <= 12,
+  };
+}
+
 async function trackingCount(redis: Redis, queue: string): Promise<number> {
   return Number((await redis.hget(`bull:${queue}:vb:c:bench:counts`, 'tracking')) ?? 0);
 }

@@ -317,6 +317,7 @@ describe('the viber-bulk command', () => {
       'deliveryCode',
       'delivery',
       'deliveredAt',
+      'readAt',
     ]);
     const seven = rows.find((r) => r['id'] === 7);
     expect(seven).toEqual({
@@ -331,6 +332,7 @@ describe('the viber-bulk command', () => {
       deliveryCode: null,
       delivery: null,
       deliveredAt: null,
+      readAt: null,
     });
     // The number as sent: rewritten to international form at enqueue.
     expect(rows.find((r) => r['id'] === 8)).toMatchObject({
@@ -351,7 +353,7 @@ describe('the viber-bulk command', () => {
     const csv = await cli(['results', '--campaign', 'run', '--format', 'csv'], env);
     const csvLines = csv.stdout.trim().split('\n');
     expect(csvLines[0]).toBe(
-      'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt',
+      'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt,readAt',
     );
     expect(csvLines).toHaveLength(61);
 

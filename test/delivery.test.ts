@@ -6,7 +6,7 @@ import {
   trackStep,
   type TrackingSettings,
 } from '../src/tracking/delivery.js';
-import { fateOf, parseOutcomes, parseRange, statusAt } from '../src/sandbox/delivery.js';
+import { fateOf, parseOutcomes, parseRange, statusAt, type Fate } from '../src/sandbox/delivery.js';
 import type { StatusResult } from '../src/xml/parse.js';
 
 const S: TrackingSettings = {
@@ -74,6 +74,62 @@ describe('what a <status> answer means for a tracked message (pure)', () => {
     const noWindow = trackStep(info, status(102), T0 + 60_000, { ...S, readWindowMs: 0 });
     expect(noWindow.info).toBeUndefined();
     expect(noWindow.deltas).toEqual({ 'dcode:102': 1, delivered: 1, tracking: -1 });
+  });
+
+  /** Asks about one message as the tracker would, answering from the sandbox's fate of it. */
+  function followToTheEnd(fate: Fate, settings: TrackingSettings) {
+    let i = startInfo('c', T0);
+    let now = T0 + settings.trackAfterMs;
+    const asked: number[] = [];
+    for (;;) {
+      asked.push(now);
+      const { code, dateCompleted } = statusAt(fate, T0, now);
+      const step = trackStep(i, status(code, dateCompleted), now, settings);
+      if (!step.info) return { asked, last: step };
+      expect(step.dueAt).toBeGreaterThan(now);
+      now = step.dueAt;
+      i = step.info;
+    }
+  }
+
+  it('asks a delivered, never-read message at most 12 times, and watches it to the end of the read window', () => {
+    const scales = [1, 1 / 60, 1 / 3600];
+    for (const scale of scales) {
+      const s: TrackingSettings = {
+        trackAfterMs: S.trackAfterMs * scale,
+        trackMaxIntervalMs: S.trackMaxIntervalMs * scale,
+        trackForMs: S.trackForMs * scale,
+        readWindowMs: S.readWindowMs * scale,
+      };
+      // Delivered anywhere from at once to 3 minutes (scaled) after acceptance.
+      for (const delay of [0, 10_000, 59_000, 61_000, 100_000, 180_000]) {
+        const finalAt = T0 + Math.round(delay * scale);
+        const { asked, last } = followToTheEnd({ finalCode: 102, finalAt, readAt: undefined }, s);
+        expect(asked.length).toBeLessThanOrEqual(12);
+        // Still watching until the window ends: the last question is at (or after) its end.
+        const deliveredAt = Date.parse(last.record.deliveredAt!);
+        expect(asked[asked.length - 1]).toBeGreaterThanOrEqual(deliveredAt + s.readWindowMs);
+        expect(asked[asked.length - 2]).toBeLessThan(deliveredAt + s.readWindowMs);
+        expect(last.record.state).toBe('done');
+      }
+    }
+  });
+
+  it('sees a read at the first question after it, dated by the gateway', () => {
+    const deliveredAt = T0 + 30_000;
+    for (const after of [2 * 60_000, 5 * 60_000, 3 * 3_600_000, 23 * 3_600_000]) {
+      const readAt = deliveredAt + after;
+      const { asked, last } = followToTheEnd({ finalCode: 102, finalAt: deliveredAt, readAt }, S);
+      expect(last.record).toMatchObject({ state: 'read', readAt: new Date(readAt).toISOString() });
+      // The question before the last still heard 102: the read was seen at the first chance.
+      expect(asked[asked.length - 2]).toBeLessThan(readAt);
+      expect(asked[asked.length - 1]).toBeGreaterThanOrEqual(readAt);
+      // Questions come no sparser than 4x the delivery's age: the read is placed within that.
+      const before = asked[asked.length - 2]! - deliveredAt;
+      expect(asked[asked.length - 1]! - deliveredAt).toBeLessThanOrEqual(
+        Math.max(4 * before, S.trackAfterMs),
+      );
+    }
   });
 
   it('counts READ without DELIVERED first as delivered and read', () => {

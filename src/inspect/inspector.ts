@@ -53,6 +53,8 @@ export interface MessageResult {
   delivery: string | null;
   /** When it was delivered, ISO; null if it was not (yet). */
   deliveredAt: string | null;
+  /** When it was read, ISO, as the gateway dated the READ; null if unread or undated. */
+  readAt: string | null;
 }
 
 // BullMQ keeps attemptsMade in the job hash as `atm`.
@@ -156,6 +158,7 @@ export class Inspector {
         deliveryCode: job?.delivery?.code ?? null,
         delivery: job?.delivery?.name ?? null,
         deliveredAt: job?.delivery?.deliveredAt ?? null,
+        readAt: job?.delivery?.readAt ?? null,
       };
     });
   }

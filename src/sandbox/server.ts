@@ -101,6 +101,8 @@ export interface SandboxStats {
   requests: number;
   sendPackages: number;
   statusRequests: number;
+  /** Ids asked about in `<status>` requests, all requests together. */
+  statusLookups: number;
   messages: number;
   /** Every acceptance it made: with `dedupe: false`, a second acceptance of an id counts again. */
   accepted: number;
@@ -134,6 +136,7 @@ export class SandboxGateway {
     requests: 0,
     sendPackages: 0,
     statusRequests: 0,
+    statusLookups: 0,
     messages: 0,
     accepted: 0,
     duplicates: 0,
@@ -297,6 +300,7 @@ export class SandboxGateway {
     }
     if (pkg.status.length > 0) {
       this.stats.statusRequests++;
+      this.stats.statusLookups += pkg.status.length;
       parts.status = pkg.status.map((s) => {
         const hit = s.id !== undefined ? this.accepted.get(Number(s.id)) : this.byMsgId(s.smsId);
         if (!hit) return { id: s.id, smsId: 0, code: 201 };

@@ -10,7 +10,15 @@
  *   tracking --horizon (trackForMs after acceptance) passed--> unknown (done)
  *   on the way (1, 100, 101, 106, 107, 110), a code the docs do not list, or no answer for it:
  *   stays tracking, asked again after an interval that doubles from trackAfterMs up to
- *   trackMaxIntervalMs, never past the horizon or the end of the read window.
+ *   trackMaxIntervalMs, never past the horizon.
+ *
+ * The read watch is spaced by the delivery's age, not by trackMaxIntervalMs: a delivered message is
+ * asked when it is trackAfterMs × 4^k old (1 min, 4 min, 16 min, 64 min, 4.3 h, 17 h with the
+ * defaults) and once more at the end of the read window — 7 questions for a day's window where a
+ * 30-minute spacing would take 48. Reads cluster soon after delivery, where the questions are
+ * dense. The read time itself is the 116's date_completed when the gateway gives one (the record's
+ * readAt); without it, the read happened before checkedAt and after the question before that one,
+ * which a delivered message's schedule puts at most 3/4 of its age since delivery earlier.
  *
  * Campaign counts move with it (fields of the campaign's counts hash, see DELIVERY_FIELDS):
  * `tracking` while tracked; `delivered` (102 or 116, once), `read` (116), `undelivered`, `unknown`
@@ -64,6 +72,8 @@ export interface DeliveryRecord {
   completedAt: string | null;
   /** When it was delivered, ISO (from date_completed of 102/116, else when we learnt it). */
   deliveredAt: string | null;
+  /** When it was read, ISO: the 116's date_completed; null before a read or without that date. */
+  readAt: string | null;
   smsCount: number | null;
   /** When we last asked the gateway, ISO. */
   checkedAt: string;
@@ -153,19 +163,36 @@ export function trackStep(
     dateCompleted: status?.dateCompleted ?? null,
     completedAt: iso(completed),
     deliveredAt: iso(deliveredAt),
+    readAt: code === READ ? iso(completed) : null,
     smsCount: status?.smsCount ?? null,
     checkedAt: new Date(now).toISOString(),
   };
   if (done) return { info: undefined, dueAt: 0, record, deltas };
+  if (deliveredAt !== undefined) {
+    const dueAt = Math.max(now + 1, readWatchDue(deliveredAt, now, s));
+    return { info: { ...info, intervalMs: dueAt - now, code, deliveredAt }, dueAt, record, deltas };
+  }
   const intervalMs = Math.min(
     info.intervalMs === 0 ? s.trackAfterMs : info.intervalMs * 2,
     s.trackMaxIntervalMs,
   );
-  // Never past the moment that ends tracking: the horizon, or the read window.
-  const end =
-    deliveredAt === undefined ? info.acceptedAt + s.trackForMs : deliveredAt + s.readWindowMs;
-  const dueAt = Math.max(now + 1, Math.min(now + intervalMs, end));
+  // Never past the horizon, the moment that ends tracking of a message on its way.
+  const dueAt = Math.max(now + 1, Math.min(now + intervalMs, info.acceptedAt + s.trackForMs));
   return { info: { ...info, intervalMs, code, deliveredAt }, dueAt, record, deltas };
+}
+
+/** How much older a delivered message is at each question of the read watch than at the last. */
+export const READ_WATCH_FACTOR = 4;
+
+/**
+ * The next question of a delivered message's read watch: the first age trackAfterMs × 4^k past
+ * `now`, or the end of the read window, whichever is sooner.
+ */
+export function readWatchDue(deliveredAt: number, now: number, s: TrackingSettings): number {
+  const end = deliveredAt + s.readWindowMs;
+  let age = s.trackAfterMs;
+  while (deliveredAt + age <= now && deliveredAt + age < end) age *= READ_WATCH_FACTOR;
+  return Math.min(deliveredAt + age, end);
 }
 
 /** `campaign \t acceptedAt \t intervalMs \t code \t deliveredAt`: ~40 bytes a tracked message. */

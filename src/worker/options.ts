@@ -108,12 +108,13 @@ export interface SendWorkerOptions {
   track?: boolean;
   /**
    * First `<status>` question this long after acceptance, ms; later ones twice as far apart each
-   * time, up to `trackMaxIntervalMs`.
+   * time, up to `trackMaxIntervalMs`. A delivered message is asked again when it is this × 4^k old.
    * @defaultValue 60000
    */
   trackAfterMs?: number;
   /**
-   * Longest interval between two questions about one message, ms.
+   * Longest interval between two questions about a message on its way (not yet final), ms. The
+   * read watch of a delivered message is spaced by its age instead (src/tracking/delivery.ts).
    * @defaultValue 1800000 (30 min)
    */
   trackMaxIntervalMs?: number;
@@ -124,7 +125,8 @@ export interface SendWorkerOptions {
    */
   trackForMs?: number;
   /**
-   * Watch a delivered message for 116 READ this long after delivery, ms; 0: not at all.
+   * Watch a delivered message for 116 READ this long after delivery, ms; 0: not at all. It is
+   * asked at ages `trackAfterMs` × 4^k and once at the window's end (7 questions for 24 h).
    * @defaultValue 86400000 (24 h)
    */
   readWindowMs?: number;

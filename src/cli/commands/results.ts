@@ -16,6 +16,7 @@ const COLUMNS = [
   'deliveryCode',
   'delivery',
   'deliveredAt',
+  'readAt',
 ] as const;
 
 export function resultsCommand(program: Command): void {

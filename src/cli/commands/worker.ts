@@ -81,7 +81,7 @@ export function workerCommand(program: Command): void {
     )
     .option(
       '--track-max-interval-ms <n>',
-      'longest interval between two questions about a message (they double until then)',
+      'longest interval between two questions about a message on its way (they double until then)',
       intArg(1, 86_400_000),
       1_800_000,
     )
@@ -93,7 +93,7 @@ export function workerCommand(program: Command): void {
     )
     .option(
       '--read-window-ms <n>',
-      'watch a delivered message for 116 READ this long (0: not at all)',
+      'watch a delivered message for 116 READ this long, asked at 4x its age each time (0: not at all)',
       intArg(0, 30 * 86_400_000),
       24 * 3_600_000,
     )
