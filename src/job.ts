@@ -66,7 +66,7 @@ export const HELD_UNTIL = Date.UTC(2038, 0, 1);
 
 /**
  * Completed BullMQ jobs kept (the newest), and failed ones likewise, for bull-board: each
- * message's finished record is kept in `vb:done` (src/tracking/scripts.ts SETTLE_LUA) and the
+ * message's finished record is kept in `vb:done` (src/commands/settle-5.lua) and the
  * job is removed past these.
  */
 export const KEEP_COMPLETED_JOBS = 1000;

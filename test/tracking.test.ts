@@ -9,7 +9,7 @@ import { CampaignStore } from '../src/campaign/store.js';
 import type { RedisClient } from '../src/redis.js';
 import type { SendJobData, SendJobResult } from '../src/job.js';
 import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
-import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA } from '../src/tracking/scripts.js';
+import { script } from '../src/commands/index.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
@@ -24,7 +24,7 @@ const SIM: DeliverySimulation = {
 };
 
 /**
- * Records one status answer for message 1 of campaign c as a worker would (TRACK_RECORD_LUA),
+ * Records one status answer for message 1 of campaign c as a worker would (trackRecord-2.lua),
  * ending its tracking: `record` is its delivery record, `deltas` the count changes.
  */
 async function endTracking(
@@ -34,7 +34,7 @@ async function endTracking(
   record: string,
   deltas: string,
 ): Promise<void> {
-  redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+  redis.defineCommand('record', { numberOfKeys: 2, lua: script('trackRecord').lua });
   await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
     `${base}vb:track`,
     `${base}vb:trk`,
@@ -268,8 +268,8 @@ describe('delivery tracking', () => {
     const base = rig.queue.toKey('');
     const redis = await testRedis();
     try {
-      redis.defineCommand('claim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
-      redis.defineCommand('record', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
+      redis.defineCommand('claim', { numberOfKeys: 2, lua: script('trackClaim').lua });
+      redis.defineCommand('record', { numberOfKeys: 2, lua: script('trackRecord').lua });
       const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '7', info);

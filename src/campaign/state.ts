@@ -10,11 +10,11 @@
  *   x        cancelled: its campaign was cancelled before it was sent
  *   e        expired: its campaign's deadline (`expires`) passed before it was sent
  *
- * The producer writes the initial `w` in the same Lua call that queues the message (ENQUEUE_LUA);
+ * The producer writes the initial `w` in the same Lua call that queues the message (src/commands/enqueue-7.lua);
  * the dispatcher ends still-queued messages of cancelled (x) and expired (e) campaigns; the worker moves
- * messages on, a Lua call per batch and step (ACTIVATE_LUA refuses p/x, PARK_LUA parks only while
- * the campaign is paused, TRANSITION_LUA for outcomes); campaign controls (controls.ts) move
- * w/d ⇄ p, w/d/p → x and f → w through TRANSITION_LUA. Every script keeps the counts in step.
+ * messages on, a Lua call per batch and step (activate-5.lua refuses p/x, park-5.lua parks only while
+ * the campaign is paused, settle-5.lua and transition-2.lua for outcomes); campaign controls (controls.ts) move
+ * w/d ⇄ p, w/d/p → x and f → w through transition-2.lua. Every script keeps the counts in step.
  */
 export type StateName =
   'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled' | 'expired';

@@ -1,21 +1,12 @@
 /**
  * The campaign store: per-campaign message states and counts kept beside BullMQ's own keys, so that
  * a campaign's counts by state and by status code are read in O(1) and an id is claimed once per
- * queue. All writes go through two Lua scripts (scripts.ts); reads are plain hash reads.
+ * queue. All writes go through Lua scripts (src/commands); reads are plain hash reads.
  */
 import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
-import { SETTLE_LUA } from '../tracking/scripts.js';
-import { BACKLOG_LUA, SET_GATE_LUA } from '../dispatch/scripts.js';
+import { defineCommands } from '../commands/index.js';
 import { sharedKey } from './shared.js';
-import {
-  ACTIVATE_LUA,
-  ENQUEUE_LUA,
-  REQUEUE_LUA,
-  HELD_LUA,
-  PARK_LUA,
-  TRANSITION_LUA,
-} from './scripts.js';
 import {
   DEFAULT_TIMING,
   gateOf,
@@ -39,7 +30,7 @@ export const queuedKey = (base: string): string => `${base}vb:msg`;
 
 /**
  * `<prefix>vb:done`: id → finished record of each completed message (its job data, `result`,
- * `delivery`): what results read, kept when workers remove the completed job (SETTLE_LUA).
+ * `delivery`): what results read, kept when workers remove the completed job (settle-5.lua).
  */
 export const doneKey = (base: string): string => `${base}vb:done`;
 
@@ -121,7 +112,7 @@ interface StoreCommands {
   vbSetGate(...args: (string | number)[]): Promise<number>;
 }
 
-/** Why a campaign's messages are held back: see HELD_LETTER in scripts.ts. */
+/** Why a campaign's messages are held back: see src/commands/includes/heldLetter.lua. */
 export type HeldLetter = 'p' | 'x' | 'e' | 's';
 
 export class CampaignStore {
@@ -135,18 +126,7 @@ export class CampaignStore {
     redis: RedisClient,
     private readonly base: string,
   ) {
-    const r = redis as RedisClient & Partial<StoreCommands>;
-    if (typeof r.vbEnqueue !== 'function') {
-      redis.defineCommand('vbEnqueue', { numberOfKeys: 7, lua: ENQUEUE_LUA });
-      redis.defineCommand('vbRequeue', { numberOfKeys: 6, lua: REQUEUE_LUA });
-      redis.defineCommand('vbTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
-      redis.defineCommand('vbActivate', { numberOfKeys: 5, lua: ACTIVATE_LUA });
-      redis.defineCommand('vbHeld', { numberOfKeys: 5, lua: HELD_LUA });
-      redis.defineCommand('vbPark', { numberOfKeys: 5, lua: PARK_LUA });
-      redis.defineCommand('vbBacklog', { numberOfKeys: 2, lua: BACKLOG_LUA });
-      redis.defineCommand('vbSetGate', { numberOfKeys: 2, lua: SET_GATE_LUA });
-      redis.defineCommand('vbSettle', { numberOfKeys: 5, lua: SETTLE_LUA });
-    }
+    defineCommands(redis);
     this.redis = redis as RedisClient & StoreCommands;
   }
 
@@ -545,7 +525,7 @@ export class CampaignStore {
   }
 }
 
-/** A record's end as SETTLE_LUA splices it into the job data: `"result":{…}` or `"failed":{…}`. */
+/** A record's end as settle-5.lua splices it into the job data: `"result":{…}` or `"failed":{…}`. */
 function endFragment(end: MessageEnd): string {
   return 'result' in end
     ? `"result":${JSON.stringify(end.result)}`

@@ -10,7 +10,8 @@ import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import { doneKey, jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
 import { unsentReason } from '../campaign/state.js';
-import { DISPATCH_LUA } from './scripts.js';
+import { defineCommands } from '../commands/index.js';
+import { SEND_JOB_NAME } from '../job.js';
 
 /** unsentReason() of each end, split around the campaign's name, for the sweep's records. */
 const UNSENT_REASONS = (['cancelled', 'expired'] as const).flatMap((how) =>
@@ -50,10 +51,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
   ) {
-    const r = redis as RedisClient & Partial<DispatchCommand>;
-    if (typeof r.vbDispatch !== 'function') {
-      redis.defineCommand('vbDispatch', { numberOfKeys: 14, lua: DISPATCH_LUA });
-    }
+    defineCommands(redis);
     this.redis = redis as RedisClient & DispatchCommand;
   }
 
@@ -80,6 +78,7 @@ export class Dispatcher {
       this.options.chunk,
       this.options.sweep,
       ...UNSENT_REASONS,
+      SEND_JOB_NAME,
     );
     const [released, swept, ...closed] = out;
     for (const c of closed) {

@@ -1,7 +1,7 @@
 /**
  * The delivery tracker: a loop in every worker process that asks the gateway `<status>` about
  * accepted messages until their fate is known (delivery.ts decides what an answer means), shared
- * by all workers of a queue through the schedule in Redis (scripts.ts).
+ * by all workers of a queue through the schedule in Redis (src/commands/track*.lua).
  *
  * One round: claim up to `batchSize` due ids (a lease: nobody else asks about them meanwhile) →
  * wait for a status slot (its own rate, `rate` requests/s for the whole queue) and for any 212
@@ -26,7 +26,7 @@ import { classify } from '../xml/codes.js';
 import type { StatusResult } from '../xml/parse.js';
 import type { RateLimiter } from '../worker/rate-limiter.js';
 import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
-import { TRACK_CLAIM_LUA, TRACK_RECORD_LUA, TRACK_RELEASE_LUA } from './scripts.js';
+import { defineCommands } from '../commands/index.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -87,12 +87,7 @@ export class Tracker {
     /** How long a claimed id stays with this worker before any worker may take it, ms. */
     private readonly leaseMs: number,
   ) {
-    const r = redis as RedisClient & Partial<TrackCommands>;
-    if (typeof r.vbTrackClaim !== 'function') {
-      redis.defineCommand('vbTrackClaim', { numberOfKeys: 2, lua: TRACK_CLAIM_LUA });
-      redis.defineCommand('vbTrackRecord', { numberOfKeys: 2, lua: TRACK_RECORD_LUA });
-      redis.defineCommand('vbTrackRelease', { numberOfKeys: 2, lua: TRACK_RELEASE_LUA });
-    }
+    defineCommands(redis);
     this.redis = redis as RedisClient & TrackCommands;
   }
 

@@ -1,0 +1,82 @@
+--[[
+  Enqueues messages for a campaign in one step: dedupe by id, state, counts, and each message's
+  job data kept in the queue's queued-message hash until the dispatcher releases it (only then
+  does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
+  ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
+  its queued data, its job key (job id m<id>) or its finished record is the proof.
+
+  KEYS[1] state hash      id -> state (this campaign's)
+  KEYS[2] counts hash     total, waiting, ... (this campaign's)
+  KEYS[3] campaigns zset  campaign -> when first enqueued (µs, Redis's clock; see below)
+  KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
+  KEYS[5] ready set       campaigns with a backlog
+  KEYS[6] queued hash     id -> job data JSON, until released
+  KEYS[7] finished hash   id -> finished record (its job may be removed)
+  ARGV[1] campaign
+  ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
+  ARGV[3..] pairs: id, job data JSON
+
+  Returns one number per id:
+    0 new: queued now, state w, counted
+    1 reclaimed: this campaign claimed it before but neither its data nor its job exists (an
+      earlier version's producer stopped between its claim and its add): queued again, already
+      counted
+    2 duplicate: already queued (by this campaign or another)
+    3 duplicate within this call
+]]
+local jobPrefix = ARGV[2]
+local out = {}
+local backlog = {}
+local stored = {}
+local seen = {}
+local fresh = 0
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local r
+  if seen[id] then
+    r = 3
+  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('EXISTS', jobPrefix .. id) == 1
+    or redis.call('HEXISTS', KEYS[7], id) == 1 then
+    r = 2
+  elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
+    fresh = fresh + 1
+    r = 0
+  elseif redis.call('HGET', KEYS[1], id) == 'w' then
+    r = 1
+  else
+    r = 2
+  end
+  seen[id] = true
+  out[#out + 1] = r
+  if r < 2 then
+    backlog[#backlog + 1] = id
+    stored[#stored + 1] = id
+    stored[#stored + 1] = ARGV[i + 1]
+  end
+end
+-- In slices: Lua's unpack() fails past ~8,000 values, and a chunk may be 100,000 messages.
+local function inSlices(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+if #backlog > 0 then
+  inSlices('HSET', KEYS[6], stored)
+  inSlices('RPUSH', KEYS[4], backlog)
+  redis.call('SADD', KEYS[5], ARGV[1])
+end
+if fresh > 0 then
+  redis.call('HINCRBY', KEYS[2], 'total', fresh)
+  redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
+  redis.call('HDEL', KEYS[2], 'finishedAt')
+end
+-- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
+-- are first enqueued within the same clock tick (scores in ms before this version sort first).
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  local t = redis.call('TIME')
+  local at = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
+  if last then at = math.max(at, tonumber(last) + 1) end
+  redis.call('ZADD', KEYS[3], at, ARGV[1])
+end
+return out

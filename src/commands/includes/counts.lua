@@ -1,0 +1,38 @@
+--[[
+  Count bookkeeping of a campaign's counts hash: bump() per message, flush(countsKey) once per
+  campaign at the end of a script. Changes are summed here and written once per field: a batch of
+  50 moving from active to completed is 3 HINCRBYs, not 150.
+]]
+local stateNames = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
+  p = 'paused', x = 'cancelled', e = 'expired' }
+
+local delta = {}
+local function bump(st, by)
+  local name = stateNames[string.sub(st, 1, 1)]
+  delta[name] = (delta[name] or 0) + by
+  local code = string.sub(st, 3)
+  if code ~= '' then
+    local field = 'code:' .. code
+    delta[field] = (delta[field] or 0) + by
+  end
+end
+
+local function flush(countsKey)
+  for field, by in pairs(delta) do
+    if by ~= 0 then redis.call('HINCRBY', countsKey, field, by) end
+  end
+  delta = {}
+  -- When the campaign's last message left waiting/active/delayed/paused (purge --older-than and
+  -- --keep-finished read it); cleared when one comes back (retry-failed, resume).
+  local open = 0
+  for _, v in ipairs(redis.call('HMGET', countsKey, 'waiting', 'active', 'delayed', 'paused')) do
+    open = open + (tonumber(v) or 0)
+  end
+  if open == 0 then
+    local t = redis.call('TIME')
+    redis.call('HSETNX', countsKey, 'finishedAt',
+      tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  else
+    redis.call('HDEL', countsKey, 'finishedAt')
+  end
+end

@@ -1,0 +1,32 @@
+--[[
+  Queues failed messages again from their finished records (retry-failed): each goes back to its
+  campaign's backlog as queued data, its record's end dropped, its state w — so the dispatcher
+  releases it as a new job with fresh attempts, in its campaign's turn. Only messages still failed
+  move (a worker or another operator may have moved one meanwhile). The caller removes any BullMQ
+  job they still have first.
+
+  KEYS[1] state hash, KEYS[2] counts hash, KEYS[3] finished records hash, KEYS[4] queued hash,
+  KEYS[5] backlog list, KEYS[6] ready set
+  ARGV[1] campaign, ARGV[2..] ids
+  Returns the ids queued again.
+]]
+--- @include "includes/counts"
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local old = redis.call('HGET', KEYS[1], id)
+  local rec = old and string.sub(old, 1, 1) == 'f' and redis.call('HGET', KEYS[3], id)
+  local cut = rec and string.find(rec, ',"failed":', 1, true)
+  if cut then
+    redis.call('HSET', KEYS[4], id, string.sub(rec, 1, cut - 1) .. '}')
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('HSET', KEYS[1], id, 'w')
+    bump(old, -1)
+    bump('w', 1)
+    redis.call('RPUSH', KEYS[5], id)
+    out[#out + 1] = id
+  end
+end
+if #out > 0 then redis.call('SADD', KEYS[6], ARGV[1]) end
+flush(KEYS[2])
+return out

@@ -1,0 +1,29 @@
+--[[
+  Moves messages of one campaign to new states and keeps the campaign's counts in step, so that
+  counts are read in O(1). Idempotent: a message already in the target state is left alone, so a
+  batch re-run after a crash counts once.
+
+  KEYS[1] state hash   id -> state (see state.ts for the encoding)
+  KEYS[2] counts hash  waiting, active, delayed, completed, failed, paused, cancelled, code:<n>
+  ARGV[1] 'only-from' prefix: letters of the states a message may leave ('' = any), e.g. 'wd'
+  ARGV[2..] pairs: id, new state
+
+  Returns the ids whose state changed.
+]]
+--- @include "includes/counts"
+local from = ARGV[1]
+local changed = {}
+for i = 2, #ARGV, 2 do
+  local id, new = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[1], id)
+  -- A message the producer never claimed is not ours to count; 'from' guards operator actions
+  -- against a worker that moved the message meanwhile.
+  if old and old ~= new and (from == '' or string.find(from, string.sub(old, 1, 1), 1, true)) then
+    redis.call('HSET', KEYS[1], id, new)
+    bump(old, -1)
+    bump(new, 1)
+    changed[#changed + 1] = id
+  end
+end
+flush(KEYS[2])
+return changed
