@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { script } from '../src/commands/index.js';
+import { expand, script } from '../src/commands/index.js';
 import { testRedis } from './helpers.js';
 
 const DIR = new URL('../src/commands/', import.meta.url);
@@ -29,6 +29,15 @@ describe('the Lua scripts (src/commands)', () => {
     expect(lua.match(/local function heldLetter/g)).toHaveLength(1);
     expect(lua.match(/local function bump/g)).toHaveLength(1);
     expect(script('activate')).toMatchObject({ command: 'vbActivate', numberOfKeys: 5 });
+    // heldLetter includes gateOf, and so does the host: one copy.
+    const both = expand('--- @include "heldLetter"\n--- @include "includes/gateOf"\n', 'x.lua');
+    expect(both.match(/local function gateOf/g)).toHaveLength(1);
+  });
+
+  it('names the script and the include when an include is missing', () => {
+    expect(() => expand('--- @include "nothing"\n', 'x-1.lua')).toThrow(
+      'x-1.lua: include "nothing" not found (includes/nothing.lua)',
+    );
   });
 
   it('all compile in Redis', async () => {

@@ -22,7 +22,8 @@ export interface Script {
   lua: string;
 }
 
-function expand(text: string, from: string, seen: Set<string>): string {
+/** A script's text with its includes expanded (each piece once); `from` names it in errors. */
+export function expand(text: string, from: string, seen = new Set<string>()): string {
   return text.replace(INCLUDE, (_line, name: string) => {
     const path = name.startsWith('includes/') ? name : `includes/${name}`;
     if (seen.has(path)) return '';
@@ -46,7 +47,7 @@ function load(): Map<string, Script> {
     out.set(name, {
       command: `vb${name.charAt(0).toUpperCase()}${name.slice(1)}`,
       numberOfKeys: Number(m[2]),
-      lua: expand(readFileSync(new URL(file, DIR), 'utf8'), file, new Set()),
+      lua: expand(readFileSync(new URL(file, DIR), 'utf8'), file),
     });
   }
   return out;
