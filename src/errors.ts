@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'GATEWAY_TIMEOUT'
   | 'GATEWAY_CONNECTION'
   | 'GATEWAY_PACKAGE_ERROR'
-  | 'REDIS_UNAVAILABLE';
+  | 'REDIS_UNAVAILABLE'
+  | 'CAMPAIGN_PURGING';
 
 export class ViberBulkError extends Error {
   readonly code: ErrorCode;
@@ -123,4 +124,12 @@ export class RedisUnavailableError extends ViberBulkError {
 /** True for an error of ours with the given code, across module realms. */
 export function hasCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** An enqueue met a purge of the same campaign: nothing of that chunk was written. */
+export class CampaignPurgingError extends ViberBulkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CAMPAIGN_PURGING', message, options);
+    this.name = 'CampaignPurgingError';
+  }
 }

@@ -4,7 +4,8 @@
  */
 import { createRig, type Rig } from './fixture.js';
 import type { RedisClient } from '../src/redis.js';
-import { queueKeys, sampleMessages, testRedis, waitFor } from './helpers.js';
+import { Producer } from '../src/producer/producer.js';
+import { queueKeys, sampleMessages, TEST_REDIS, testRedis, waitFor } from './helpers.js';
 
 describe('purging a campaign', () => {
   let rig: Rig;
@@ -107,5 +108,59 @@ describe('purging a campaign', () => {
       15_000,
     );
     expect((await queueKeys(rig.queueName)).filter((k) => /:m\d+$/.test(k))).toEqual([]);
+  });
+
+  it('loses nothing to an enqueue of the same campaign at the same moment, and leaves no id that reads as a duplicate but cannot be sent', async () => {
+    rig = await createRig('purgerace');
+    const redis = await testRedis();
+    clients.push(redis);
+    const other = new Producer({ connection: TEST_REDIS, queueName: rig.queueName });
+    try {
+      await rig.producer.enqueue('race', sampleMessages(5000, 1));
+      const purged = rig.producer.purge('race', { force: true });
+      let done = false;
+      void purged.finally(() => (done = true));
+      // Enqueues of the same campaign while it is purged: each call is taken whole or refused.
+      const taken: number[] = [];
+      let refused = 0;
+      let next = 100_000;
+      while (!done) {
+        const batch = sampleMessages(20, next);
+        next += 20;
+        try {
+          expect((await other.enqueue('race', batch)).enqueued).toBe(20);
+          taken.push(...batch.map((m) => m.id));
+        } catch (err) {
+          expect(err).toMatchObject({ code: 'CAMPAIGN_PURGING' });
+          refused++;
+        }
+      }
+      const removed = await purged;
+      // Every id an enqueue took was either removed by the purge (the purge counts it) or is
+      // queued now, sendable: its state, its data and its place in the backlog.
+      const base = rig.queue.toKey('');
+      const states = await redis.hgetall(`${base}vb:c:race:state`);
+      const backlog = new Set(await redis.lrange(`${base}vb:bl:race`, 0, -1));
+      const queued = new Set(await redis.hkeys(`${base}vb:msg`));
+      const kept = taken.filter((id) => states[id] !== undefined);
+      for (const id of kept) {
+        expect([states[id], backlog.has(String(id)), queued.has(String(id))]).toEqual([
+          'w',
+          true,
+          true,
+        ]);
+      }
+      expect(removed + kept.length).toBe(5000 + taken.length);
+      // Nothing left behind that is neither sendable nor free: queued data only with a state.
+      expect([...queued].filter((id) => states[id] === undefined)).toEqual([]);
+      expect(await redis.hlen(`${base}vb:done`)).toBe(0);
+      // Every id not kept is free again.
+      const gone = [...sampleMessages(5000, 1), ...taken.map((id) => sampleMessages(1, id)[0]!)];
+      const again = gone.filter((m) => states[m.id] === undefined);
+      expect((await other.enqueue('after', again)).enqueued).toBe(again.length);
+      expect(refused + taken.length).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -8,6 +8,11 @@
  * A campaign with messages still waiting, delayed, paused or being tracked is refused unless
  * `force`: then it is cancelled first, so that no worker sends any of it while it goes. Messages
  * on the wire (active) are never removed under a worker: purge refuses while there are any.
+ * The check and a purging mark are one Lua step (purgeBegin-2.lua); while the mark stands every
+ * enqueue of the campaign is refused whole (CAMPAIGN_PURGING) and the dispatcher leaves its
+ * backlog alone, so no message enqueued at the same moment is lost with the campaign or left
+ * behind as an id that reads as a duplicate. A purge stopped halfway is finished by running it
+ * again.
  * After a purge the campaign's ids may be enqueued again (the gateway answers 208 for an id its
  * account has seen).
  */
@@ -50,30 +55,24 @@ export async function purgeCampaign(
   opts: PurgeOptions = {},
 ): Promise<number> {
   assertCampaignName(campaign);
-  let c = await store.counts(campaign);
-  if (c.total === 0) {
+  const c = await store.counts(campaign);
+  if (c.total === 0 && !(await store.purging(campaign))) {
     throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
   }
-  const open = {
-    waiting: c.waiting,
-    delayed: c.delayed,
-    paused: c.paused,
-    tracking: c.delivery.tracking,
-  };
-  const unfinished = Object.entries(open).filter(([, n]) => n > 0);
-  if (unfinished.length > 0 && !opts.force) {
+  // Forced: cancelled first, so that no worker sends any of it while it goes.
+  if (opts.force && c.waiting + c.delayed + c.paused > 0) await cancelCampaign(store, campaign);
+  // The check and the mark that refuses every enqueue of the campaign from here on are one step.
+  const forbid = await store.beginPurge(campaign, opts.force === true);
+  if (forbid['active']) {
+    throw new InvalidOptionError(
+      `campaign ${campaign} has ${forbid['active']} messages on the wire: purge again once they are sent`,
+    );
+  }
+  const unfinished = Object.entries(forbid);
+  if (unfinished.length > 0) {
     throw new InvalidOptionError(
       `campaign ${campaign} is not finished (${unfinished.map(([k, n]) => `${n} ${k}`).join(', ')}): ` +
         'wait for it, cancel it, or purge with --force',
-    );
-  }
-  if (opts.force && c.waiting + c.delayed + c.paused > 0) {
-    await cancelCampaign(store, campaign);
-    c = await store.counts(campaign);
-  }
-  if (c.active > 0) {
-    throw new InvalidOptionError(
-      `campaign ${campaign} has ${c.active} messages on the wire: purge again once they are sent`,
     );
   }
   let removed = 0;
@@ -85,6 +84,7 @@ export async function purgeCampaign(
     await store.untrack(ids);
     removed += ids.length;
   }
+  // Last, with the rest of the campaign: the mark, so that enqueues of it are taken again.
   await store.forget(campaign);
   return removed;
 }

@@ -4,7 +4,7 @@
  * queue. All writes go through Lua scripts (src/commands); reads are plain hash reads.
  */
 import type { RedisClient } from '../redis.js';
-import { InvalidOptionError } from '../errors.js';
+import { CampaignPurgingError, InvalidOptionError } from '../errors.js';
 import { defineCommands } from '../commands/index.js';
 import { sharedKey } from './shared.js';
 import {
@@ -51,13 +51,12 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
 /** What an operator set on a campaign; workers read it once per batch. */
 export type CampaignControl = 'paused' | 'cancelled';
 
-export type EnqueueOutcome = 'new' | 'reclaimed' | 'duplicate' | 'duplicate-in-call';
-const ENQUEUE_OUTCOMES: readonly EnqueueOutcome[] = [
-  'new',
-  'reclaimed',
-  'duplicate',
-  'duplicate-in-call',
-];
+export type EnqueueOutcome = 'new' | 'duplicate' | 'duplicate-in-call';
+const ENQUEUE_OUTCOMES: Readonly<Record<number, EnqueueOutcome>> = {
+  0: 'new',
+  2: 'duplicate',
+  3: 'duplicate-in-call',
+};
 
 export interface CampaignCounts extends Record<StateName, number> {
   campaign: string;
@@ -102,6 +101,7 @@ export interface DeliveryCounts {
 
 interface StoreCommands {
   vbEnqueue(...args: (string | number)[]): Promise<number[]>;
+  vbPurgeBegin(...args: (string | number)[]): Promise<Array<string | number>>;
   vbRequeue(...args: (string | number)[]): Promise<string[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
@@ -154,22 +154,61 @@ export class CampaignStore {
     if (messages.length === 0) return [];
     const args: (string | number)[] = [campaign, this.base + 'm'];
     for (const [id, data] of messages) args.push(id, data);
-    const raw = await this.redis.vbEnqueue(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
-      this.campaignsKey,
-      this.backlogKey(campaign),
-      this.readyKey,
-      queuedKey(this.base),
-      doneKey(this.base),
-      ...args,
-    );
+    let raw: number[];
+    try {
+      raw = await this.redis.vbEnqueue(
+        this.stateKey(campaign),
+        this.countsKey(campaign),
+        this.campaignsKey,
+        this.backlogKey(campaign),
+        this.readyKey,
+        queuedKey(this.base),
+        doneKey(this.base),
+        this.purgingKey,
+        ...args,
+      );
+    } catch (err) {
+      if ((err as Error).message.startsWith('PURGING')) {
+        throw new CampaignPurgingError(
+          `campaign ${campaign} is being purged; enqueue it again once the purge is done`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     return raw.map((r) => ENQUEUE_OUTCOMES[r] ?? 'duplicate');
+  }
+
+  /** `<prefix>vb:purging`: campaign → when its purge began (s); enqueues of it are refused. */
+  private get purgingKey(): string {
+    return `${this.base}vb:purging`;
+  }
+
+  /**
+   * Marks the campaign as being purged if it may be, in one step with the check: returns the
+   * counts that forbid it (empty when marked). `active` always forbids; without `force`, messages
+   * waiting, delayed, paused or being tracked do too.
+   */
+  async beginPurge(campaign: string, force: boolean): Promise<Record<string, number>> {
+    const flat = await this.redis.vbPurgeBegin(
+      this.countsKey(campaign),
+      this.purgingKey,
+      campaign,
+      force ? '1' : '0',
+    );
+    const out: Record<string, number> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
+    return out;
+  }
+
+  /** True while a purge of the campaign is under way (or stopped halfway). */
+  async purging(campaign: string): Promise<boolean> {
+    return (await this.redis.hexists(this.purgingKey, campaign)) === 1;
   }
 
   /**
    * Queues failed messages again from their finished records (retry-failed); returns the ids
-   * that moved. Those without a record (failed under an earlier version) are left to the caller.
+   * that moved.
    */
   async requeueFailed(campaign: string, ids: readonly number[]): Promise<number[]> {
     if (ids.length === 0) return [];
@@ -482,6 +521,7 @@ export class CampaignStore {
       .hdel(`${this.base}vb:crate`, campaign)
       .srem(this.readyKey, campaign)
       .zrem(this.campaignsKey, campaign)
+      .hdel(this.purgingKey, campaign)
       .exec();
   }
 

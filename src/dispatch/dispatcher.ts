@@ -73,6 +73,7 @@ export class Dispatcher {
       queuedKey(b),
       jobOptsKey(b),
       doneKey(b),
+      `${b}vb:purging`,
       b,
       this.options.ahead,
       this.options.chunk,

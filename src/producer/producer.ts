@@ -7,7 +7,13 @@
  */
 import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
 import { Queue } from 'bullmq';
-import { InvalidOptionError, RedisUnavailableError, type FieldProblem } from '../errors.js';
+import {
+  CampaignPurgingError,
+  hasCode,
+  InvalidOptionError,
+  RedisUnavailableError,
+  type FieldProblem,
+} from '../errors.js';
 import {
   checkTiming,
   mergeTiming,
@@ -249,7 +255,7 @@ export class Producer {
     const outcomes = await this.wrap(campaign, result, store.enqueue(campaign, entries));
     let added = 0;
     outcomes.forEach((o, i) => {
-      if (o === 'new' || o === 'reclaimed') added++;
+      if (o === 'new') added++;
       else this.countDuplicate(result, (messages[i] as ViberMessage).id);
     });
     return added;
@@ -271,6 +277,13 @@ export class Producer {
     try {
       return await work;
     } catch (err) {
+      if (hasCode(err, 'CAMPAIGN_PURGING')) {
+        throw new CampaignPurgingError(
+          `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +
+            'Nothing of the refused chunk was written.',
+          { cause: err },
+        );
+      }
       throw new RedisUnavailableError(
         `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +
           'Run the same input again: what was enqueued is reported as duplicate, the rest is added.',

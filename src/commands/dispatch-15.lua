@@ -20,7 +20,7 @@
   KEYS[6] campaign-rate buckets (c -> tokens:ms)   KEYS[7] BullMQ wait   KEYS[8] BullMQ active
   KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
   KEYS[12] queued hash (id -> job data, until released)  KEYS[13] job opts (c -> BullMQ opts JSON)
-  KEYS[14] finished records (id -> record)
+  KEYS[14] finished records (id -> record)  KEYS[15] purging hash (campaign -> since when)
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
   ARGV[5], ARGV[6] the reason of a cancelled message, before and after its campaign's name;
   ARGV[7], ARGV[8] the same for an expired one (state.ts unsentReason)
@@ -112,6 +112,9 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
   local len = rcall('LLEN', base .. 'vb:bl:' .. c)
   if len == 0 then
     rcall('SREM', KEYS[1], c)
+  elseif rcall('HEXISTS', KEYS[15], c) == 1 then
+    -- Being purged (purgeBegin-2.lua): its keys are going away; nothing of it is released or
+    -- swept, or a swept message's record would outlive the purge.
   else
     local control = rcall('HGET', KEYS[3], c)
     local deadline = tonumber(rcall('HGET', KEYS[4], c) or '')

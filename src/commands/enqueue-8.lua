@@ -3,7 +3,9 @@
   job data kept in the queue's queued-message hash until the dispatcher releases it (only then
   does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
   ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
-  its queued data, its job key (job id m<id>) or its finished record is the proof.
+  its queued data, its job key (job id m<id>), its finished record or its state in this campaign
+  is the proof. Refused whole while the campaign is being purged (purgeBegin-3.lua): an id
+  enqueued under a purge would be dropped with it, or left behind reading as a duplicate.
 
   KEYS[1] state hash      id -> state (this campaign's)
   KEYS[2] counts hash     total, waiting, ... (this campaign's)
@@ -12,18 +14,20 @@
   KEYS[5] ready set       campaigns with a backlog
   KEYS[6] queued hash     id -> job data JSON, until released
   KEYS[7] finished hash   id -> finished record (its job may be removed)
+  KEYS[8] purging hash    campaign -> when its purge began
   ARGV[1] campaign
   ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
   ARGV[3..] pairs: id, job data JSON
 
   Returns one number per id:
     0 new: queued now, state w, counted
-    1 reclaimed: this campaign claimed it before but neither its data nor its job exists (an
-      earlier version's producer stopped between its claim and its add): queued again, already
-      counted
-    2 duplicate: already queued (by this campaign or another)
+    2 duplicate: already queued, sent or ended (by this campaign or another)
     3 duplicate within this call
+  or the error PURGING (nothing written) while the campaign is being purged.
 ]]
+if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
+  return redis.error_reply('PURGING campaign ' .. ARGV[1] .. ' is being purged')
+end
 local jobPrefix = ARGV[2]
 local out = {}
 local backlog = {}
@@ -41,14 +45,12 @@ for i = 3, #ARGV, 2 do
   elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
     fresh = fresh + 1
     r = 0
-  elseif redis.call('HGET', KEYS[1], id) == 'w' then
-    r = 1
   else
     r = 2
   end
   seen[id] = true
   out[#out + 1] = r
-  if r < 2 then
+  if r == 0 then
     backlog[#backlog + 1] = id
     stored[#stored + 1] = id
     stored[#stored + 1] = ARGV[i + 1]
@@ -71,7 +73,7 @@ if fresh > 0 then
   redis.call('HDEL', KEYS[2], 'finishedAt')
 end
 -- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
--- are first enqueued within the same clock tick (scores in ms before this version sort first).
+-- are first enqueued within the same clock tick.
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
   local t = redis.call('TIME')
   local at = tonumber(t[1]) * 1000000 + tonumber(t[2])
