@@ -14,8 +14,7 @@ export interface SendJobData {
   /**
    * What `<status>` said after acceptance (delivery tracking), written by the workers into the
    * message's finished record (`<prefix>vb:done`, which is this data plus `result` and this);
-   * absent until the first answer, and with tracking off. Jobs completed by versions before the
-   * finished records carry it in their own data.
+   * absent until the first answer, and with tracking off.
    */
   delivery?: DeliveryRecord;
 }

@@ -5,7 +5,6 @@ import {
   releaseQueued,
   sampleMessages,
   TEST_REDIS,
-  testRedis,
   uniqueQueue,
 } from './helpers.js';
 

@@ -300,41 +300,6 @@ describe('delivery tracking', () => {
     }
   });
 
-  it('a message completed by a version before finished records: its delivery goes on its job, results read it there', async () => {
-    rig = await createRig('tracklegacy');
-    await rig.producer.enqueue('c', sampleMessages(1, 1));
-    const base = rig.queue.toKey('');
-    const redis = await testRedis();
-    try {
-      // What an earlier version left: a completed job with its return value, no record, tracked.
-      expect(await releaseQueued(rig.queue)).toMatchObject({ released: 1 });
-      const store = new CampaignStore(redis, base);
-      await store.transition('c', [[1, 'c:1']]);
-      await redis.hset(`${base}m1`, 'returnvalue', '{"msgId":7,"statusCode":1,"attempts":1}');
-      const info = encodeInfo(startInfo('c', 1000));
-      await redis.hset(`${base}vb:trk`, '1', info);
-      await redis.zadd(`${base}vb:track`, 0, '1');
-      await endTracking(
-        redis,
-        base,
-        info,
-        '{"code":102,"name":"DELIVERED"}',
-        'dcode:102=1;delivered=1',
-      );
-      expect(await redis.exists(`${base}vb:done`)).toBe(0);
-      const data = JSON.parse((await redis.hget(`${base}m1`, 'data')) ?? '{}') as SendJobData;
-      expect(data.delivery).toEqual({ code: 102, name: 'DELIVERED' });
-      expect(await rig.inspector.result(1)).toMatchObject({
-        state: 'completed',
-        msgId: 7,
-        deliveryCode: 102,
-        delivery: 'DELIVERED',
-      });
-    } finally {
-      redis.disconnect();
-    }
-  });
-
   it('tracks a message once, even when its completed job comes back after a crash and completes again', async () => {
     rig = await createRig('trackonce');
     await rig.producer.enqueue('c', sampleMessages(1, 1));

@@ -8,8 +8,7 @@
  *                of the campaign they pick up, unsent. What is in flight or accepted stays so.
  *   retryFailed  failed messages (all, or with the given codes) → w; each goes back to its
  *                campaign's backlog from its finished record and is released as a new job with
- *                fresh attempts, keeping its id (a job failed under an earlier version is retried
- *                by BullMQ).
+ *                fresh attempts, keeping its id.
  *
  * The control lives in Redis, so it survives worker restarts. Each state change goes through
  * the transition script with an "only from" guard, so an operator action never overwrites what
@@ -119,7 +118,7 @@ export async function retryFailedCampaign(
     (raw) => raw.startsWith('f:') && (!wanted || wanted.has(raw)),
     async (entries) => {
       const records = await store.records(entries.map(([id]) => id));
-      // Ended under this version: a finished record. Its failed job, if bull-board still keeps
+      // A failed message has its finished record. Its failed job, if bull-board still keeps
       // it, goes first; the message then goes back to its campaign's backlog and comes back as a
       // new job with fresh attempts, in its campaign's turn.
       // The removals of a page go out together (ioredis pipelines them): one round trip, not
@@ -131,21 +130,6 @@ export async function retryFailedCampaign(
       // Removed, or gone already; never one still held.
       const fromRecords = recorded.filter((_, i) => (codes[i] as number) >= 0);
       retried += (await store.requeueFailed(campaign, fromRecords)).length;
-      // Failed under an earlier version (no record): BullMQ retries its job.
-      for (const [i, [id, before]] of entries.entries()) {
-        if (records[i] !== null) continue;
-        const job = await queue.getJob(jobIdOf(id));
-        if (!job || !(await job.isFailed())) continue;
-        // Counts first (the worker's rule): a retried job is waiting before BullMQ says so.
-        const moved = await store.transition(campaign, [[id, st.waiting]], 'f');
-        if (moved.length === 0) continue;
-        try {
-          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-          retried++;
-        } catch {
-          await store.transition(campaign, [[id, before]], 'w'); // BullMQ refused: undo
-        }
-      }
     },
   );
   return retried;

@@ -94,12 +94,8 @@ local function release(c, n, ending)
       rcall('LPUSH', KEYS[7], jobId)
       rcall('HSET', jobKey, 'delay', 0)
       moved = moved + 1
-    elseif rcall('EXISTS', jobKey) == 1 then
-      if rcall('EXISTS', jobKey .. ':lock') == 1 then rcall('RPUSH', bl, id) end
-    else
-      -- Claimed by an earlier version's producer whose add is still in flight: look again later.
-      local s = rcall('HGET', stateKey, id)
-      if s == 'w' or s == 'p' then rcall('RPUSH', bl, id) end
+    elseif rcall('EXISTS', jobKey .. ':lock') == 1 then
+      rcall('RPUSH', bl, id)
     end
   end
   if ending then flush(base .. 'vb:c:' .. c .. ':counts') end

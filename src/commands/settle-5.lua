@@ -23,12 +23,8 @@ local info = ARGV[1] .. '\t' .. ARGV[2] .. '\t0\t\t'
 local track = ARGV[3] ~= ''
 local changed = {}
 local DELIVERY = ',"delivery":'
--- The record: the job's data with its end inserted before any delivery (which stays last).
+-- The record: the job's data (the producer's JSON object) with its end as its last member.
 local function recordOf(data, ending)
-  local cut = string.find(data, DELIVERY, 1, true)
-  if cut then
-    return string.sub(data, 1, cut - 1) .. ',' .. ending .. string.sub(data, cut)
-  end
   return string.sub(data, 1, -2) .. ',' .. ending .. '}'
 end
 for i = 5, #ARGV, 3 do
@@ -51,7 +47,8 @@ for i = 5, #ARGV, 3 do
         redis.call('HSET', KEYS[5], id, rec)
       end
     end
-    -- (A record made from an earlier version's job data may hold its delivery already.)
+    -- A record that holds a delivery was tracked before: a job that comes back after a crash
+    -- and completes again is not tracked twice.
     local trackedBefore = rec and string.find(rec, DELIVERY, 1, true)
     if track and old ~= new and string.sub(new, 1, 1) == 'c' and not trackedBefore
       and redis.call('HSETNX', KEYS[4], id, info) == 1 then

@@ -27,18 +27,13 @@ for i = 2, #ARGV, 7 do
       redis.call('HSET', KEYS[2], id, new)
       redis.call('ZADD', KEYS[1], due, id)
     end
-    -- Into its finished record; a message completed by an earlier version has none: its job's
-    -- data then, as that version did.
-    local key, field = base .. 'vb:done', id
-    local data = redis.call('HGET', key, field)
-    if not data then
-      key, field = base .. 'm' .. id, 'data'
-      data = redis.call('HGET', key, field)
-    end
+    -- Into its finished record (written when it was accepted, in the same step that started
+    -- its tracking).
+    local data = redis.call('HGET', base .. 'vb:done', id)
     if data then
       local cut = string.find(data, ',"delivery":', 1, true)
       local head = cut and string.sub(data, 1, cut - 1) or string.sub(data, 1, -2)
-      redis.call('HSET', key, field, head .. ',"delivery":' .. record .. '}')
+      redis.call('HSET', base .. 'vb:done', id, head .. ',"delivery":' .. record .. '}')
     end
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'
