@@ -1,12 +1,6 @@
 import { Producer } from '../src/producer/producer.js';
 import { Inspector } from '../src/inspect/inspector.js';
-import {
-  dropQueue,
-  releaseQueued,
-  sampleMessages,
-  TEST_REDIS,
-  uniqueQueue,
-} from './helpers.js';
+import { dropQueue, releaseQueued, sampleMessages, TEST_REDIS, uniqueQueue } from './helpers.js';
 
 describe('enqueueing a campaign', () => {
   let queueName: string;
