@@ -71,7 +71,8 @@ describe('enqueueing a campaign', () => {
       'message',
     ]);
     expect(await releaseQueued(queue)).toEqual({ released: 1, swept: 0 });
-    // Released: a BullMQ job as BullMQ's own add would store it, waiting; the queued data gone.
+    // Released: a BullMQ job as BullMQ's own add would store it, waiting; the queued data stays
+    // the message's own until it ends (what the settle step records and results read).
     const job = await queue.getJob('m77');
     expect(job?.name).toBe('send');
     expect(Object.keys(job?.data ?? {}).sort()).toEqual(['campaign', 'message']);
@@ -79,7 +80,7 @@ describe('enqueueing a campaign', () => {
     expect(job?.opts).toMatchObject({ attempts: 8, backoff: { type: 'exponential', delay: 5000 } });
     expect(await job?.isWaiting()).toBe(true);
     expect(Math.abs((job?.timestamp ?? 0) - Date.now())).toBeLessThan(10_000);
-    expect(await store.queuedData([77])).toEqual([null]);
+    expect(await store.queuedData([77])).toEqual([queued]);
   });
 
   it('lists campaigns in the order they were first enqueued, even several within one millisecond', async () => {

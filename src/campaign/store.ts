@@ -23,8 +23,9 @@ import type { MessageEnd } from '../job.js';
 export const jobIdOf = (id: number): string => `m${id}`;
 
 /**
- * `<prefix>vb:msg`: id → job data JSON of each message enqueued and not released yet. Its BullMQ
- * job is created only when the dispatcher releases it (a hash field costs ~150 B, a job ~900 B).
+ * `<prefix>vb:msg`: id → job data JSON of each message from its enqueue until it ends (then its
+ * finished record holds it). Its BullMQ job is created only when the dispatcher releases it (a
+ * hash field costs ~150 B, a job ~900 B); what the settle step records and results read is this.
  */
 export const queuedKey = (base: string): string => `${base}vb:msg`;
 
@@ -152,7 +153,7 @@ export class CampaignStore {
     messages: ReadonlyArray<readonly [number, string]>,
   ): Promise<EnqueueOutcome[]> {
     if (messages.length === 0) return [];
-    const args: (string | number)[] = [campaign, this.base + 'm'];
+    const args: (string | number)[] = [campaign];
     for (const [id, data] of messages) args.push(id, data);
     let raw: number[];
     try {
@@ -230,7 +231,7 @@ export class CampaignStore {
     await this.redis.hset(jobOptsKey(this.base), campaign, opts);
   }
 
-  /** The job data of messages enqueued and not released yet (null where released or unknown). */
+  /** The job data of messages enqueued and not ended yet (null where ended or unknown). */
   async queuedData(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
     return this.redis.hmget(queuedKey(this.base), ...ids.map(String));
@@ -242,7 +243,7 @@ export class CampaignStore {
     return this.redis.hmget(doneKey(this.base), ...ids.map(String));
   }
 
-  /** Drops what is kept of messages beside their jobs: queued data, finished records (purge). */
+  /** Drops what is kept of messages: queued data, finished records (purge). */
   async dropRecords(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
     const fields = ids.map(String);
@@ -265,7 +266,7 @@ export class CampaignStore {
     firstDue: number | undefined,
   ): Promise<number[]> {
     if (changes.length === 0) return [];
-    const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? '', `${this.base}m`];
+    const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? ''];
     for (const [id, st, end] of changes) args.push(id, st, end ? endFragment(end) : '');
     const moved = await this.redis.vbSettle(
       this.stateKey(campaign),
@@ -273,6 +274,7 @@ export class CampaignStore {
       `${this.base}vb:track`,
       `${this.base}vb:trk`,
       doneKey(this.base),
+      queuedKey(this.base),
       ...args,
     );
     return moved.map(Number);
@@ -532,11 +534,10 @@ export class CampaignStore {
 
   /** Which campaign an id was enqueued in, if any. */
   async campaignOf(id: number): Promise<string | undefined> {
-    // Its record, job or queued data says; no per-id index is kept beside it (it
-    // would cost ~50 bytes a message).
+    // Its record or queued data says; no per-id index is kept beside it (it would cost ~50
+    // bytes a message).
     const data =
       (await this.redis.hget(doneKey(this.base), String(id))) ??
-      (await this.redis.hget(`${this.base}${jobIdOf(id)}`, 'data')) ??
       (await this.redis.hget(queuedKey(this.base), String(id)));
     if (!data) return undefined;
     try {

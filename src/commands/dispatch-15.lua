@@ -19,7 +19,7 @@
   KEYS[3] control hash    KEYS[4] deadlines hash   KEYS[5] fair hash (c -> tag; vt:<rank> -> time)
   KEYS[6] campaign-rate buckets (c -> tokens:ms)   KEYS[7] BullMQ wait   KEYS[8] BullMQ active
   KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
-  KEYS[12] queued hash (id -> job data, until released)  KEYS[13] job opts (c -> BullMQ opts JSON)
+  KEYS[12] queued hash (id -> job data, until it ends)  KEYS[13] job opts (c -> BullMQ opts JSON)
   KEYS[14] finished records (id -> record)  KEYS[15] purging hash (campaign -> since when)
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
   ARGV[5], ARGV[6] the reason of a cancelled message, before and after its campaign's name;
@@ -44,8 +44,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 --- @include "includes/gateOf"
 
 --[[
-  Moves one campaign's backlog ids into BullMQ's wait list. An id still queued (its job data in the
-  queued hash, KEYS[12]) becomes its BullMQ job here, stored as BullMQ's own addStandardJob stores
+  Moves one campaign's backlog ids into BullMQ's wait list. An id without a job (its data in the
+  queued hash, KEYS[12], from enqueue until it ends) becomes its BullMQ job here, stored as BullMQ's own addStandardJob stores
   one (bullmq 6.7.0, pinned exactly in package.json for this reason: the fields name, data, opts,
   timestamp, delay, priority; LPUSH to wait; the caller adds the wake-up marker once). The job's
   opts are its campaign's (KEYS[13], written by the producer). No 'added'/'waiting' events are
@@ -68,10 +68,10 @@ local function release(c, n, ending)
   for _, id in ipairs(ids) do
     local jobId = 'm' .. id
     local jobKey = base .. jobId
-    local data = rcall('HGET', KEYS[12], id)
+    local data = rcall('EXISTS', jobKey) == 0 and rcall('HGET', KEYS[12], id)
     if data and ending then
       -- Never sent, and never will be: it ends here with its record, as a worker would end its
-      -- job (settle-5.lua's "failed" end), and no job is made.
+      -- job (settle-6.lua's "failed" end), and no job is made.
       local why = unsent[ending]
       local failed = cjson.encode({ reason = why[1] .. c .. why[2], attempts = 0 })
       rcall('HDEL', KEYS[12], id)
@@ -84,8 +84,9 @@ local function release(c, n, ending)
       end
       moved = moved + 1
     elseif data then
+      -- The data stays in the queued hash until the message ends: that, not the job, is what
+      -- the settle step records and results read.
       opts = opts or rcall('HGET', KEYS[13], c) or '{}'
-      rcall('HDEL', KEYS[12], id)
       rcall('HSET', jobKey, 'name', jobName, 'data', data, 'opts', opts, 'timestamp', now,
         'delay', 0, 'priority', 0)
       rcall('LPUSH', KEYS[7], jobId)

@@ -3,8 +3,8 @@
   job data kept in the queue's queued-message hash until the dispatcher releases it (only then
   does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
   ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
-  its queued data, its job key (job id m<id>), its finished record or its state in this campaign
-  is the proof. Refused whole while the campaign is being purged (purgeBegin-3.lua): an id
+  its queued data (kept until it ends), its finished record or its state in this campaign is the
+  proof. Refused whole while the campaign is being purged (purgeBegin-3.lua): an id
   enqueued under a purge would be dropped with it, or left behind reading as a duplicate.
 
   KEYS[1] state hash      id -> state (this campaign's)
@@ -12,12 +12,11 @@
   KEYS[3] campaigns zset  campaign -> when first enqueued (µs, Redis's clock; see below)
   KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
   KEYS[5] ready set       campaigns with a backlog
-  KEYS[6] queued hash     id -> job data JSON, until released
+  KEYS[6] queued hash     id -> job data JSON, until the message ends
   KEYS[7] finished hash   id -> finished record (its job may be removed)
   KEYS[8] purging hash    campaign -> when its purge began
   ARGV[1] campaign
-  ARGV[2] job key prefix  e.g. "bull:viber:m" (the id is appended)
-  ARGV[3..] pairs: id, job data JSON
+  ARGV[2..] pairs: id, job data JSON
 
   Returns one number per id:
     0 new: queued now, state w, counted
@@ -28,19 +27,17 @@
 if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
   return redis.error_reply('PURGING campaign ' .. ARGV[1] .. ' is being purged')
 end
-local jobPrefix = ARGV[2]
 local out = {}
 local backlog = {}
 local stored = {}
 local seen = {}
 local fresh = 0
-for i = 3, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   local r
   if seen[id] then
     r = 3
-  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('EXISTS', jobPrefix .. id) == 1
-    or redis.call('HEXISTS', KEYS[7], id) == 1 then
+  elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('HEXISTS', KEYS[7], id) == 1 then
     r = 2
   elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
     fresh = fresh + 1

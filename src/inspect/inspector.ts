@@ -13,7 +13,7 @@ import {
   queuedKey,
   type CampaignCounts,
 } from '../campaign/store.js';
-import type { FinishedRecord, SendJobData, SendJobResult } from '../job.js';
+import type { FinishedRecord, SendJobData } from '../job.js';
 import { assertQueueName } from '../producer/options.js';
 import {
   closeRedis,
@@ -57,8 +57,9 @@ export interface MessageResult {
   readAt: string | null;
 }
 
-// BullMQ keeps attemptsMade in the job hash as `atm`.
-const JOB_FIELDS = ['data', 'returnvalue', 'failedReason', 'atm'] as const;
+// Of a message's job, only what says how its sending goes while it is in flight: the last
+// failure and the attempts made (BullMQ keeps attemptsMade as `atm`).
+const JOB_FIELDS = ['failedReason', 'atm'] as const;
 
 function parseJson<T>(s: string | null | undefined): T | undefined {
   if (!s) return undefined;
@@ -128,8 +129,7 @@ export class Inspector {
     const { redis, base } = await this.ready;
     const pipe = redis.client.pipeline();
     for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
-    // A completed message has its finished record (its job may be gone); one not released yet
-    // has no job: its data is still in the queued hash.
+    // A message that ended has its finished record; until then its data is in the queued hash.
     const fields = page.map(([id]) => String(id));
     pipe.hmget(doneKey(base), ...fields);
     pipe.hmget(queuedKey(base), ...fields);
@@ -137,14 +137,11 @@ export class Inspector {
     const done = (rows[page.length]?.[1] ?? []) as Array<string | null>;
     const queued = (rows[page.length + 1]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
-      const [jobData, jobReturn, failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<
-        string | null
-      >;
+      const [failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<string | null>;
       const record = parseJson<FinishedRecord>(done[i]);
-      const data = record ? undefined : (jobData ?? queued[i]);
       const { state, code } = decodeState(raw);
-      const job = record ?? parseJson<SendJobData>(data);
-      const result = record?.result ?? parseJson<SendJobResult>(jobReturn);
+      const job = record ?? parseJson<SendJobData>(queued[i]);
+      const result = record?.result;
       return {
         id,
         campaign,

@@ -106,7 +106,7 @@ export class WorkerMetrics {
     const queuedHash = queuedKey(queue.toKey(''));
     new Gauge({
       name: 'viber_bulk_queued_messages',
-      help: 'Messages enqueued and not yet released to BullMQ by the dispatcher (read at scrape time)',
+      help: 'Messages enqueued and not ended yet: queued, released or being retried (read at scrape time)',
       registers: [r],
       async collect() {
         this.set(await redis.hlen(queuedHash));

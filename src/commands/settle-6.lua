@@ -1,7 +1,7 @@
 --[[
   The settle path's transition (transition-2.lua, same counts). Each message it moves to an end —
-  completed, failed for good, cancelled or expired — gets its finished record in the same step: the
-  queue-wide hash `vb:done`, id -> its job data with `"result":{…}` (completed) or `"failed":{…}`
+  completed, failed for good, cancelled or expired — gets its finished record in the same step,
+  and its queued data goes: the queue-wide hash `vb:done`, id -> its job data with `"result":{…}` (completed) or `"failed":{…}`
   (the reason and attempts) added, and later `"delivery":{…}`, last. The record outlives the
   BullMQ job, which workers remove at its end (but the newest 1,000 completed and 1,000 failed).
   With tracking on it also starts tracking each completed message. A message is counted, recorded
@@ -11,10 +11,9 @@
   first record.
 
   KEYS[1] state hash, KEYS[2] counts hash (transition-2.lua's), KEYS[3] track zset, KEYS[4] info hash,
-  KEYS[5] finished records hash
-  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms; '' = tracking off),
-  ARGV[4] job key prefix
-  ARGV[5..] triples: id, new state, the record's end ('"result":{…}' or '"failed":{…}'; '' when
+  KEYS[5] finished records hash, KEYS[6] queued hash (id -> job data, until it ends)
+  ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms; '' = tracking off)
+  ARGV[4..] triples: id, new state, the record's end ('"result":{…}' or '"failed":{…}'; '' when
             the message is not at its end)
   Returns the ids whose state changed.
 ]]
@@ -27,7 +26,7 @@ local DELIVERY = ',"delivery":'
 local function recordOf(data, ending)
   return string.sub(data, 1, -2) .. ',' .. ending .. '}'
 end
-for i = 5, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local id, new, ending = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then
@@ -41,10 +40,11 @@ for i = 5, #ARGV, 3 do
   if old and ending ~= '' then
     local rec = redis.call('HGET', KEYS[5], id)
     if not rec then
-      local data = redis.call('HGET', ARGV[4] .. id, 'data')
+      local data = redis.call('HGET', KEYS[6], id)
       if data then
         rec = recordOf(data, ending)
         redis.call('HSET', KEYS[5], id, rec)
+        redis.call('HDEL', KEYS[6], id)
       end
     end
     -- A record that holds a delivery was tracked before: a job that comes back after a crash
