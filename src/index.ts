@@ -15,14 +15,13 @@ export {
 } from './producer/validate.js';
 export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.js';
 export type { SendWorkerOptions } from './worker/options.js';
-export type { BatchReport } from './worker/batch.js';
+export type { BatchReport } from './worker/pending.js';
 export { WorkerMetrics } from './worker/metrics.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
-export type { CampaignControl } from './campaign/store.js';
+export type { CampaignControl, CampaignCounts, DeliveryCounts } from './campaign/counts.js';
 export { GatewayClient } from './gateway/client.js';
 export type { GatewayOptions } from './gateway/options.js';
 export { Inspector, type InspectorOptions, type MessageResult } from './inspect/inspector.js';
-export type { CampaignCounts } from './campaign/store.js';
 export {
   SandboxGateway,
   type Fault,

@@ -1,5 +1,4 @@
-import type { StoredMessage } from './campaign/shared.js';
-import type { DeliveryRecord } from './tracking/delivery.js';
+import type { StoredMessage } from './message.js';
 
 /** What a job carries: the message and its campaign. Never the API key. */
 export interface SendJobData {
@@ -70,3 +69,24 @@ export const HELD_UNTIL = Date.UTC(2038, 0, 1);
  */
 export const KEEP_COMPLETED_JOBS = 1000;
 export const KEEP_FAILED_JOBS = 1000;
+
+/** What delivery tracking learnt of an accepted message: its finished record's `delivery`. */
+export interface DeliveryRecord {
+  /** Latest code from `<status>`; null before the gateway gave one. */
+  code: number | null;
+  /** Its name (DELIVERED, READ, UNDELIVERABLE, CODE_<n> for one the docs do not list). */
+  name: string | null;
+  /** tracking, delivered (watching for READ), read, undelivered, unknown (gave up), done. */
+  state: 'tracking' | 'delivered' | 'read' | 'undelivered' | 'unknown' | 'done';
+  /** `date_completed` exactly as the gateway wrote it (no zone, per its docs). */
+  dateCompleted: string | null;
+  /** The same as an ISO time, read as UTC (the docs name no zone). */
+  completedAt: string | null;
+  /** When it was delivered, ISO (from date_completed of 102/116, else when we learnt it). */
+  deliveredAt: string | null;
+  /** When it was read, ISO: the 116's date_completed; null before a read or without that date. */
+  readAt: string | null;
+  smsCount: number | null;
+  /** When we last asked the gateway, ISO. */
+  checkedAt: string;
+}

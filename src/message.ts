@@ -24,3 +24,9 @@ export interface ViberMessage {
   /** Where the button leads; `button` only. */
   url?: string;
 }
+
+/**
+ * A message as the queue stores it: its own fields; the rest in the shared set its job data names
+ * (src/campaign/shared.ts).
+ */
+export type StoredMessage = Pick<ViberMessage, 'id' | 'phone'> & Partial<ViberMessage>;

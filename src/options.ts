@@ -61,3 +61,21 @@ export function checkKnownKeys(role: string, opts: object, known: readonly strin
 export function optionKeys<T>(keys: { readonly [K in keyof Required<T>]: true }): string[] {
   return Object.keys(keys);
 }
+
+/** An integer option in range, or an error naming it, the range and what was given. */
+export function intInRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer in ${min}..${max} (got ${value})`);
+  }
+  return value;
+}
+
+/** A queue name: it ends up in Redis keys and CLI output. */
+export function assertQueueName(name: string, what = 'queueName'): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    throw new InvalidOptionError(
+      `${what} must be 1..64 characters of letters, digits, '_', '.', '-' (got ${JSON.stringify(name)})`,
+    );
+  }
+  return name;
+}

@@ -296,3 +296,26 @@ export async function closeRedis(client: RedisClient, timeoutMs = 1000): Promise
 export function isLive(client: RedisClient): boolean {
   return client.status === 'ready' || (client instanceof Cluster && client.status === 'connect');
 }
+
+/**
+ * Warns when Redis may evict keys: an evicted job or campaign key is a lost message (BullMQ's
+ * production advice: `maxmemory-policy noeviction`). Read from INFO, which managed Redis
+ * services allow even where CONFIG is disabled.
+ */
+export async function warnIfEvicting(
+  client: RedisClient,
+  log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void },
+): Promise<void> {
+  try {
+    const info = await client.info('memory');
+    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+    if (policy && policy !== 'noeviction') {
+      log.warn(
+        { maxmemoryPolicy: policy },
+        `Redis maxmemory-policy is ${policy}: set it to noeviction, or Redis may evict queued messages`,
+      );
+    }
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'could not read Redis maxmemory-policy');
+  }
+}

@@ -159,7 +159,6 @@ export async function releaseQueued(queue: Queue): Promise<DispatchReport> {
     const base = queue.toKey('');
     const d = new Dispatcher(
       client,
-      base,
       new CampaignStore(client, base),
       RELEASE,
       pino({ level: 'silent' }),

@@ -24,7 +24,7 @@ const SIM: DeliverySimulation = {
 };
 
 /**
- * Records one status answer for message 1 of campaign c as a worker would (trackRecord-2.lua),
+ * Records one status answer for message 1 of campaign c as a worker would (trackRecord-3.lua),
  * ending its tracking: `record` is its delivery record, `deltas` the count changes.
  */
 async function endTracking(
@@ -34,10 +34,11 @@ async function endTracking(
   record: string,
   deltas: string,
 ): Promise<void> {
-  redis.defineCommand('record', { numberOfKeys: 2, lua: script('trackRecord').lua });
+  redis.defineCommand('record', { numberOfKeys: 3, lua: script('trackRecord').lua });
   await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
     `${base}vb:track`,
     `${base}vb:trk`,
+    `${base}vb:done`,
     base,
     '1',
     info,
@@ -269,7 +270,7 @@ describe('delivery tracking', () => {
     const redis = await testRedis();
     try {
       redis.defineCommand('claim', { numberOfKeys: 2, lua: script('trackClaim').lua });
-      redis.defineCommand('record', { numberOfKeys: 2, lua: script('trackRecord').lua });
+      redis.defineCommand('record', { numberOfKeys: 3, lua: script('trackRecord').lua });
       const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '7', info);
@@ -289,8 +290,24 @@ describe('delivery tracking', () => {
         '{}',
         'dcode:102=1;delivered=1',
       ];
-      expect(await r.record(`${base}vb:track`, `${base}vb:trk`, base, ...delivered(info))).toBe(1);
-      expect(await r.record(`${base}vb:track`, `${base}vb:trk`, base, ...delivered(info))).toBe(0);
+      expect(
+        await r.record(
+          `${base}vb:track`,
+          `${base}vb:trk`,
+          `${base}vb:done`,
+          base,
+          ...delivered(info),
+        ),
+      ).toBe(1);
+      expect(
+        await r.record(
+          `${base}vb:track`,
+          `${base}vb:trk`,
+          `${base}vb:done`,
+          base,
+          ...delivered(info),
+        ),
+      ).toBe(0);
       expect(await redis.hgetall(`${base}vb:c:c:counts`)).toEqual({
         'dcode:102': '1',
         delivered: '1',

@@ -17,7 +17,8 @@
 import type { Queue } from 'bullmq';
 import { InvalidOptionError } from '../errors.js';
 import { state as st } from './state.js';
-import { assertCampaignName, jobIdOf, type CampaignStore } from './store.js';
+import { jobIdOf } from '../keys.js';
+import { assertCampaignName, type CampaignStore } from './store.js';
 
 /** Pages of a campaign's `[id, rawState]` pairs whose state `pick` accepts. */
 async function forEachPage(

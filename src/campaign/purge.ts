@@ -19,7 +19,8 @@
 import type { Queue } from 'bullmq';
 import { InvalidOptionError } from '../errors.js';
 import { cancelCampaign } from './controls.js';
-import { assertCampaignName, jobIdOf, type CampaignStore } from './store.js';
+import { jobIdOf } from '../keys.js';
+import { assertCampaignName, type CampaignStore } from './store.js';
 
 export interface PurgeOptions {
   /** Purge even what is not finished (it is cancelled first). Never what is on the wire. */

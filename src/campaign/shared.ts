@@ -6,16 +6,14 @@
  * (content-addressed), so workers and the dashboard cache it for good.
  */
 import { createHash } from 'node:crypto';
-import type { ViberMessage } from '../message.js';
+import type { StoredMessage, ViberMessage } from '../message.js';
+import { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
 /** The fields a shared set may hold. */
 const SHAREABLE = ['sender', 'type', 'text', 'image', 'button', 'url'] as const;
 
 export type SharedFields = Partial<Pick<ViberMessage, (typeof SHAREABLE)[number]>>;
-
-/** A message as a job stores it: its own fields; the rest in the shared set it names. */
-export type StoredMessage = Pick<ViberMessage, 'id' | 'phone'> & Partial<ViberMessage>;
 
 export interface SharedSet {
   /** Content hash (12 characters of base64url SHA-1): the set's name in Redis. */
@@ -56,16 +54,19 @@ export function expand(message: StoredMessage, fields: SharedFields | undefined)
   return (fields ? { ...fields, ...message } : message) as ViberMessage;
 }
 
-export const sharedKey = (base: string): string => `${base}vb:shared`;
-
 /** Shared sets read once per process: they never change. */
 export class SharedCache {
   private readonly sets = new Map<string, SharedFields>();
 
+  private readonly key: string;
+
+  /** @param base the queue's prefix (QueueKeys). */
   constructor(
     private readonly redis: RedisClient,
-    private readonly base: string,
-  ) {}
+    base: string,
+  ) {
+    this.key = new QueueKeys(base).shared;
+  }
 
   /** Loads every set these hashes name that is not cached yet (one HMGET). */
   async load(hashes: Iterable<string | undefined>): Promise<void> {
@@ -73,7 +74,7 @@ export class SharedCache {
       (h) => !this.sets.has(h),
     );
     if (missing.length === 0) return;
-    const raw = await this.redis.hmget(sharedKey(this.base), ...missing);
+    const raw = await this.redis.hmget(this.key, ...missing);
     missing.forEach((h, i) => {
       const json = raw[i];
       if (json) this.sets.set(h, JSON.parse(json) as SharedFields);
@@ -87,7 +88,7 @@ export class SharedCache {
 
   /** Every set in Redis (the dashboard's formatter is synchronous: it reads what is here). */
   async loadAll(): Promise<void> {
-    for (const [h, json] of Object.entries(await this.redis.hgetall(sharedKey(this.base)))) {
+    for (const [h, json] of Object.entries(await this.redis.hgetall(this.key))) {
       if (!this.sets.has(h)) this.sets.set(h, JSON.parse(json) as SharedFields);
     }
   }

@@ -6,37 +6,11 @@
 import type { RedisClient } from '../redis.js';
 import { CampaignPurgingError, InvalidOptionError } from '../errors.js';
 import { defineCommands } from '../commands/index.js';
-import { sharedKey } from './shared.js';
-import {
-  DEFAULT_TIMING,
-  gateOf,
-  PRIORITY_RANK,
-  timingView,
-  type Gate,
-  type ScheduleView,
-  type StoredTiming,
-} from './timing.js';
-import { STATE_NAMES, type StateName } from './state.js';
+import { QueueKeys } from '../keys.js';
+import { DEFAULT_TIMING } from './timing.js';
+import { CampaignSchedule, parseTiming } from './schedule.js';
+import { countsOf, type CampaignControl, type CampaignCounts } from './counts.js';
 import type { MessageEnd } from '../job.js';
-
-/** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
-export const jobIdOf = (id: number): string => `m${id}`;
-
-/**
- * `<prefix>vb:msg`: id → job data JSON of each message from its enqueue until it ends (then its
- * finished record holds it). Its BullMQ job is created only when the dispatcher releases it (a
- * hash field costs ~150 B, a job ~900 B); what the settle step records and results read is this.
- */
-export const queuedKey = (base: string): string => `${base}vb:msg`;
-
-/**
- * `<prefix>vb:done`: id → finished record of each completed message (its job data, `result`,
- * `delivery`): what results read, kept when workers remove the completed job (settle-5.lua).
- */
-export const doneKey = (base: string): string => `${base}vb:done`;
-
-/** `<prefix>vb:jobopts`: campaign → the BullMQ job opts (attempts, backoff) its jobs get. */
-export const jobOptsKey = (base: string): string => `${base}vb:jobopts`;
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -49,56 +23,12 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
   }
 }
 
-/** What an operator set on a campaign; workers read it once per batch. */
-export type CampaignControl = 'paused' | 'cancelled';
-
 export type EnqueueOutcome = 'new' | 'duplicate' | 'duplicate-in-call';
 const ENQUEUE_OUTCOMES: Readonly<Record<number, EnqueueOutcome>> = {
   0: 'new',
   2: 'duplicate',
   3: 'duplicate-in-call',
 };
-
-export interface CampaignCounts extends Record<StateName, number> {
-  campaign: string;
-  total: number;
-  /** Set by pause/cancel; null while the campaign runs. */
-  control: CampaignControl | null;
-  /** Messages by the gateway's status code, for those that reached a final state. */
-  byStatus: Record<string, number>;
-  /** Delivery tracking of the accepted messages (src/tracking), O(1) like the rest. */
-  delivery: DeliveryCounts;
-  /** When its last message was sent or ended (ms), or null while any waits or is on the wire. */
-  finishedAt: number | null;
-  /**
-   * Waiting messages of a campaign whose start (`at`) is still ahead: shown here instead of in
-   * `waiting` until then.
-   */
-  scheduled: number;
-  /** Its timing settings (null where unset). */
-  schedule: ScheduleView;
-  /**
-   * When a campaign held back by its start time or send window may send next (ms); null while
-   * those let it send.
-   */
-  opensAt: number | null;
-}
-
-/** What became of accepted messages, by `<status>`. */
-export interface DeliveryCounts {
-  /** Being followed now. */
-  tracking: number;
-  /** 102 DELIVERED or 116 READ (a read message was delivered). */
-  delivered: number;
-  /** 116 READ. */
-  read: number;
-  /** Any other final code (expired, undeliverable, rejected…). */
-  undelivered: number;
-  /** No final code before tracking gave up (the horizon). */
-  unknown: number;
-  /** Messages by their latest delivery code. */
-  byStatus: Record<string, number>;
-}
 
 interface StoreCommands {
   vbEnqueue(...args: (string | number)[]): Promise<number[]>;
@@ -110,7 +40,6 @@ interface StoreCommands {
   vbSettle(...args: (string | number)[]): Promise<string[]>;
   vbHeld(...args: (string | number)[]): Promise<string[]>;
   vbBacklog(...args: (string | number)[]): Promise<number>;
-  vbSetGate(...args: (string | number)[]): Promise<number>;
 }
 
 /** Why a campaign's messages are held back: see src/commands/includes/heldLetter.lua. */
@@ -123,24 +52,15 @@ export class CampaignStore {
    * @param redis a connection this store may define its two scripts on; it does not close it.
    * @param base  the queue's key prefix, e.g. `bull:viber:` (BullMQ's `queue.toKey('')`).
    */
-  constructor(
-    redis: RedisClient,
-    private readonly base: string,
-  ) {
+  readonly keys: QueueKeys;
+  /** The campaigns' timing: settings, gates, deadlines. */
+  readonly schedule: CampaignSchedule;
+
+  constructor(redis: RedisClient, base: string) {
+    this.keys = new QueueKeys(base);
+    this.schedule = new CampaignSchedule(redis, this.keys);
     defineCommands(redis);
     this.redis = redis as RedisClient & StoreCommands;
-  }
-
-  private get campaignsKey(): string {
-    return `${this.base}vb:campaigns`;
-  }
-
-  stateKey(campaign: string): string {
-    return `${this.base}vb:c:${campaign}:state`;
-  }
-
-  countsKey(campaign: string): string {
-    return `${this.base}vb:c:${campaign}:counts`;
   }
 
   /**
@@ -158,14 +78,14 @@ export class CampaignStore {
     let raw: number[];
     try {
       raw = await this.redis.vbEnqueue(
-        this.stateKey(campaign),
-        this.countsKey(campaign),
-        this.campaignsKey,
-        this.backlogKey(campaign),
-        this.readyKey,
-        queuedKey(this.base),
-        doneKey(this.base),
-        this.purgingKey,
+        this.keys.state(campaign),
+        this.keys.counts(campaign),
+        this.keys.campaigns,
+        this.keys.backlog(campaign),
+        this.keys.ready,
+        this.keys.queued,
+        this.keys.done,
+        this.keys.purging,
         ...args,
       );
     } catch (err) {
@@ -180,11 +100,6 @@ export class CampaignStore {
     return raw.map((r) => ENQUEUE_OUTCOMES[r] ?? 'duplicate');
   }
 
-  /** `<prefix>vb:purging`: campaign → when its purge began (s); enqueues of it are refused. */
-  private get purgingKey(): string {
-    return `${this.base}vb:purging`;
-  }
-
   /**
    * Marks the campaign as being purged if it may be, in one step with the check: returns the
    * counts that forbid it (empty when marked). `active` always forbids; without `force`, messages
@@ -192,8 +107,8 @@ export class CampaignStore {
    */
   async beginPurge(campaign: string, force: boolean): Promise<Record<string, number>> {
     const flat = await this.redis.vbPurgeBegin(
-      this.countsKey(campaign),
-      this.purgingKey,
+      this.keys.counts(campaign),
+      this.keys.purging,
       campaign,
       force ? '1' : '0',
     );
@@ -204,7 +119,7 @@ export class CampaignStore {
 
   /** True while a purge of the campaign is under way (or stopped halfway). */
   async purging(campaign: string): Promise<boolean> {
-    return (await this.redis.hexists(this.purgingKey, campaign)) === 1;
+    return (await this.redis.hexists(this.keys.purging, campaign)) === 1;
   }
 
   /**
@@ -214,12 +129,12 @@ export class CampaignStore {
   async requeueFailed(campaign: string, ids: readonly number[]): Promise<number[]> {
     if (ids.length === 0) return [];
     const moved = await this.redis.vbRequeue(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
-      doneKey(this.base),
-      queuedKey(this.base),
-      this.backlogKey(campaign),
-      this.readyKey,
+      this.keys.state(campaign),
+      this.keys.counts(campaign),
+      this.keys.done,
+      this.keys.queued,
+      this.keys.backlog(campaign),
+      this.keys.ready,
       campaign,
       ...ids,
     );
@@ -228,19 +143,19 @@ export class CampaignStore {
 
   /** Sets the BullMQ job opts (JSON) the campaign's messages get when they are released. */
   async setJobOpts(campaign: string, opts: string): Promise<void> {
-    await this.redis.hset(jobOptsKey(this.base), campaign, opts);
+    await this.redis.hset(this.keys.jobOpts, campaign, opts);
   }
 
   /** The job data of messages enqueued and not ended yet (null where ended or unknown). */
   async queuedData(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
-    return this.redis.hmget(queuedKey(this.base), ...ids.map(String));
+    return this.redis.hmget(this.keys.queued, ...ids.map(String));
   }
 
   /** The finished records of these messages (null where a message has none). */
   async records(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
-    return this.redis.hmget(doneKey(this.base), ...ids.map(String));
+    return this.redis.hmget(this.keys.done, ...ids.map(String));
   }
 
   /** Drops what is kept of messages: queued data, finished records (purge). */
@@ -249,8 +164,8 @@ export class CampaignStore {
     const fields = ids.map(String);
     await this.redis
       .multi()
-      .hdel(queuedKey(this.base), ...fields)
-      .hdel(doneKey(this.base), ...fields)
+      .hdel(this.keys.queued, ...fields)
+      .hdel(this.keys.done, ...fields)
       .exec();
   }
 
@@ -269,12 +184,12 @@ export class CampaignStore {
     const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? ''];
     for (const [id, st, end] of changes) args.push(id, st, end ? endFragment(end) : '');
     const moved = await this.redis.vbSettle(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
-      `${this.base}vb:track`,
-      `${this.base}vb:trk`,
-      doneKey(this.base),
-      queuedKey(this.base),
+      this.keys.state(campaign),
+      this.keys.counts(campaign),
+      this.keys.track,
+      this.keys.trackInfo,
+      this.keys.done,
+      this.keys.queued,
       ...args,
     );
     return moved.map(Number);
@@ -293,8 +208,8 @@ export class CampaignStore {
     const args: (string | number)[] = [onlyFrom];
     for (const [id, st] of changes) args.push(id, st);
     const moved = await this.redis.vbTransition(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
+      this.keys.state(campaign),
+      this.keys.counts(campaign),
       ...args,
     );
     return moved.map(Number);
@@ -309,11 +224,11 @@ export class CampaignStore {
     const held = new Map<number, HeldLetter>();
     if (ids.length === 0) return held;
     const flat = await this.redis.vbActivate(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
-      this.controlKey,
-      this.deadlinesKey,
-      this.gateKey,
+      this.keys.state(campaign),
+      this.keys.counts(campaign),
+      this.keys.control,
+      this.keys.deadlines,
+      this.keys.gate,
       campaign,
       ...ids,
     );
@@ -327,11 +242,9 @@ export class CampaignStore {
     const out = new Map<string, HeldLetter>();
     if (campaigns.length === 0) return out;
     const letters = await this.redis.vbHeld(
-      this.base + 'vb:unused',
-      this.base + 'vb:unused',
-      this.controlKey,
-      this.deadlinesKey,
-      this.gateKey,
+      this.keys.control,
+      this.keys.deadlines,
+      this.keys.gate,
       ...campaigns,
     );
     campaigns.forEach((c, i) => {
@@ -344,78 +257,12 @@ export class CampaignStore {
   /** Puts ids back at the front of their campaign's backlog (not its time yet). */
   async backToBacklog(campaign: string, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.vbBacklog(this.readyKey, this.backlogKey(campaign), campaign, ...ids);
-  }
-
-  /** `<prefix>vb:bl:<campaign>`: ids enqueued and not released to BullMQ's wait list yet. */
-  backlogKey(campaign: string): string {
-    return `${this.base}vb:bl:${campaign}`;
-  }
-
-  get readyKey(): string {
-    return `${this.base}vb:ready`;
-  }
-
-  private get timingKey(): string {
-    return `${this.base}vb:timing`;
-  }
-
-  get gateKey(): string {
-    return `${this.base}vb:gate`;
-  }
-
-  /** The campaign's timing settings (defaults where unset). */
-  async timing(campaign: string): Promise<StoredTiming> {
-    const raw = await this.redis.hget(this.timingKey, campaign);
-    return raw === null ? { ...DEFAULT_TIMING } : parseTiming(raw);
-  }
-
-  /** Stores timing settings and the gate they give now, in one step. */
-  async setTiming(campaign: string, timing: StoredTiming, now = Date.now()): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.timingKey, campaign, JSON.stringify(timing))
-      .hset(this.gateKey, campaign, gateString(timing, gateOf(timing, now)))
-      .exec();
-  }
-
-  /**
-   * A campaign's window closed (the dispatcher said so): computes the next interval from the
-   * stored timing and writes it, unless the timing changed meanwhile.
-   */
-  async refreshGate(campaign: string, now = Date.now()): Promise<Gate | undefined> {
-    const raw = (await this.redis.hget(this.timingKey, campaign)) ?? '';
-    const timing = raw === '' ? { ...DEFAULT_TIMING } : parseTiming(raw);
-    const gate = gateOf(timing, now);
-    const wrote = await this.redis.vbSetGate(
-      this.timingKey,
-      this.gateKey,
-      campaign,
-      raw,
-      gateString(timing, gate),
-    );
-    return wrote === 1 ? gate : undefined;
+    await this.redis.vbBacklog(this.keys.ready, this.keys.backlog(campaign), campaign, ...ids);
   }
 
   /** Stores a shared set once (content-addressed: a set with this hash is this set). */
   async saveShared(hash: string, json: string): Promise<void> {
-    await this.redis.hsetnx(sharedKey(this.base), hash, json);
-  }
-
-  private get deadlinesKey(): string {
-    return `${this.base}vb:expires`;
-  }
-
-  /** Sets (or, with undefined, clears) the moment after which nothing of the campaign is sent. */
-  async setDeadline(campaign: string, at: number | undefined): Promise<void> {
-    if (at === undefined) await this.redis.hdel(this.deadlinesKey, campaign);
-    else await this.redis.hset(this.deadlinesKey, campaign, String(at));
-  }
-
-  /** The campaign's deadline (ms), if it has one. */
-  async deadline(campaign: string): Promise<number | undefined> {
-    const v = await this.redis.hget(this.deadlinesKey, campaign);
-    return v === null ? undefined : Number(v);
+    await this.redis.hsetnx(this.keys.shared, hash, json);
   }
 
   /**
@@ -424,11 +271,11 @@ export class CampaignStore {
    */
   async park(campaign: string, ids: readonly number[]): Promise<CampaignControl | undefined> {
     const control = await this.redis.vbPark(
-      this.stateKey(campaign),
-      this.countsKey(campaign),
-      this.controlKey,
-      this.backlogKey(campaign),
-      this.readyKey,
+      this.keys.state(campaign),
+      this.keys.counts(campaign),
+      this.keys.control,
+      this.keys.backlog(campaign),
+      this.keys.ready,
       campaign,
       ...ids,
     );
@@ -438,62 +285,32 @@ export class CampaignStore {
   /** Raw stored states of some messages, in one round trip (undefined: not in the campaign). */
   async statesOf(campaign: string, ids: readonly number[]): Promise<Array<string | undefined>> {
     if (ids.length === 0) return [];
-    const raw = await this.redis.hmget(this.stateKey(campaign), ...ids.map(String));
+    const raw = await this.redis.hmget(this.keys.state(campaign), ...ids.map(String));
     return raw.map((v) => v ?? undefined);
-  }
-
-  private get controlKey(): string {
-    return `${this.base}vb:control`;
   }
 
   /** Sets (or clears, with undefined) a campaign's control: paused or cancelled. */
   async setControl(campaign: string, control: CampaignControl | undefined): Promise<void> {
-    if (control) await this.redis.hset(this.controlKey, campaign, control);
-    else await this.redis.hdel(this.controlKey, campaign);
+    if (control) await this.redis.hset(this.keys.control, campaign, control);
+    else await this.redis.hdel(this.keys.control, campaign);
   }
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
   async counts(campaign: string): Promise<CampaignCounts> {
     const [raw, control, timingRaw, deadline] = await Promise.all([
-      this.redis.hgetall(this.countsKey(campaign)),
-      this.redis.hget(this.controlKey, campaign),
-      this.redis.hget(this.timingKey, campaign),
-      this.redis.hget(this.deadlinesKey, campaign),
+      this.redis.hgetall(this.keys.counts(campaign)),
+      this.redis.hget(this.keys.control, campaign),
+      this.redis.hget(this.keys.timing, campaign),
+      this.redis.hget(this.keys.deadlines, campaign),
     ]);
     const timing = timingRaw === null ? { ...DEFAULT_TIMING } : parseTiming(timingRaw);
-    const num = (k: string): number => Number(raw[k] ?? 0);
-    const byStatus: Record<string, number> = {};
-    const byDelivery: Record<string, number> = {};
-    for (const [k, v] of Object.entries(raw)) {
-      if (k.startsWith('code:') && Number(v) !== 0) byStatus[k.slice(5)] = Number(v);
-      if (k.startsWith('dcode:') && Number(v) !== 0) byDelivery[k.slice(6)] = Number(v);
-    }
-    const out = {
+    return countsOf(
       campaign,
-      total: num('total'),
-      control: control === 'paused' || control === 'cancelled' ? control : null,
-      byStatus,
-      finishedAt: raw['finishedAt'] === undefined ? null : Number(raw['finishedAt']),
-      delivery: {
-        tracking: num('tracking'),
-        delivered: num('delivered'),
-        read: num('read'),
-        undelivered: num('undelivered'),
-        unknown: num('unknown'),
-        byStatus: byDelivery,
-      },
-      schedule: timingView(timing, deadline === null ? undefined : Number(deadline)),
-    } as CampaignCounts;
-    for (const s of STATE_NAMES) out[s] = num(s);
-    const now = Date.now();
-    out.scheduled = 0;
-    if (timing.at !== null && timing.at > now) {
-      out.scheduled = out.waiting;
-      out.waiting = 0;
-    }
-    const gate = gateOf(timing, now);
-    out.opensAt = gate.from > now ? gate.from : null;
-    return out;
+      raw,
+      control,
+      timing,
+      deadline === null ? undefined : Number(deadline),
+    );
   }
 
   /** Ends the tracking of these ids, if any is tracked (purge). */
@@ -501,8 +318,8 @@ export class CampaignStore {
     if (ids.length === 0) return;
     await this.redis
       .multi()
-      .zrem(`${this.base}vb:track`, ...ids)
-      .hdel(`${this.base}vb:trk`, ...ids.map(String))
+      .zrem(this.keys.track, ...ids)
+      .hdel(this.keys.trackInfo, ...ids.map(String))
       .exec();
   }
 
@@ -513,23 +330,23 @@ export class CampaignStore {
   async forget(campaign: string): Promise<void> {
     await this.redis
       .multi()
-      .unlink(this.stateKey(campaign), this.countsKey(campaign), this.backlogKey(campaign))
-      .hdel(this.controlKey, campaign)
-      .hdel(this.deadlinesKey, campaign)
-      .hdel(this.timingKey, campaign)
-      .hdel(jobOptsKey(this.base), campaign)
-      .hdel(this.gateKey, campaign)
-      .hdel(`${this.base}vb:fair`, campaign)
-      .hdel(`${this.base}vb:crate`, campaign)
-      .srem(this.readyKey, campaign)
-      .zrem(this.campaignsKey, campaign)
-      .hdel(this.purgingKey, campaign)
+      .unlink(this.keys.state(campaign), this.keys.counts(campaign), this.keys.backlog(campaign))
+      .hdel(this.keys.control, campaign)
+      .hdel(this.keys.deadlines, campaign)
+      .hdel(this.keys.timing, campaign)
+      .hdel(this.keys.jobOpts, campaign)
+      .hdel(this.keys.gate, campaign)
+      .hdel(this.keys.fair, campaign)
+      .hdel(this.keys.campaignRate, campaign)
+      .srem(this.keys.ready, campaign)
+      .zrem(this.keys.campaigns, campaign)
+      .hdel(this.keys.purging, campaign)
       .exec();
   }
 
   /** Known campaigns, oldest first. */
   async campaigns(): Promise<string[]> {
-    return this.redis.zrange(this.campaignsKey, 0, -1);
+    return this.redis.zrange(this.keys.campaigns, 0, -1);
   }
 
   /** Which campaign an id was enqueued in, if any. */
@@ -537,8 +354,8 @@ export class CampaignStore {
     // Its record or queued data says; no per-id index is kept beside it (it would cost ~50
     // bytes a message).
     const data =
-      (await this.redis.hget(doneKey(this.base), String(id))) ??
-      (await this.redis.hget(queuedKey(this.base), String(id)));
+      (await this.redis.hget(this.keys.done, String(id))) ??
+      (await this.redis.hget(this.keys.queued, String(id)));
     if (!data) return undefined;
     try {
       return (JSON.parse(data) as { campaign?: string }).campaign;
@@ -549,14 +366,19 @@ export class CampaignStore {
 
   /** A message's raw stored state, if the campaign has it. */
   async stateOf(campaign: string, id: number): Promise<string | undefined> {
-    return (await this.redis.hget(this.stateKey(campaign), String(id))) ?? undefined;
+    return (await this.redis.hget(this.keys.state(campaign), String(id))) ?? undefined;
   }
 
   /** Streams a campaign's `[id, rawState]` pairs, a page at a time (HSCAN: no whole campaign in memory). */
   async *scanStates(campaign: string, count = 500): AsyncGenerator<Array<[number, string]>> {
     let cursor = '0';
     do {
-      const [next, flat] = await this.redis.hscan(this.stateKey(campaign), cursor, 'COUNT', count);
+      const [next, flat] = await this.redis.hscan(
+        this.keys.state(campaign),
+        cursor,
+        'COUNT',
+        count,
+      );
       cursor = next;
       const page: Array<[number, string]> = [];
       for (let i = 0; i + 1 < flat.length; i += 2)
@@ -571,13 +393,4 @@ function endFragment(end: MessageEnd): string {
   return 'result' in end
     ? `"result":${JSON.stringify(end.result)}`
     : `"failed":${JSON.stringify(end.failed)}`;
-}
-
-function parseTiming(raw: string): StoredTiming {
-  return { ...DEFAULT_TIMING, ...(JSON.parse(raw) as Partial<StoredTiming>) };
-}
-
-/** The gate as the Lua scripts read it: rank:weight:rate:from:until, all numbers. */
-function gateString(t: StoredTiming, g: Gate): string {
-  return `${PRIORITY_RANK[t.priority]}:${t.weight}:${t.campaignRate ?? 0}:${g.from}:${g.until}`;
 }

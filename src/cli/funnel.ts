@@ -1,5 +1,5 @@
 /** A campaign's delivery funnel as text lines: status, status --watch and the demo print it. */
-import type { CampaignCounts } from '../campaign/store.js';
+import type { CampaignCounts } from '../campaign/counts.js';
 import { DELIVERED, READ } from '../tracking/delivery.js';
 import { codeName } from '../xml/codes.js';
 

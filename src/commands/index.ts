@@ -15,6 +15,8 @@ const DIR = new URL('./', import.meta.url);
 const INCLUDE = /^--- @include "([\w/]+)"\s*$/gm;
 
 export interface Script {
+  /** Its file, `<name>-<numberOfKeys>.lua`. */
+  file: string;
   /** The ioredis command name, `vb<Name>`. */
   command: string;
   numberOfKeys: number;
@@ -44,7 +46,11 @@ function load(): Map<string, Script> {
     const m = /^(\w+)-(\d+)\.lua$/.exec(file);
     if (!m) continue;
     const name = m[1] as string;
+    const twin = out.get(name);
+    if (twin)
+      throw new Error(`two Lua scripts named ${name} in ${DIR.pathname}: ${file}, ${twin.file}`);
     out.set(name, {
+      file,
       command: `vb${name.charAt(0).toUpperCase()}${name.slice(1)}`,
       numberOfKeys: Number(m[2]),
       lua: expand(readFileSync(new URL(file, DIR), 'utf8'), file),

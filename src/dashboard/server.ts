@@ -3,7 +3,7 @@
  * password are configured. Read and write like bull-board itself (retry, remove, promote); the
  * campaign controls stay in the CLI and library, where they keep the campaign counts in step.
  */
-import { checkKnownKeys, optionKeys } from '../options.js';
+import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import express, { type RequestHandler } from 'express';
 import { expand, SharedCache } from '../campaign/shared.js';
 import { InvalidOptionError } from '../errors.js';
 import type { SendJobData } from '../job.js';
-import { assertQueueName } from '../producer/options.js';
+
 import {
   closeRedis,
   DEFAULT_REDIS_URL,

@@ -8,7 +8,8 @@
  */
 import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
-import { doneKey, jobOptsKey, queuedKey, type CampaignStore } from '../campaign/store.js';
+import type { CampaignStore } from '../campaign/store.js';
+import { QueueKeys } from '../keys.js';
 import { unsentReason } from '../campaign/state.js';
 import { defineCommands } from '../commands/index.js';
 import { SEND_JOB_NAME } from '../job.js';
@@ -44,37 +45,39 @@ export class Dispatcher {
   private running: Promise<void> | undefined;
   private stopped = false;
 
+  private readonly keys: QueueKeys;
+
   constructor(
     redis: RedisClient,
-    private readonly base: string,
     private readonly store: CampaignStore,
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
   ) {
+    this.keys = store.keys;
     defineCommands(redis);
     this.redis = redis as RedisClient & DispatchCommand;
   }
 
   /** One call: releases what may go now; refreshes the gates of campaigns whose window closed. */
   async dispatchOnce(): Promise<DispatchReport> {
-    const b = this.base;
+    const k = this.keys;
     const out = await this.redis.vbDispatch(
-      `${b}vb:ready`,
-      `${b}vb:gate`,
-      `${b}vb:control`,
-      `${b}vb:expires`,
-      `${b}vb:fair`,
-      `${b}vb:crate`,
-      `${b}wait`,
-      `${b}active`,
-      `${b}delayed`,
-      `${b}marker`,
-      `${b}meta`,
-      queuedKey(b),
-      jobOptsKey(b),
-      doneKey(b),
-      `${b}vb:purging`,
-      b,
+      k.ready,
+      k.gate,
+      k.control,
+      k.deadlines,
+      k.fair,
+      k.campaignRate,
+      k.bull('wait'),
+      k.bull('active'),
+      k.bull('delayed'),
+      k.bull('marker'),
+      k.bull('meta'),
+      k.queued,
+      k.jobOpts,
+      k.done,
+      k.purging,
+      k.base,
       this.options.ahead,
       this.options.chunk,
       this.options.sweep,
@@ -83,7 +86,7 @@ export class Dispatcher {
     );
     const [released, swept, ...closed] = out;
     for (const c of closed) {
-      const gate = await this.store.refreshGate(String(c));
+      const gate = await this.store.schedule.refreshGate(String(c));
       if (gate) {
         this.logger.info(
           { campaign: c, opens: new Date(gate.from).toISOString() },

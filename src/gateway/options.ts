@@ -1,6 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { checkKnownKeys, optionKeys } from '../options.js';
-import { intInRange } from '../producer/options.js';
+import { checkKnownKeys, intInRange, optionKeys } from '../options.js';
 
 /** Options of the gateway client (one per worker process). */
 export interface GatewayOptions {

@@ -3,18 +3,13 @@
  * message's result streamed a page at a time (HSCAN of the campaign's states + one pipelined HMGET
  * of the jobs per page), so that exporting a million-message campaign holds one page in memory.
  */
-import { checkKnownKeys, optionKeys } from '../options.js';
+import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import { decodeState, type StateName } from '../campaign/state.js';
-import {
-  assertCampaignName,
-  CampaignStore,
-  doneKey,
-  jobIdOf,
-  queuedKey,
-  type CampaignCounts,
-} from '../campaign/store.js';
+import type { CampaignCounts } from '../campaign/counts.js';
+import { assertCampaignName, CampaignStore } from '../campaign/store.js';
+import { jobIdOf, QueueKeys } from '../keys.js';
 import type { FinishedRecord, SendJobData } from '../job.js';
-import { assertQueueName } from '../producer/options.js';
+
 import {
   closeRedis,
   DEFAULT_REDIS_URL,
@@ -131,8 +126,9 @@ export class Inspector {
     for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
     // A message that ended has its finished record; until then its data is in the queued hash.
     const fields = page.map(([id]) => String(id));
-    pipe.hmget(doneKey(base), ...fields);
-    pipe.hmget(queuedKey(base), ...fields);
+    const keys = new QueueKeys(base);
+    pipe.hmget(keys.done, ...fields);
+    pipe.hmget(keys.queued, ...fields);
     const rows = (await pipe.exec()) ?? [];
     const done = (rows[page.length]?.[1] ?? []) as Array<string | null>;
     const queued = (rows[page.length + 1]?.[1] ?? []) as Array<string | null>;

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
-import { checkKnownKeys, optionKeys } from '../options.js';
+import { assertQueueName, checkKnownKeys, intInRange, optionKeys } from '../options.js';
 import { isCountry } from './phone.js';
 import { DEFAULT_RULES, type ValidationRules } from './validate.js';
 
@@ -86,22 +86,6 @@ export const PRODUCER_DEFAULTS = {
   waitReplicas: 'auto',
   waitReplicasTimeoutMs: 5000,
 } as const;
-
-export function intInRange(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${name} must be an integer in ${min}..${max} (got ${value})`);
-  }
-  return value;
-}
-
-export function assertQueueName(name: string, what = 'queueName'): string {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-    throw new InvalidOptionError(
-      `${what} must be 1..64 characters of letters, digits, '_', '.', '-' (got ${JSON.stringify(name)})`,
-    );
-  }
-  return name;
-}
 
 const KNOWN = optionKeys<ProducerOptions>({
   connection: true,

@@ -16,18 +16,16 @@ import {
 } from '../errors.js';
 import {
   checkTiming,
-  mergeTiming,
   timingView,
-  touchesTiming,
   type ScheduleView,
   type TimingSettings,
 } from '../campaign/timing.js';
 import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
 import type { SendJobData } from '../job.js';
-import { checkKnownKeys, optionKeys } from '../options.js';
 import type { ViberMessage } from '../message.js';
 import { Cluster, type Redis } from 'ioredis';
 import { closeRedis, openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
+import { checkTimingKeys } from '../campaign/schedule.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
 import {
   cancelCampaign,
@@ -157,7 +155,7 @@ export class Producer {
     checkTiming(options);
     const { store, redis, replicas } = await this.ready;
     // Before any message is claimed: a dispatcher must never see the campaign without its timing.
-    await applyTiming(store, campaign, options);
+    await store.schedule.apply(campaign, options);
     // Likewise the shared fields and the job opts, before any message that needs them.
     const shared = sharedSet(options.defaults);
     if (shared) await store.saveShared(shared.hash, shared.json);
@@ -336,8 +334,11 @@ export class Producer {
     if ((await store.counts(campaign)).total === 0) {
       throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
     }
-    await applyTiming(store, campaign, settings);
-    return timingView(await store.timing(campaign), await store.deadline(campaign));
+    await store.schedule.apply(campaign, settings);
+    return timingView(
+      await store.schedule.timing(campaign),
+      await store.schedule.deadline(campaign),
+    );
   }
 
   /**
@@ -395,29 +396,4 @@ async function replicasToWaitFor(client: RedisClient, wanted: number | 'auto'): 
   const info = await client.info('replication');
   const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
   return /role:master/.test(info) && connected > 0 ? 1 : 0;
-}
-
-/** Writes what the settings change: the deadline, and the timing (with its gate) if touched. */
-async function applyTiming(
-  store: CampaignStore,
-  campaign: string,
-  s: TimingSettings,
-): Promise<void> {
-  if (s.expires !== undefined) await store.setDeadline(campaign, s.expires?.getTime());
-  if (touchesTiming(s))
-    await store.setTiming(campaign, mergeTiming(await store.timing(campaign), s));
-}
-
-const TIMING_KEYS = optionKeys<TimingSettings>({
-  at: true,
-  window: true,
-  tz: true,
-  expires: true,
-  priority: true,
-  weight: true,
-  campaignRate: true,
-});
-
-function checkTimingKeys(s: TimingSettings): void {
-  checkKnownKeys('schedule', s, TIMING_KEYS);
 }

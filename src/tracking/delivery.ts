@@ -26,6 +26,7 @@
  */
 import { codeName } from '../xml/codes.js';
 import type { StatusResult } from '../xml/parse.js';
+import type { DeliveryRecord } from '../job.js';
 
 /** Codes that do not change again (../shared/spec/alphasms-xml-api.md). 116 READ is final too. */
 export const FINAL_CODES: ReadonlySet<number> = new Set([
@@ -56,27 +57,6 @@ export interface TrackInfo {
   code: number | undefined;
   /** When it was delivered (ms), once it was. */
   deliveredAt: number | undefined;
-}
-
-/** The delivery part of a message's job (`data.delivery`), as the worker writes it. */
-export interface DeliveryRecord {
-  /** Latest code from `<status>`; null before the gateway gave one. */
-  code: number | null;
-  /** Its name (DELIVERED, READ, UNDELIVERABLE, CODE_<n> for one the docs do not list). */
-  name: string | null;
-  /** tracking, delivered (watching for READ), read, undelivered, unknown (gave up), done. */
-  state: 'tracking' | 'delivered' | 'read' | 'undelivered' | 'unknown' | 'done';
-  /** `date_completed` exactly as the gateway wrote it (no zone, per its docs). */
-  dateCompleted: string | null;
-  /** The same as an ISO time, read as UTC (the docs name no zone). */
-  completedAt: string | null;
-  /** When it was delivered, ISO (from date_completed of 102/116, else when we learnt it). */
-  deliveredAt: string | null;
-  /** When it was read, ISO: the 116's date_completed; null before a read or without that date. */
-  readAt: string | null;
-  smsCount: number | null;
-  /** When we last asked the gateway, ISO. */
-  checkedAt: string;
 }
 
 export interface TrackStep {

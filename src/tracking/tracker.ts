@@ -24,9 +24,10 @@ import { hasCode, type GatewayPackageError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
 import { classify } from '../xml/codes.js';
 import type { StatusResult } from '../xml/parse.js';
-import type { RateLimiter } from '../worker/rate-limiter.js';
+import type { RateLimiter } from '../gateway/rate-limiter.js';
 import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
 import { defineCommands } from '../commands/index.js';
+import { QueueKeys } from '../keys.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -58,6 +59,7 @@ interface TrackCommands {
 }
 
 export class Tracker {
+  private readonly keys: QueueKeys;
   private readonly redis: RedisClient & TrackCommands;
   private readonly stop = new AbortController();
   private running: Promise<void> | undefined;
@@ -69,7 +71,7 @@ export class Tracker {
   constructor(
     redis: RedisClient,
     /** The queue's key prefix, `bull:<queue>:`. */
-    private readonly base: string,
+    base: string,
     private readonly opts: TrackerOptions,
     private readonly gateway: GatewayClient,
     /** Status requests' own pace (rate requests/s for the queue). */
@@ -87,16 +89,17 @@ export class Tracker {
     /** How long a claimed id stays with this worker before any worker may take it, ms. */
     private readonly leaseMs: number,
   ) {
+    this.keys = new QueueKeys(base);
     defineCommands(redis);
     this.redis = redis as RedisClient & TrackCommands;
   }
 
   get trackKey(): string {
-    return `${this.base}vb:track`;
+    return this.keys.track;
   }
 
   get infoKey(): string {
-    return `${this.base}vb:trk`;
+    return this.keys.trackInfo;
   }
 
   /** Starts the loop (once). */
@@ -200,7 +203,7 @@ export class Tracker {
       codes: {},
       durationMs: 0,
     };
-    const args: Array<string | number> = [this.base];
+    const args: Array<string | number> = [this.keys.base];
     for (const c of claimed) {
       const status = byId.get(c.id);
       if (status) {
@@ -225,7 +228,7 @@ export class Tracker {
           .join(';'),
       );
     }
-    await this.redis.vbTrackRecord(this.trackKey, this.infoKey, ...args);
+    await this.redis.vbTrackRecord(this.trackKey, this.infoKey, this.keys.done, ...args);
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
   }

@@ -7,9 +7,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { queuedKey } from '../campaign/store.js';
+import { QueueKeys } from '../keys.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchReport } from './batch.js';
+import type { BatchReport } from './pending.js';
 import type { SendWorker } from './send-worker.js';
 
 const OUTCOMES = [
@@ -103,7 +103,7 @@ export class WorkerMetrics {
       },
     });
     const redis = worker.redisClient;
-    const queuedHash = queuedKey(queue.toKey(''));
+    const queuedHash = new QueueKeys(queue.toKey('')).queued;
     new Gauge({
       name: 'viber_bulk_queued_messages',
       help: 'Messages enqueued and not ended yet: queued, released or being retried (read at scrape time)',

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.js';
 import { checkGatewayKeys, stripUndefined, type GatewayOptions } from '../gateway/options.js';
-import { checkKnownKeys, optionKeys } from '../options.js';
-import { assertQueueName, intInRange } from '../producer/options.js';
+import { assertQueueName, checkKnownKeys, intInRange, optionKeys } from '../options.js';
+
 import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
 
 /** Options of a send worker (library: `createWorker(opts)`; CLI: `viber-bulk worker`). */

@@ -35,12 +35,14 @@ import {
   endStuckClient,
   isLive,
   openRedis,
+  warnIfEvicting,
   type OwnedRedis,
   type RedisClient,
 } from '../redis.js';
 import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
-import { runBatch, type BatchReport, type Pending } from './batch.js';
+import { runBatch } from './batch.js';
+import type { BatchReport, Pending } from './pending.js';
 import { Batcher } from './batcher.js';
 import { awaitBullWorkerClosed } from './bullmq-close.js';
 import {
@@ -48,7 +50,7 @@ import {
   type ResolvedWorkerOptions,
   type SendWorkerOptions,
 } from './options.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../gateway/rate-limiter.js';
 import { Slots } from './slots.js';
 import type { HaltReason } from './outcome.js';
 
@@ -128,14 +130,13 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.shared = new SharedCache(redis.client, base);
     this.limiter = new RateLimiter(
       redis.client,
-      `${base}vb:pace`,
+      this.store.keys.sendPace,
       options.rate,
       options.rateWindowMs,
     );
     this.slots = new Slots(options.concurrency);
     this.dispatcher = new Dispatcher(
       redis.client,
-      base,
       this.store,
       {
         ahead: options.releaseAhead,
@@ -159,7 +160,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
           rate: options.trackRate,
         },
         gateway,
-        new RateLimiter(redis.client, `${base}vb:track-pace`, options.trackRate, 1000),
+        new RateLimiter(redis.client, this.store.keys.trackPace, options.trackRate, 1000),
         this.limiter,
         {
           logger: this.log,
@@ -204,24 +205,9 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     return this.redis.client;
   }
 
-  /**
-   * Warns when Redis may evict keys: an evicted job or campaign key is a lost message (BullMQ's
-   * production advice: `maxmemory-policy noeviction`). Read from INFO, which managed Redis
-   * services allow even where CONFIG is disabled.
-   */
+  /** Warns when Redis may evict keys (warnIfEvicting). */
   async checkRedis(): Promise<void> {
-    try {
-      const info = await this.redis.client.info('memory');
-      const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-      if (policy && policy !== 'noeviction') {
-        this.log.warn(
-          { maxmemoryPolicy: policy },
-          `Redis maxmemory-policy is ${policy}: set it to noeviction, or Redis may evict queued messages`,
-        );
-      }
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'could not read Redis maxmemory-policy');
-    }
+    await warnIfEvicting(this.redis.client, this.log);
   }
 
   /** Asks the balance every `balanceIntervalMs` (first after one interval); warns when low. */

@@ -15,7 +15,7 @@ import type { CampaignStore } from '../campaign/store.js';
 import { hasCode } from '../errors.js';
 import { HELD_UNTIL, type MessageEnd, type SendJobResult } from '../job.js';
 import { codeName } from '../xml/codes.js';
-import type { BatchContext, BatchReport, Pending } from './batch.js';
+import type { BatchContext, BatchReport, Pending } from './pending.js';
 import type { Decision } from './outcome.js';
 
 const jobError = (name: string, message: string): Error => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATE_NAMES } from '../../campaign/state.js';
-import type { CampaignCounts } from '../../campaign/store.js';
+import type { CampaignCounts } from '../../campaign/counts.js';
 import { Inspector } from '../../inspect/inspector.js';
 import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';

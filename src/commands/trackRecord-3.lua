@@ -7,7 +7,7 @@
     producer wrote them),
   - the campaign's counts change by the deltas,
   - tracking goes on (new info, new due time) or ends (info and zset member removed).
-  KEYS[1] track zset, KEYS[2] info hash
+  KEYS[1] track zset, KEYS[2] info hash, KEYS[3] finished records hash
   ARGV[1] key prefix of the queue (bull:<queue>:)
   ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, record JSON,
             deltas ('field=by;field=by' or '')
@@ -29,11 +29,11 @@ for i = 2, #ARGV, 7 do
     end
     -- Into its finished record (written when it was accepted, in the same step that started
     -- its tracking).
-    local data = redis.call('HGET', base .. 'vb:done', id)
+    local data = redis.call('HGET', KEYS[3], id)
     if data then
       local cut = string.find(data, ',"delivery":', 1, true)
       local head = cut and string.sub(data, 1, cut - 1) or string.sub(data, 1, -2)
-      redis.call('HSET', base .. 'vb:done', id, head .. ',"delivery":' .. record .. '}')
+      redis.call('HSET', KEYS[3], id, head .. ',"delivery":' .. record .. '}')
     end
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'

@@ -3,7 +3,7 @@
   it waits for a rate slot, so that messages of a paused, cancelled, expired or not-yet-due
   campaign never take one; the activate step asks again once the slot is granted.
 
-  KEYS[3] control hash, KEYS[4] deadlines hash, KEYS[5] gate hash (KEYS[1], KEYS[2] unused)
+  KEYS[1] control hash, KEYS[2] deadlines hash, KEYS[3] gate hash
   ARGV campaigns
   Returns one letter per campaign ('' when it may send).
 ]]
@@ -11,5 +11,5 @@
 --- @include "includes/nowMs"
 local now = nowMs()
 local out = {}
-for i = 1, #ARGV do out[i] = heldLetter(KEYS[3], KEYS[4], KEYS[5], ARGV[i], now) or '' end
+for i = 1, #ARGV do out[i] = heldLetter(KEYS[1], KEYS[2], KEYS[3], ARGV[i], now) or '' end
 return out

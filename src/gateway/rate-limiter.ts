@@ -14,6 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCommands } from '../commands/index.js';
+import { pauseKeyOf } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
 interface PaceCommands {
@@ -64,6 +65,6 @@ export class RateLimiter {
   }
 
   private get pauseKey(): string {
-    return `${this.key}:pause`;
+    return pauseKeyOf(this.key);
   }
 }
