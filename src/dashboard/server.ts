@@ -1,17 +1,18 @@
 /**
- * The dashboard: bull-board for the queue(s), on express, behind HTTP basic auth when a user and
- * password are configured. Read and write like bull-board itself (retry, remove, promote); the
- * campaign controls stay in the CLI and library, where they keep the campaign counts in step.
+ * The dashboard: bull-board for the queue(s), on express, read-only, behind a Host check and, when
+ * a user and password are configured, HTTP basic auth (guard.ts says what each stops). Without
+ * them it serves loopback only. The campaign controls stay in the CLI and library, where they keep
+ * the campaign counts in step.
  */
 import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
-import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import express, { type RequestHandler } from 'express';
+import express from 'express';
+import { basicAuth, hostCheck, isLoopback, readOnly, servedHosts } from './guard.js';
 import { expand, SharedCache } from '../campaign/shared.js';
 import { InvalidOptionError } from '../errors.js';
 import type { SendJobData } from '../job.js';
@@ -34,9 +35,14 @@ export interface DashboardOptions {
   prefix?: string;
   /** @defaultValue 3000 (0: any free port) */
   port?: number;
-  /** @defaultValue `127.0.0.1` */
+  /** Any other address than loopback needs `user` and `password`. @defaultValue `127.0.0.1` */
   host?: string;
-  /** Basic auth; both or neither. */
+  /**
+   * Names it answers to besides the address it listens on (a proxy's or a DNS name), as
+   * `name:port` or `name` (then with its port); a request with any other `Host` gets 421.
+   */
+  allowedHosts?: string[];
+  /** Basic auth; both or neither (an empty string counts as unset). */
   user?: string;
   password?: string;
   /**
@@ -44,35 +50,6 @@ export interface DashboardOptions {
    * Without it BullMQ prints each one with its stack on stderr.
    */
   onError?: (err: Error) => void;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function basicAuth(user: string, password: string): RequestHandler {
-  return (req, res, next) => {
-    const header = req.headers.authorization ?? '';
-    const [scheme, encoded] = header.split(' ');
-    if (scheme === 'Basic' && encoded) {
-      const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-      const i = decoded.indexOf(':');
-      if (
-        i >= 0 &&
-        sameSecret(decoded.slice(0, i), user) &&
-        sameSecret(decoded.slice(i + 1), password)
-      ) {
-        next();
-        return;
-      }
-    }
-    res
-      .set('WWW-Authenticate', 'Basic realm="viber-bulk", charset="UTF-8"')
-      .status(401)
-      .send('authentication required');
-  };
 }
 
 export interface Dashboard {
@@ -86,6 +63,7 @@ const KNOWN = optionKeys<DashboardOptions>({
   prefix: true,
   port: true,
   host: true,
+  allowedHosts: true,
   user: true,
   password: true,
   onError: true,
@@ -93,9 +71,17 @@ const KNOWN = optionKeys<DashboardOptions>({
 
 export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashboard> {
   checkKnownKeys('dashboard', opts, KNOWN);
-  if ((opts.user === undefined) !== (opts.password === undefined)) {
+  const user = opts.user || undefined;
+  const password = opts.password || undefined;
+  if ((user === undefined) !== (password === undefined)) {
     throw new InvalidOptionError(
       'dashboard basic auth needs both a user and a password (DASHBOARD_USER and DASHBOARD_PASSWORD)',
+    );
+  }
+  const host = opts.host ?? '127.0.0.1';
+  if (user === undefined && !isLoopback(host)) {
+    throw new InvalidOptionError(
+      `the dashboard serves ${host} only behind basic auth: set DASHBOARD_USER and DASHBOARD_PASSWORD, or keep --host on loopback (127.0.0.1)`,
     );
   }
   const names = (opts.queueNames ?? ['viber']).map((n) => assertQueueName(n));
@@ -118,7 +104,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   const refresher = setInterval(() => void refresh(), 5000);
   refresher.unref();
   const adapters = queues.map((q, i) => {
-    const a = new BullMQAdapter(q);
+    const a = new BullMQAdapter(q, { readOnlyMode: true });
     a.setFormatter('data', (data: Partial<SendJobData>) => {
       const fields = (caches[i] as SharedCache).get(data?.shared);
       return fields && data.message ? { ...data, message: expand(data.message, fields) } : data;
@@ -132,16 +118,31 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   });
   const app = express();
   app.disable('x-powered-by');
-  if (opts.user !== undefined && opts.password !== undefined)
-    app.use(basicAuth(opts.user, opts.password));
+  let allowed = new Set<string>();
+  app.use(hostCheck(() => allowed));
+  if (user !== undefined && password !== undefined) app.use(basicAuth(user, password));
+  app.use(readOnly);
   app.use('/', adapter.getRouter());
-  const host = opts.host ?? '127.0.0.1';
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port ?? 3000, host, (err?: Error) =>
-      err ? reject(err) : resolve(s),
+  const wanted = opts.port ?? 3000;
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      // Express 5 hands a listen error to the callback.
+      const s = app.listen(wanted, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+  } catch (err) {
+    clearInterval(refresher);
+    await Promise.all(queues.map((q) => q.close().catch(() => undefined)));
+    if (redis.owned) await closeRedis(redis.client);
+    const code = (err as { code?: string }).code;
+    throw new InvalidOptionError(
+      code === 'EADDRINUSE'
+        ? `dashboard port ${wanted} on ${host} is taken (EADDRINUSE): choose another with --port`
+        : `dashboard cannot listen on ${host}:${wanted}: ${(err as Error).message}`,
     );
-  });
+  }
   const port = (server.address() as AddressInfo).port;
+  allowed = servedHosts(host, port, opts.allowedHosts ?? []);
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}/`,
