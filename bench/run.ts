@@ -32,6 +32,7 @@ import {
 import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
 import { benchCapacity } from './capacity.js';
 import { benchTiming } from './timing.js';
+import { benchIdle } from './idle.js';
 import { benchLookups, benchTracking } from './tracking.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
@@ -314,7 +315,8 @@ async function benchMemory(): Promise<void> {
 
 async function main(): Promise<void> {
   const which = (
-    process.env['BENCH_ONLY'] ?? 'enqueue,send,distant,rate,tracking,timing,capacity,memory,lookups'
+    process.env['BENCH_ONLY'] ??
+    'enqueue,send,distant,rate,tracking,timing,capacity,memory,lookups,idle'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
@@ -351,6 +353,12 @@ async function main(): Promise<void> {
       },
     ],
     ['memory', benchMemory],
+    [
+      'idle',
+      async () => {
+        rows.push(await benchIdle({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q }));
+      },
+    ],
     [
       'lookups',
       async () => {

@@ -50,7 +50,10 @@ export interface FailedEnd {
 export type FinishedRecord = SendJobData & { result?: SendJobResult; failed?: FailedEnd };
 
 /** How a message ends, as the settle step records it. */
-export type MessageEnd = { result: SendJobResult } | { failed: FailedEnd };
+export type MessageEnd =
+  | { result: SendJobResult }
+  /** `unreadable`: its stored data could not be read; the record is written anew around it. */
+  | { failed: FailedEnd; unreadable?: true };
 
 /** BullMQ job name of every send job. */
 export const SEND_JOB_NAME = 'send';

@@ -11,7 +11,8 @@
  * | `vb:c:<c>:counts` | hash | counts by state, code, delivery; `finishedAt` | — |
  * | `vb:bl:<c>` | list | ids not yet released, in order | ~10 B while queued |
  * | `vb:campaigns` | zset | campaign → when first enqueued (µs) | — |
- * | `vb:ready` | set | campaigns with a backlog | — |
+ * | `vb:ready` | set | campaigns with a backlog that may send (or must be swept) now | — |
+ * | `vb:sleep` | zset | campaign → when to look at it again (paused, scheduled) | — |
  * | `vb:timing` / `vb:gate` | hash | campaign → timing JSON / its gate `rank:weight:rate:from:until` | — |
  * | `vb:expires` / `vb:control` | hash | campaign → deadline ms / `paused` or `cancelled` | — |
  * | `vb:fair` / `vb:crate` | hash | fair-share tags / campaign-rate token buckets | — |
@@ -48,6 +49,9 @@ export class QueueKeys {
   }
   get ready(): string {
     return `${this.base}vb:ready`;
+  }
+  get sleep(): string {
+    return `${this.base}vb:sleep`;
   }
   get timing(): string {
     return `${this.base}vb:timing`;

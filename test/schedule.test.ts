@@ -4,7 +4,7 @@
  */
 import { createRig, type Rig } from './fixture.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
-import { sampleMessages, testRedis, waitFor } from './helpers.js';
+import { releaseQueued, sampleMessages, testRedis, waitFor } from './helpers.js';
 
 /** Arrival time of each accepted id, in arrival order. */
 const arrivals = (rig: Rig): Array<{ id: number; at: number }> =>
@@ -119,6 +119,48 @@ describe('campaign timing and priority', () => {
         completed: sent,
         waiting: 200 - sent,
       });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('waiting campaigns cost the dispatcher nothing: paused and scheduled ones sleep outside its walk until their time, a resume or a schedule change', async () => {
+    rig = await createRig('idle');
+    const redis = await testRedis();
+    try {
+      const base = rig.queue.toKey('');
+      const ready = async () => (await redis.smembers(`${base}vb:ready`)).sort();
+      const inSoon = new Date(Date.now() + 1500);
+      await rig.producer.enqueue('go', sampleMessages(5, 1));
+      await rig.producer.enqueue('paused', sampleMessages(5, 101));
+      await rig.producer.pause('paused');
+      await rig.producer.enqueue('expiring', sampleMessages(5, 201), {
+        expires: new Date(Date.now() + 1200),
+      });
+      await rig.producer.pause('expiring');
+      await rig.producer.enqueue('soon', sampleMessages(5, 301), { at: inSoon });
+      await rig.producer.enqueue('tomorrow', sampleMessages(5, 401), {
+        at: new Date(Date.now() + 86_400_000),
+      });
+      expect(await releaseQueued(rig.queue)).toMatchObject({ released: 5 });
+      // Only what may send is walked; the rest sleeps until its start or deadline, or for good.
+      expect(await ready()).toEqual(['go']);
+      const sleeping = await redis.zrange(`${base}vb:sleep`, 0, -1, 'WITHSCORES');
+      expect(sleeping.filter((_, i) => i % 2 === 0).sort()).toEqual([
+        'expiring',
+        'soon',
+        'tomorrow',
+      ]);
+      expect(Number(sleeping[sleeping.indexOf('soon') + 1])).toBe(inSoon.getTime());
+      // A schedule change and a resume wake a campaign at once.
+      await rig.producer.schedule('tomorrow', { at: null });
+      await rig.producer.resume('paused');
+      expect(await releaseQueued(rig.queue)).toMatchObject({ released: 10 });
+      // Their time comes: one starts, the other's deadline passes and it is swept, unsent.
+      await sleep(1600);
+      expect(await releaseQueued(rig.queue)).toMatchObject({ released: 5, swept: 5 });
+      expect(await rig.inspector.counts('expiring')).toMatchObject({ expired: 5, paused: 0 });
+      expect(await redis.zcard(`${base}vb:sleep`)).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type { Fault } from '../src/sandbox/server.js';
 import type { HaltReason } from '../src/worker/outcome.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor, waitForSettled } from './helpers.js';
+import { releaseQueued, sampleMessages, testRedis, waitFor, waitForSettled } from './helpers.js';
 
 /** A sandbox that accepts a re-sent id again: a double send shows in its counts. */
 const NO_DEDUPE = { dedupe: false } as const;
@@ -315,11 +315,19 @@ describe('the send worker against a misbehaving gateway', () => {
     expect((await rig.inspector.counts('c')).failed).toBe(0);
   });
 
-  it('fails a job added around the producer with text XML cannot carry, alone, and sends the rest', async () => {
+  it('fails a message whose record was written around the producer with text XML cannot carry, alone, and sends the rest', async () => {
     rig = await createRig('unsafe');
     await rig.producer.enqueue('c', sampleMessages(4, 1));
+    await rig.producer.enqueue('c', sampleMessages(1, 99));
+    // Its record rewritten behind the producer's back (no validation on that path).
     const bad = { ...sampleMessages(1, 99)[0], text: 'bad\u0000text' };
-    await rig.queue.add('send', { campaign: 'c', message: bad } as never, { jobId: 'm99' });
+    const redis = await testRedis();
+    await redis.hset(
+      rig.queue.toKey('vb:msg'),
+      '99',
+      JSON.stringify({ campaign: 'c', message: bad }),
+    );
+    redis.disconnect();
     await rig.startWorker({ batchSize: 5, lingerMs: 200 });
     await waitFor(
       async () => (await rig.queue.getJobCounts('completed', 'failed')).failed === 1,
@@ -333,6 +341,47 @@ describe('the send worker against a misbehaving gateway', () => {
       'message 99 text: character U+0000 at position 3 cannot be carried by XML 1.0',
     );
     expect(rig.sandbox.stats.messages).toBe(4);
+  });
+
+  it('never sends a job added around the producer: it fails alone, unsent, with its code', async () => {
+    rig = await createRig('foreign');
+    await rig.producer.enqueue('c', sampleMessages(4, 1));
+    const stranger = sampleMessages(1, 777)[0];
+    await rig.queue.add('send', { campaign: 'c', message: stranger } as never, { jobId: 'm777' });
+    await rig.queue.add('send', { campaign: 'c', message: stranger } as never, {
+      jobId: 'free-form',
+    });
+    await rig.startWorker({ batchSize: 10, lingerMs: 200 });
+    await waitFor(async () => {
+      const q = await rig.queue.getJobCounts('completed', 'failed');
+      return (await rig.inspector.counts('c')).completed === 4 && q['failed'] === 2;
+    }, 'the four to be sent and the two foreign jobs to fail');
+    for (const id of ['m777', 'free-form']) {
+      expect((await rig.queue.getJob(id))?.failedReason).toMatch(/FOREIGN_JOB/);
+    }
+    expect(rig.sandbox.accepted.has(777)).toBe(false);
+    expect(rig.sandbox.stats.messages).toBe(4);
+    // Nothing of ours counted them.
+    expect(await rig.inspector.counts('c')).toMatchObject({ total: 4, completed: 4, failed: 0 });
+  });
+
+  it('fails a message whose stored record cannot be read, alone, with its own reason; the rest of its package is sent', async () => {
+    rig = await createRig('badrecord');
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    // Released, then its record damaged: the worker sends from the record, not the job.
+    expect(await releaseQueued(rig.queue)).toMatchObject({ released: 5 });
+    const redis = await testRedis();
+    await redis.hset(rig.queue.toKey('vb:msg'), '3', '{"campaign":"c","message":{"id":3,');
+    redis.disconnect();
+    await rig.startWorker({ batchSize: 5, lingerMs: 200 });
+    const counts = await allDone('c', 5);
+    expect(counts).toMatchObject({ completed: 4, failed: 1 });
+    expect(rig.sandbox.accepted.has(3)).toBe(false);
+    expect(rig.sandbox.stats.messages).toBe(4);
+    expect(await rig.inspector.result(3)).toMatchObject({
+      state: 'failed',
+      error: 'message 3: its stored record cannot be read (RECORD_UNREADABLE)',
+    });
   });
 
   it('splits a package the gateway could not read (201) to send the rest', async () => {

@@ -57,13 +57,13 @@ export async function purgeCampaign(
 ): Promise<number> {
   assertCampaignName(campaign);
   const c = await store.counts(campaign);
-  if (c.total === 0 && !(await store.purging(campaign))) {
+  if (c.total === 0 && !(await store.purge.purging(campaign))) {
     throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
   }
   // Forced: cancelled first, so that no worker sends any of it while it goes.
   if (opts.force && c.waiting + c.delayed + c.paused > 0) await cancelCampaign(store, campaign);
   // The check and the mark that refuses every enqueue of the campaign from here on are one step.
-  const forbid = await store.beginPurge(campaign, opts.force === true);
+  const forbid = await store.purge.begin(campaign, opts.force === true);
   if (forbid['active']) {
     throw new InvalidOptionError(
       `campaign ${campaign} has ${forbid['active']} messages on the wire: purge again once they are sent`,
@@ -81,11 +81,11 @@ export async function purgeCampaign(
     const ids = page.map(([id]) => id);
     // BullMQ's removeJob takes a job out of every list and set that holds it, with its logs.
     await Promise.all(ids.map((id) => queue.remove(jobIdOf(id))));
-    await store.dropRecords(ids); // queued data (never released), finished records
-    await store.untrack(ids);
+    await store.purge.dropMessages(ids); // queued data (never released), finished records
+    await store.purge.untrack(ids);
     removed += ids.length;
   }
   // Last, with the rest of the campaign: the mark, so that enqueues of it are taken again.
-  await store.forget(campaign);
+  await store.purge.forget(campaign);
   return removed;
 }

@@ -45,6 +45,9 @@ export class CampaignSchedule {
       .multi()
       .hset(this.keys.timing, campaign, JSON.stringify(timing))
       .hset(this.keys.gate, campaign, gateString(timing, gateOf(timing, now)))
+      // The dispatcher looks at it again now: it may have been asleep until the old start.
+      .sadd(this.keys.ready, campaign)
+      .zrem(this.keys.sleep, campaign)
       .exec();
   }
 
@@ -75,8 +78,11 @@ export class CampaignSchedule {
 
   /** Sets (or, with undefined, clears) the moment after which nothing of the campaign is sent. */
   async setDeadline(campaign: string, at: number | undefined): Promise<void> {
-    if (at === undefined) await this.redis.hdel(this.keys.deadlines, campaign);
-    else await this.redis.hset(this.keys.deadlines, campaign, String(at));
+    const m = this.redis.multi();
+    if (at === undefined) m.hdel(this.keys.deadlines, campaign);
+    else m.hset(this.keys.deadlines, campaign, String(at));
+    // Asleep until its old start or deadline: the dispatcher looks again now.
+    await m.sadd(this.keys.ready, campaign).zrem(this.keys.sleep, campaign).exec();
   }
 
   /** The campaign's deadline (ms), if it has one. */

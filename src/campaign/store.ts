@@ -8,6 +8,7 @@ import { CampaignPurgingError, InvalidOptionError } from '../errors.js';
 import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
 import { DEFAULT_TIMING } from './timing.js';
+import { PurgeStore } from './purge-store.js';
 import { CampaignSchedule, parseTiming } from './schedule.js';
 import { countsOf, type CampaignControl, type CampaignCounts } from './counts.js';
 import type { MessageEnd } from '../job.js';
@@ -32,7 +33,6 @@ const ENQUEUE_OUTCOMES: Readonly<Record<number, EnqueueOutcome>> = {
 
 interface StoreCommands {
   vbEnqueue(...args: (string | number)[]): Promise<number[]>;
-  vbPurgeBegin(...args: (string | number)[]): Promise<Array<string | number>>;
   vbRequeue(...args: (string | number)[]): Promise<string[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
@@ -47,6 +47,8 @@ export type HeldLetter = 'p' | 'x' | 'e' | 's';
 
 export class CampaignStore {
   private readonly redis: RedisClient & StoreCommands;
+  /** What purges a campaign's keys (purge.ts drives it). */
+  readonly purge: PurgeStore;
 
   /**
    * @param redis a connection this store may define its two scripts on; it does not close it.
@@ -59,6 +61,7 @@ export class CampaignStore {
   constructor(redis: RedisClient, base: string) {
     this.keys = new QueueKeys(base);
     this.schedule = new CampaignSchedule(redis, this.keys);
+    this.purge = new PurgeStore(redis, this.keys);
     defineCommands(redis);
     this.redis = redis as RedisClient & StoreCommands;
   }
@@ -101,28 +104,6 @@ export class CampaignStore {
   }
 
   /**
-   * Marks the campaign as being purged if it may be, in one step with the check: returns the
-   * counts that forbid it (empty when marked). `active` always forbids; without `force`, messages
-   * waiting, delayed, paused or being tracked do too.
-   */
-  async beginPurge(campaign: string, force: boolean): Promise<Record<string, number>> {
-    const flat = await this.redis.vbPurgeBegin(
-      this.keys.counts(campaign),
-      this.keys.purging,
-      campaign,
-      force ? '1' : '0',
-    );
-    const out: Record<string, number> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
-    return out;
-  }
-
-  /** True while a purge of the campaign is under way (or stopped halfway). */
-  async purging(campaign: string): Promise<boolean> {
-    return (await this.redis.hexists(this.keys.purging, campaign)) === 1;
-  }
-
-  /**
    * Queues failed messages again from their finished records (retry-failed); returns the ids
    * that moved.
    */
@@ -158,17 +139,6 @@ export class CampaignStore {
     return this.redis.hmget(this.keys.done, ...ids.map(String));
   }
 
-  /** Drops what is kept of messages: queued data, finished records (purge). */
-  async dropRecords(ids: readonly number[]): Promise<void> {
-    if (ids.length === 0) return;
-    const fields = ids.map(String);
-    await this.redis
-      .multi()
-      .hdel(this.keys.queued, ...fields)
-      .hdel(this.keys.done, ...fields)
-      .exec();
-  }
-
   /**
    * As transition(), for a batch's outcomes: each message given its end (accepted, or failed for
    * good, cancelled, expired) gets its finished record (its job data and that end) and, with
@@ -182,7 +152,16 @@ export class CampaignStore {
   ): Promise<number[]> {
     if (changes.length === 0) return [];
     const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? ''];
-    for (const [id, st, end] of changes) args.push(id, st, end ? endFragment(end) : '');
+    for (const [id, st, end] of changes) {
+      // A record whose data could not be read is written whole, with what is known of it.
+      const ending =
+        end && 'failed' in end && end.unreadable
+          ? `!${JSON.stringify({ campaign, message: { id }, failed: end.failed })}`
+          : end
+            ? endFragment(end)
+            : '';
+      args.push(id, st, ending);
+    }
     const moved = await this.redis.vbSettle(
       this.keys.state(campaign),
       this.keys.counts(campaign),
@@ -289,10 +268,16 @@ export class CampaignStore {
     return raw.map((v) => v ?? undefined);
   }
 
-  /** Sets (or clears, with undefined) a campaign's control: paused or cancelled. */
+  /**
+   * Sets (or clears, with undefined) a campaign's control: paused or cancelled. A resume or a
+   * cancel wakes the campaign for the dispatcher (a paused one sleeps outside its ready set).
+   */
   async setControl(campaign: string, control: CampaignControl | undefined): Promise<void> {
-    if (control) await this.redis.hset(this.keys.control, campaign, control);
-    else await this.redis.hdel(this.keys.control, campaign);
+    const m = this.redis.multi();
+    if (control) m.hset(this.keys.control, campaign, control);
+    else m.hdel(this.keys.control, campaign);
+    if (control !== 'paused') m.sadd(this.keys.ready, campaign).zrem(this.keys.sleep, campaign);
+    await m.exec();
   }
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
@@ -311,37 +296,6 @@ export class CampaignStore {
       timing,
       deadline === null ? undefined : Number(deadline),
     );
-  }
-
-  /** Ends the tracking of these ids, if any is tracked (purge). */
-  async untrack(ids: readonly number[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.redis
-      .multi()
-      .zrem(this.keys.track, ...ids)
-      .hdel(this.keys.trackInfo, ...ids.map(String))
-      .exec();
-  }
-
-  /**
-   * Removes what the store keeps of a campaign: states, counts, control, listing (purge). UNLINK:
-   * a million-message state hash is freed in the background, not while Redis serves others.
-   */
-  async forget(campaign: string): Promise<void> {
-    await this.redis
-      .multi()
-      .unlink(this.keys.state(campaign), this.keys.counts(campaign), this.keys.backlog(campaign))
-      .hdel(this.keys.control, campaign)
-      .hdel(this.keys.deadlines, campaign)
-      .hdel(this.keys.timing, campaign)
-      .hdel(this.keys.jobOpts, campaign)
-      .hdel(this.keys.gate, campaign)
-      .hdel(this.keys.fair, campaign)
-      .hdel(this.keys.campaignRate, campaign)
-      .srem(this.keys.ready, campaign)
-      .zrem(this.keys.campaigns, campaign)
-      .hdel(this.keys.purging, campaign)
-      .exec();
   }
 
   /** Known campaigns, oldest first. */

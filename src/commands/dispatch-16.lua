@@ -4,8 +4,10 @@
   within about a second, enough that workers never starve.
 
   Which campaign goes next:
-    - paused campaigns, and campaigns before their start or outside their window, are skipped
-      (their backlog is not touched: waiting costs nothing);
+    - paused campaigns, and campaigns before their start or outside their window, leave the ready
+      set for the sleep set (KEYS[16], campaign -> when to look again: its start, its deadline;
+      a paused one without a deadline sleeps until a resume wakes it): a call looks only at
+      campaigns that may send, whatever the number that wait, and their backlogs are not touched;
     - cancelled campaigns and campaigns past their deadline are swept at once (up to ARGV[4] a
       call, outside the target): messages still queued end here, jobs held back in the delayed set
       go to the wait list for workers to end (without a rate slot);
@@ -21,6 +23,7 @@
   KEYS[9] BullMQ delayed  KEYS[10] BullMQ marker   KEYS[11] BullMQ meta
   KEYS[12] queued hash (id -> job data, until it ends)  KEYS[13] job opts (c -> BullMQ opts JSON)
   KEYS[14] finished records (id -> record)  KEYS[15] purging hash (campaign -> since when)
+  KEYS[16] sleep zset (campaign -> ms when it may send or must be swept; woken into KEYS[1])
   ARGV[1] queue key prefix (bull:<queue>:)  ARGV[2] target  ARGV[3] chunk  ARGV[4] sweep limit
   ARGV[5], ARGV[6] the reason of a cancelled message, before and after its campaign's name;
   ARGV[7], ARGV[8] the same for an expired one (state.ts unsentReason)
@@ -105,6 +108,20 @@ end
 local out = { 0, 0 }
 local need = target - rcall('LLEN', KEYS[7]) - rcall('LLEN', KEYS[8])
 local cands = {}
+-- Campaigns whose time came (their start, or a deadline to sweep them at) are ready again.
+local woken = rcall('ZRANGEBYSCORE', KEYS[16], '-inf', now)
+if #woken > 0 then
+  for i = 1, #woken, 1000 do
+    rcall('SADD', KEYS[1], unpack(woken, i, math.min(i + 999, #woken)))
+  end
+  rcall('ZREMRANGEBYSCORE', KEYS[16], '-inf', now)
+end
+-- A campaign that may not send leaves the ready set until `at` (or until woken by a resume or a
+-- schedule change, the store's wake()).
+local function sleep(c, at)
+  rcall('SREM', KEYS[1], c)
+  if at then rcall('ZADD', KEYS[16], at, c) end
+end
 for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
   local len = rcall('LLEN', base .. 'vb:bl:' .. c)
   if len == 0 then
@@ -123,11 +140,15 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
         sweepLeft = sweepLeft - popped
         out[2] = out[2] + moved
       end
-    elseif control ~= 'paused' then
+    elseif control == 'paused' then
+      sleep(c, deadline)
+    else
       local rank, weight, rate, from, untl = gateOf(KEYS[2], c)
       if untl and now >= untl then
         out[#out + 1] = c
-      elseif now >= from then
+      elseif now < from then
+        sleep(c, deadline and math.min(from, deadline) or from)
+      else
         local x = { c = c, rank = rank, w = weight, left = len, credit = len, rate = rate,
           tag = tonumber(rcall('HGET', KEYS[5], c) or '0') }
         if rate > 0 then

@@ -14,7 +14,7 @@
   KEYS[5] finished records hash, KEYS[6] queued hash (id -> job data, until it ends)
   ARGV[1] campaign, ARGV[2] now (ms, acceptance), ARGV[3] first due (ms; '' = tracking off)
   ARGV[4..] triples: id, new state, the record's end ('"result":{…}' or '"failed":{…}'; '' when
-            the message is not at its end)
+            the message is not at its end; '!' and a whole record when its data could not be read)
   Returns the ids whose state changed.
 ]]
 --- @include "includes/counts"
@@ -41,8 +41,13 @@ for i = 4, #ARGV, 3 do
     local rec = redis.call('HGET', KEYS[5], id)
     if not rec then
       local data = redis.call('HGET', KEYS[6], id)
-      if data then
+      if string.sub(ending, 1, 1) == '!' then
+        -- Its data could not be read: the worker gives the whole record.
+        rec = string.sub(ending, 2)
+      elseif data then
         rec = recordOf(data, ending)
+      end
+      if rec then
         redis.call('HSET', KEYS[5], id, rec)
         redis.call('HDEL', KEYS[6], id)
       end

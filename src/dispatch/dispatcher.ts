@@ -77,6 +77,7 @@ export class Dispatcher {
       k.jobOpts,
       k.done,
       k.purging,
+      k.sleep,
       k.base,
       this.options.ahead,
       this.options.chunk,

@@ -11,6 +11,7 @@
 import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import { hasCode, type GatewayHttpError } from '../errors.js';
 import { expand } from '../campaign/shared.js';
+import type { SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import type { SendAnswer } from '../xml/parse.js';
@@ -38,33 +39,38 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
   };
   const decisions = new Map<Pending, Decision>();
   try {
-    // A job added around the producer (no validation) may hold text XML cannot carry: fail it
-    // alone instead of the package. Two jobs with one message id cannot both be sent in a package.
-    // Campaigns that may not send (paused, cancelled, expired, not their time) are held back
-    // twice: here, before a rate slot is taken for them, and in send(), once the slot is granted
-    // — the last moment before the package goes on the wire.
+    // What is sent is each message's record in our store, never the job's own data: a job that
+    // names no message enqueued on this queue fails alone, unsent, and so does one whose record
+    // cannot be read. A record may still hold text XML cannot carry (written around the
+    // producer): that one fails alone too. Two jobs with one message id cannot both be sent in a
+    // package. Campaigns that may not send (paused, cancelled, expired, not their time) are held
+    // back twice: here, before a rate slot is taken for them, and in send(), once the slot is
+    // granted — the last moment before the package goes on the wire.
+    await readRecords(items, ctx, decisions);
+    const known = items.filter((p) => !decisions.has(p));
     const [held] = await Promise.all([
-      ctx.store.held([...new Set(items.map((p) => p.job.data.campaign))]),
-      ctx.shared.load(items.map((p) => p.job.data.shared)),
+      ctx.store.held([...new Set(known.map((p) => p.campaign))]),
+      ctx.shared.load(known.map((p) => p.stored?.shared)),
     ]);
     const sendable: Pending[] = [];
     const seen = new Set<number>();
-    for (const p of items) {
-      const letter = held.get(p.job.data.campaign);
+    for (const p of known) {
+      const stored = p.stored as SendJobData;
+      const letter = held.get(p.campaign);
       if (letter !== undefined) {
         decisions.set(p, heldDecision(letter));
         continue;
       }
-      const fields = ctx.shared.get(p.job.data.shared);
-      if (p.job.data.shared !== undefined && !fields) {
+      const fields = ctx.shared.get(stored.shared);
+      if (stored.shared !== undefined && !fields) {
         decisions.set(p, {
           action: 'fail',
           code: undefined,
-          reason: `message ${p.job.data.message.id}: its shared fields (set ${p.job.data.shared}) are not in Redis`,
+          reason: `message ${p.id}: its shared fields (set ${stored.shared}) are not in Redis`,
         });
         continue;
       }
-      const m = (p.message = expand(p.job.data.message, fields));
+      const m = (p.message = expand(stored.message, fields));
       // One regex over the fields (the package is built once, by the gateway client).
       const unsafe = findXmlUnsafe(
         m.phone + m.sender + m.type + m.text + (m.image ?? '') + (m.button ?? '') + (m.url ?? ''),
@@ -156,7 +162,7 @@ async function send(
   }
   const toRecover: Pending[] = [];
   for (const p of items) {
-    const d = batch.decisions.get(p.job.data.message.id);
+    const d = batch.decisions.get(p.id);
     if (!d) continue;
     if (d.action === 'recover') toRecover.push(p);
     else decisions.set(p, d);
@@ -166,12 +172,12 @@ async function send(
 
 /** 208: the gateway has these already. Read their msg_ids back, or try again later. */
 async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pending, Decision>) {
-  const ids = items.map((p) => p.job.data.message.id);
+  const ids = items.map((p) => p.id);
   try {
     const statuses = await ctx.gateway.status(ids, { signal: ctx.signal });
     const byId = new Map(statuses.filter((s) => s.id !== undefined).map((s) => [s.id, s]));
     for (const p of items) {
-      const s = byId.get(p.job.data.message.id);
+      const s = byId.get(p.id);
       decisions.set(
         p,
         s && s.smsId > 0
@@ -188,6 +194,57 @@ async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pendi
     const reason = `208 ERR_DUPLICATE, and <status> failed: ${(err as Error).message}`;
     for (const p of items) decisions.set(p, { action: 'retry', code: 208, reason });
   }
+}
+
+/**
+ * Each item's record from our store (one HMGET): its campaign and what is sent. An item whose job
+ * names no stored message is decided 'fail' with no campaign (nothing of ours to count); one whose
+ * record does not parse fails in the campaign its state hash knows it by (the job's word for it).
+ */
+async function readRecords(
+  items: Pending[],
+  ctx: BatchContext,
+  decisions: Map<Pending, Decision>,
+): Promise<void> {
+  const raw = await ctx.store.queuedData(items.map((p) => (Number.isSafeInteger(p.id) ? p.id : 0)));
+  items.forEach((p, i) => {
+    const text = raw[i];
+    if (!Number.isSafeInteger(p.id) || p.id <= 0 || text == null) {
+      decisions.set(p, {
+        action: 'fail',
+        code: undefined,
+        reason: `job ${p.job.id ?? '?'} names no message enqueued on this queue: not sent (FOREIGN_JOB)`,
+      });
+      return;
+    }
+    const stored = parseRecord(text, p.id);
+    if (stored) {
+      p.stored = stored;
+      p.campaign = stored.campaign;
+      return;
+    }
+    const claimed = (p.job.data as Partial<SendJobData> | undefined)?.campaign;
+    p.campaign = typeof claimed === 'string' && /^[\w.-]{1,64}$/.test(claimed) ? claimed : '';
+    decisions.set(p, {
+      action: 'fail',
+      code: undefined,
+      reason: `message ${p.id}: its stored record cannot be read (RECORD_UNREADABLE)`,
+      unreadable: true,
+    });
+  });
+}
+
+/** A stored record, if it is one: JSON with its campaign and a message of this id. */
+function parseRecord(text: string, id: number): SendJobData | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<SendJobData> | null;
+    if (r && typeof r.campaign === 'string' && r.message && r.message.id === id) {
+      return r as SendJobData;
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
 }
 
 /** Which field of a message holds a character XML cannot carry, and where (rare: error path). */
@@ -227,7 +284,7 @@ async function activate(
     [...byCampaign].map(([c, list]) =>
       store.activate(
         c,
-        list.map((p) => p.job.data.message.id),
+        list.map((p) => p.id),
       ),
     ),
   );
@@ -235,7 +292,7 @@ async function activate(
   const out: Pending[] = [];
   [...byCampaign.values()].forEach((list, i) => {
     for (const p of list) {
-      const letter = held[i]?.get(p.job.data.message.id);
+      const letter = held[i]?.get(p.id);
       if (letter === undefined) out.push(p);
       else decisions.set(p, heldDecision(letter));
     }

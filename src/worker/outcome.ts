@@ -11,7 +11,7 @@ export type Decision =
   /** 208: the gateway has it already; read its msg_id back with `<status>`, then complete. */
   | { action: 'recover' }
   /** Will never be accepted as it is: fail the job now, no retries. */
-  | { action: 'fail'; code: number | undefined; reason: string }
+  | { action: 'fail'; code: number | undefined; reason: string; unreadable?: true }
   /** Worth another attempt later (BullMQ backoff, uses an attempt). */
   | { action: 'retry'; code: number | undefined; reason: string }
   /** Back to the queue untouched, using no attempt (account problems, shutdown). */

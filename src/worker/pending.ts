@@ -15,7 +15,16 @@ import type { HaltReason } from './outcome.js';
 /** A job waiting in a batch, with the processor promise BullMQ awaits for it. */
 export interface Pending {
   job: Job<SendJobData, SendJobResult>;
-  /** The whole message (the job's fields over its shared set's), filled in by runBatch. */
+  /** The message id its job id names (`m<id>`); NaN for a job id of another shape. */
+  id: number;
+  /**
+   * Its campaign, from its record in our store (runBatch); '' for a job that names no message
+   * enqueued on this queue.
+   */
+  campaign: string;
+  /** Its record in our store (`vb:msg`): what is sent, whatever the job's own data says. */
+  stored?: SendJobData;
+  /** The whole message (the record's fields over its shared set's), filled in by runBatch. */
   message?: ViberMessage;
   token: string;
   resolve(result: SendJobResult): void;

@@ -271,7 +271,15 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   ): Promise<SendJobResult> {
     if (this.halted) return this.handBack(job, token);
     return new Promise<SendJobResult>((resolve, reject) => {
-      this.batcher.add({ job, token: token ?? '', resolve, reject });
+      const named = /^m(\d{1,16})$/.exec(job.id ?? '');
+      this.batcher.add({
+        job,
+        id: named ? Number(named[1]) : NaN,
+        campaign: '',
+        token: token ?? '',
+        resolve,
+        reject,
+      });
     });
   }
 

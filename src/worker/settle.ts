@@ -58,7 +58,7 @@ async function record(
   await Promise.all(
     [...byCampaign].map(([c, list]) => {
       const moves = list.map(([p, s, end]): [number, string, MessageEnd?] =>
-        end ? [p.job.data.message.id, s, end] : [p.job.data.message.id, s],
+        end ? [p.id, s, end] : [p.id, s],
       );
       return store.settleStates(
         c,
@@ -77,7 +77,7 @@ async function record(
  */
 function endOf(p: Pending, d: Decision, state: string, sentAt: string): MessageEnd | undefined {
   const attempts = p.job.attemptsMade + 1;
-  const campaign = p.job.data.campaign;
+  const campaign = p.campaign;
   switch (d.action) {
     case 'complete':
       return {
@@ -91,7 +91,10 @@ function endOf(p: Pending, d: Decision, state: string, sentAt: string): MessageE
         },
       };
     case 'fail':
-      return { failed: { reason: d.reason, attempts } };
+      return {
+        failed: { reason: d.reason, attempts },
+        ...(d.unreadable ? { unreadable: true } : {}),
+      };
     case 'retry':
       return state.startsWith('f') ? { failed: { reason: d.reason, attempts } } : undefined;
     case 'cancel':
@@ -111,7 +114,9 @@ export function groupByCampaign<T>(
 ): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const t of items) {
-    const c = pending(t).job.data.campaign;
+    const c = pending(t).campaign;
+    // A job that names no message of ours has nothing to count or record.
+    if (c === '') continue;
     let list = out.get(c);
     if (!list) out.set(c, (list = []));
     list.push(t);
@@ -130,7 +135,7 @@ async function parkPaused(store: CampaignStore, decisions: Map<Pending, Decision
     [...groupByCampaign(parked, (p) => p)].map(async ([c, list]) => {
       const control = await store.park(
         c,
-        list.map((p) => p.job.data.message.id),
+        list.map((p) => p.id),
       );
       if (control === 'paused') return;
       const d: Decision =
@@ -148,7 +153,7 @@ async function holdBack(store: CampaignStore, decisions: Map<Pending, Decision>)
     [...groupByCampaign(held, (p) => p)].map(([c, list]) =>
       store.backToBacklog(
         c,
-        list.map((p) => p.job.data.message.id),
+        list.map((p) => p.id),
       ),
     ),
   );
@@ -205,11 +210,11 @@ export async function settle(
           return;
         case 'expire':
           report.expired++;
-          p.reject(new UnrecoverableError(unsentReason('expired', p.job.data.campaign)));
+          p.reject(new UnrecoverableError(unsentReason('expired', p.campaign)));
           return;
         case 'cancel':
           report.cancelled++;
-          p.reject(new UnrecoverableError(unsentReason('cancelled', p.job.data.campaign)));
+          p.reject(new UnrecoverableError(unsentReason('cancelled', p.campaign)));
           return;
         case 'park':
         case 'hold':
