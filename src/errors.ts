@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'GATEWAY_HTTP'
   | 'GATEWAY_TIMEOUT'
   | 'GATEWAY_CONNECTION'
+  | 'GATEWAY_ANSWER_TOO_LARGE'
   | 'GATEWAY_PACKAGE_ERROR'
   | 'REDIS_UNAVAILABLE'
   | 'CAMPAIGN_PURGING';
@@ -102,6 +103,14 @@ export class GatewayConnectionError extends ViberBulkError {
 }
 
 /** `<package><error>CODE</error></package>`: the request as a whole was refused. */
+/** The gateway's answer ran past `maxAnswerBytes`: abandoned, a transport failure (retried). */
+export class GatewayAnswerTooLargeError extends ViberBulkError {
+  constructor(maxBytes: number) {
+    super('GATEWAY_ANSWER_TOO_LARGE', `gateway answer is larger than ${maxBytes} bytes: abandoned`);
+    this.name = 'GatewayAnswerTooLargeError';
+  }
+}
+
 export class GatewayPackageError extends ViberBulkError {
   readonly statusCode: number;
   readonly statusName: string;

@@ -24,7 +24,9 @@ describe('worker metrics and logs', () => {
     await rig.producer.enqueue('m', msgs);
     const worker = await rig.startWorker({ batchSize: 10, throttleMs: 50 });
     metrics = new WorkerMetrics(worker);
-    const port = await metrics.listen(0, '127.0.0.1');
+    // Loopback unless told otherwise.
+    const port = await metrics.listen(0);
+    expect(metrics.address).toMatchObject({ address: '127.0.0.1', port });
     await waitFor(
       async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 36,
       'the campaign',

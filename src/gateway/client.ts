@@ -7,6 +7,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import { Pool } from 'undici';
 import {
+  GatewayAnswerTooLargeError,
   GatewayConnectionError,
   GatewayHttpError,
   GatewayPackageError,
@@ -47,6 +48,7 @@ export function isTransient(err: unknown): boolean {
   return (
     hasCode(err, 'GATEWAY_TIMEOUT') ||
     hasCode(err, 'GATEWAY_CONNECTION') ||
+    hasCode(err, 'GATEWAY_ANSWER_TOO_LARGE') ||
     hasCode(err, 'XML_MALFORMED')
   );
 }
@@ -58,6 +60,45 @@ function transportError(err: unknown): ViberBulkError {
   if (TIMEOUT_CODES.has(code))
     return new GatewayTimeoutError(`gateway timed out (${msg})`, { cause: err });
   return new GatewayConnectionError(`gateway connection failed (${msg})`, { cause: err });
+}
+
+/**
+ * `text` with every run of 6 or more characters that also stands in `key` replaced: the whole key,
+ * and a piece of it an excerpt cut in two.
+ */
+export function redactKey(text: string, key: string, min = 6): string {
+  if (key.length < min) return text.split(key).join('[redacted]');
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    let run = 0;
+    for (let len = Math.min(key.length, text.length - i); len >= min; len--) {
+      if (key.includes(text.slice(i, i + len))) {
+        run = len;
+        break;
+      }
+    }
+    if (run > 0) {
+      out += '[redacted]';
+      i += run;
+    } else {
+      out += text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The body as UTF-8 text, or GatewayAnswerTooLargeError once it passes `max` bytes. */
+async function readCapped(body: AsyncIterable<Buffer>, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) throw new GatewayAnswerTooLargeError(max);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface RequestOptions {
@@ -105,8 +146,24 @@ export class GatewayClient {
     return { url: this.options.url };
   }
 
-  /** POSTs one package and returns the answer body; throws typed transport errors. */
+  /**
+   * POSTs one package and returns the answer body; throws typed transport errors. The whole
+   * attempt has `timeoutMs` (undici's own timeouts only bound silences), and the body is read up
+   * to `maxAnswerBytes`.
+   */
   async #post(xml: string, signal: AbortSignal | undefined): Promise<string> {
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const both = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const failed = (err: unknown): Error => {
+      if (signal?.aborted) return new AbortError(transportError(err));
+      if (deadline.aborted) {
+        return new GatewayTimeoutError(
+          `gateway timed out (no whole answer within ${this.options.timeoutMs} ms)`,
+          { cause: err },
+        );
+      }
+      return err instanceof GatewayAnswerTooLargeError ? err : transportError(err);
+    };
     let res;
     try {
       res = await this.#pool.request({
@@ -114,17 +171,17 @@ export class GatewayClient {
         method: 'POST',
         headers: { 'content-type': 'text/xml; charset=utf-8' },
         body: xml,
-        signal,
+        signal: both,
       });
     } catch (err) {
-      if (signal?.aborted) throw new AbortError(transportError(err));
-      throw transportError(err);
+      throw failed(err);
     }
     let body: string;
     try {
-      body = await res.body.text();
+      body = await readCapped(res.body, this.options.maxAnswerBytes);
     } catch (err) {
-      throw transportError(err);
+      res.body.destroy();
+      throw failed(err);
     }
     if (res.statusCode !== 200) throw new GatewayHttpError(res.statusCode);
     return body;
@@ -143,10 +200,24 @@ export class GatewayClient {
       return read(await this.#post(xml, signal));
     } catch (err) {
       result = (err as { code?: string }).code ?? 'ERROR';
-      throw err;
+      throw this.#redacted(err);
     } finally {
       this.onRequest?.({ kind, durationMs: performance.now() - started, result });
     }
+  }
+
+  /**
+   * The error with the API key cut out of its message: an answer that echoes the request (a
+   * gateway or a proxy in front of it) would otherwise carry the key into failure reasons,
+   * records, results and logs through the excerpt an unreadable answer is quoted by.
+   */
+  #redacted(err: unknown): unknown {
+    if (!(err instanceof Error)) return err;
+    const message = redactKey(err.message, this.#apiKey);
+    if (message === err.message) return err;
+    err.stack = err.stack?.replace(err.message, message);
+    err.message = message;
+    return err;
   }
 
   async #withRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {

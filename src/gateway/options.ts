@@ -21,11 +21,20 @@ export interface GatewayOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * Time allowed for the answer's headers, and again for its body, ms. Keep it well under
-   * the worker's lockDuration so a slow answer cannot outlive the job's lock.
+   * Time allowed for one whole attempt — connect, headers and the whole body — ms: an answer that
+   * trickles in byte by byte is cut off here and the attempt fails as a transport failure (retried;
+   * a package the gateway took answers 208 and is recovered). Keep it well under the worker's
+   * lockDuration so a slow answer cannot outlive the job's lock.
    * @defaultValue 15000
    */
   timeoutMs?: number;
+  /**
+   * Largest answer read, bytes: past it the body is abandoned and the attempt fails as a
+   * transport failure (GATEWAY_ANSWER_TOO_LARGE, retried). A 50-message send answer is ~5 KB, a
+   * 200-id status answer ~30 KB.
+   * @defaultValue 4194304 (4 MiB)
+   */
+  maxAnswerBytes?: number;
   /**
    * Retries of a request that failed in transit (connection errors, timeouts, HTTP 5xx/429,
    * unparseable bodies), with exponential backoff and jitter, before the batch's jobs fail
@@ -52,6 +61,7 @@ export const GATEWAY_DEFAULTS = {
   connections: 8,
   connectTimeoutMs: 5000,
   timeoutMs: 15_000,
+  maxAnswerBytes: 4 * 1024 * 1024,
   retries: 3,
   retryMinDelayMs: 200,
   retryMaxDelayMs: 5000,
@@ -63,6 +73,7 @@ const KNOWN = optionKeys<GatewayOptions>({
   connections: true,
   connectTimeoutMs: true,
   timeoutMs: true,
+  maxAnswerBytes: true,
   retries: true,
   retryMinDelayMs: true,
   retryMaxDelayMs: true,
@@ -98,6 +109,7 @@ export function resolveGatewayOptions(opts: GatewayOptions): ResolvedGatewayOpti
     connections: intInRange('connections', o.connections, 1, 1024),
     connectTimeoutMs: intInRange('connectTimeoutMs', o.connectTimeoutMs, 1, 600_000),
     timeoutMs: intInRange('timeoutMs', o.timeoutMs, 1, 600_000),
+    maxAnswerBytes: intInRange('maxAnswerBytes', o.maxAnswerBytes, 1024, 1024 * 1024 * 1024),
     retries: intInRange('retries', o.retries, 0, 100),
     retryMinDelayMs: intInRange('retryMinDelayMs', o.retryMinDelayMs, 0, 600_000),
     retryMaxDelayMs: intInRange('retryMaxDelayMs', o.retryMaxDelayMs, 0, 600_000),

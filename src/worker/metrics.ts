@@ -166,8 +166,13 @@ export class WorkerMetrics {
     return ours + (bull ? '\n' + bull + '\n' : '');
   }
 
-  /** Serves GET /metrics; resolves with the port. */
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  /** Where it listens, once listening. */
+  get address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Serves GET /metrics, on loopback unless `host` says otherwise; resolves with the port. */
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
     const server = createServer((req, res) => {
       if (req.method !== 'GET' || req.url !== '/metrics') {
         res.writeHead(404).end();

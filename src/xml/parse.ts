@@ -38,9 +38,16 @@ export interface GatewayAnswer {
   balance: Balance | undefined;
 }
 
-/** A short, printable excerpt of a bad answer, for error messages (it never holds our key). */
+/**
+ * A short, printable excerpt of a bad answer, for error messages: 80 characters at most, any
+ * `key="…"` attribute (an answer that echoes our request) blanked. The gateway client also cuts
+ * the key itself out of every error message (redactKey).
+ */
 function excerpt(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = text
+    .replace(/\bkey\s*=\s*(["'])[^"']*\1?/gi, 'key="[redacted]"')
+    .replace(/\s+/g, ' ')
+    .trim();
   return JSON.stringify(flat.length > 80 ? flat.slice(0, 80) + '…' : flat);
 }
 

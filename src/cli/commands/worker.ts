@@ -12,9 +12,11 @@ interface WorkerFlags {
   batchSize: number;
   lingerMs: number;
   timeoutMs: number;
+  maxAnswerBytes: number;
   concurrency: number;
   shutdownTimeoutMs: number;
   metricsPort?: number;
+  metricsHost: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   track: boolean;
@@ -45,9 +47,15 @@ export function workerCommand(program: Command): void {
     .option('--linger-ms <n>', 'longest wait for a batch to fill', intArg(0, 60_000), 50)
     .option(
       '--timeout-ms <n>',
-      'gateway answer timeout (headers, then body)',
+      'time for one whole gateway exchange (connect, headers, body), then retried',
       intArg(1, 600_000),
       15_000,
+    )
+    .option(
+      '--max-answer-bytes <n>',
+      'largest gateway answer read; a larger one is abandoned and retried',
+      intArg(1024, 1024 * 1024 * 1024),
+      4 * 1024 * 1024,
     )
     .option('--concurrency <n>', 'batches in flight at once', intArg(1, 256), 4)
     .option(
@@ -58,9 +66,10 @@ export function workerCommand(program: Command): void {
     )
     .option(
       '--metrics-port <n>',
-      'serve Prometheus metrics at http://0.0.0.0:N/metrics',
+      'serve Prometheus metrics at http://<metrics-host>:N/metrics',
       intArg(0, 65535),
     )
+    .option('--metrics-host <host>', 'address the metrics listener binds', '127.0.0.1')
     .option(
       '--lock-duration-ms <n>',
       'job lock; jobs of a dead worker come back after it (default: max(30000, 2 × timeout + 5000))',
@@ -156,7 +165,12 @@ export function workerCommand(program: Command): void {
       const created = createWorker({
         connection: env.redisUrl,
         queueName: env.queueName,
-        gateway: { url: env.gatewayUrl, apiKey, timeoutMs: flags.timeoutMs },
+        gateway: {
+          url: env.gatewayUrl,
+          apiKey,
+          timeoutMs: flags.timeoutMs,
+          maxAnswerBytes: flags.maxAnswerBytes,
+        },
         rate: flags.rate,
         batchSize: flags.batchSize,
         lingerMs: flags.lingerMs,
@@ -220,8 +234,9 @@ export function workerCommand(program: Command): void {
         const { WorkerMetrics } = await import('../../worker/metrics.js'); // prom-client on demand
         metrics = new WorkerMetrics(worker);
         try {
-          const port = await metrics.listen(flags.metricsPort);
-          logger.info({ port }, `metrics at http://0.0.0.0:${port}/metrics`);
+          const port = await metrics.listen(flags.metricsPort, flags.metricsHost);
+          const at = flags.metricsHost.includes(':') ? `[${flags.metricsHost}]` : flags.metricsHost;
+          logger.info({ port }, `metrics at http://${at}:${port}/metrics`);
         } catch (err) {
           await metrics.close().catch(() => undefined);
           await failedStart(
