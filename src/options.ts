@@ -79,3 +79,11 @@ export function assertQueueName(name: string, what = 'queueName'): string {
   }
   return name;
 }
+
+/**
+ * An option given as `undefined` means its default, for every options object:
+ * `{ connection: process.env.REDIS_URL }` with the variable unset is `{}`.
+ */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

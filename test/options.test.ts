@@ -4,7 +4,9 @@ import { Inspector } from '../src/inspect/inspector.js';
 import { closest } from '../src/options.js';
 import { Producer } from '../src/producer/producer.js';
 import { createWorker } from '../src/worker/send-worker.js';
-import type { SendWorkerOptions } from '../src/worker/options.js';
+import { resolveWorkerOptions, type SendWorkerOptions } from '../src/worker/options.js';
+import { resolveProducerOptions } from '../src/producer/options.js';
+import { resolveGatewayOptions } from '../src/gateway/options.js';
 
 /** The error a call throws or rejects with, as { code, message }. */
 async function failure(fn: () => unknown): Promise<{ code: string; message: string }> {
@@ -20,6 +22,31 @@ async function failure(fn: () => unknown): Promise<{ code: string; message: stri
 const loose = <T>(o: Record<string, unknown>): T => o as T;
 
 describe('options objects', () => {
+  it('take an option given as undefined as its default, for every role', () => {
+    // `new Producer({ connection: process.env.REDIS_URL })` with the variable unset.
+    expect(
+      resolveProducerOptions({
+        connection: undefined,
+        queueName: undefined,
+        chunkSize: undefined,
+        attempts: undefined,
+        country: undefined,
+      }),
+    ).toEqual(resolveProducerOptions({}));
+    const gateway = { apiKey: 'k', url: undefined, timeoutMs: undefined, retries: undefined };
+    expect(resolveGatewayOptions(gateway)).toEqual(resolveGatewayOptions({ apiKey: 'k' }));
+    const { logger: _a, ...worker } = resolveWorkerOptions({
+      gateway,
+      connection: undefined,
+      queueName: undefined,
+      rate: undefined,
+      batchSize: undefined,
+      track: undefined,
+    });
+    const { logger: _b, ...defaults } = resolveWorkerOptions({ gateway: { apiKey: 'k' } });
+    expect(worker).toEqual(defaults);
+  });
+
   it('refuses a producer option it does not know, naming it and the closest known one', async () => {
     // The slip that sent a fresh app's messages to the default queue without a word.
     expect(await failure(() => new Producer(loose({ queue: 'q1' })))).toEqual({

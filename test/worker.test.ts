@@ -211,6 +211,38 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(jobs.every((j) => j.returnvalue.attempts === 1)).toBe(true);
   });
 
+  it("logs an account problem at pino's error level, its own fields shadowing none of pino's", async () => {
+    rig = await createRig('haltlog', NO_DEDUPE);
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+          done();
+        },
+      }),
+    );
+    const w = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, logger });
+    await new Promise((resolve) => w.once('halted', resolve));
+    const line = lines.find((l) => String(l['msg']).startsWith('the gateway account cannot send'));
+    expect(line).toMatchObject({
+      level: 50,
+      code: 202,
+      status: 'ERR_AUTHORIZATION',
+      haltLevel: 'package',
+    });
+    // pino's own fields keep pino's types on every line.
+    for (const l of lines) {
+      expect([typeof l['level'], typeof l['time'], typeof l['msg']]).toEqual([
+        'number',
+        'number',
+        'string',
+      ]);
+    }
+  });
+
   it('stops, keeping the messages queued, when the gateway URL answers 404 (misconfigured)', async () => {
     rig = await createRig('http404');
     await rig.producer.enqueue('c', sampleMessages(10, 1));

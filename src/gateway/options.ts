@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { checkKnownKeys, intInRange, optionKeys } from '../options.js';
+import { checkKnownKeys, intInRange, optionKeys, stripUndefined } from '../options.js';
 
 /** Options of the gateway client (one per worker process). */
 export interface GatewayOptions {
@@ -114,9 +114,4 @@ export function resolveGatewayOptions(opts: GatewayOptions): ResolvedGatewayOpti
     retryMinDelayMs: intInRange('retryMinDelayMs', o.retryMinDelayMs, 0, 600_000),
     retryMaxDelayMs: intInRange('retryMaxDelayMs', o.retryMaxDelayMs, 0, 600_000),
   };
-}
-
-/** `{a: undefined}` must not override a default. */
-export function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

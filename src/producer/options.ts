@@ -1,6 +1,12 @@
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
-import { assertQueueName, checkKnownKeys, intInRange, optionKeys } from '../options.js';
+import {
+  assertQueueName,
+  checkKnownKeys,
+  intInRange,
+  optionKeys,
+  stripUndefined,
+} from '../options.js';
 import { isCountry } from './phone.js';
 import { DEFAULT_RULES, type ValidationRules } from './validate.js';
 
@@ -104,7 +110,7 @@ const KNOWN = optionKeys<ProducerOptions>({
 export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProducerOptions {
   checkKnownKeys('producer', opts, KNOWN);
   if (opts.limits !== undefined) checkKnownKeys('producer limits', opts.limits, ['maxTextLength']);
-  const o = { ...PRODUCER_DEFAULTS, ...opts };
+  const o = { ...PRODUCER_DEFAULTS, ...stripUndefined(opts) };
   const country = o.country.toUpperCase();
   if (!isCountry(country)) {
     throw new InvalidOptionError(

@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.js';
-import { checkGatewayKeys, stripUndefined, type GatewayOptions } from '../gateway/options.js';
-import { assertQueueName, checkKnownKeys, intInRange, optionKeys } from '../options.js';
+import { checkGatewayKeys, type GatewayOptions } from '../gateway/options.js';
+import {
+  assertQueueName,
+  checkKnownKeys,
+  intInRange,
+  optionKeys,
+  stripUndefined,
+} from '../options.js';
 
 import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
 

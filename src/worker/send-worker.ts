@@ -334,7 +334,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     if (this.halted) return;
     this.halted = reason;
     this.log.error(
-      { code: reason.code, status: reason.name, level: reason.level },
+      { code: reason.code, status: reason.name, haltLevel: reason.level },
       'the gateway account cannot send; this worker stops taking work, messages stay queued',
     );
     void this.worker.pause(true).catch(() => undefined);
