@@ -7,6 +7,49 @@ import { WorkerMetrics } from '../src/worker/metrics.js';
 import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, waitFor } from './helpers.js';
 
+/**
+ * The Prometheus text format, read strictly (the oracle is the format's rules, not prom-client):
+ * every sample is `name{label="value",…} number`, no label name twice in a sample, one HELP and
+ * one TYPE per family, at most once each, and no sample repeated. Returns sample → value, labels
+ * sorted.
+ */
+function strictExposition(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const help = new Set<string>();
+  const type = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) /.exec(line);
+    if (meta) {
+      const seen = meta[1] === 'HELP' ? help : type;
+      if (seen.has(meta[2] as string)) throw new Error(`${meta[1]} twice for ${meta[2]}`);
+      seen.add(meta[2] as string);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    if (!m) throw new Error(`not a sample: ${line}`);
+    const labels: string[] = [];
+    const names = new Set<string>();
+    const body = m[2] ?? '';
+    const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+    let at = 0;
+    while (at < body.length) {
+      re.lastIndex = at;
+      const l = re.exec(body);
+      if (!l) throw new Error(`bad labels: ${line}`);
+      if (names.has(l[1] as string)) throw new Error(`label ${l[1]} twice: ${line}`);
+      names.add(l[1] as string);
+      labels.push(`${l[1]}="${l[2]}"`);
+      at = re.lastIndex;
+    }
+    const key = labels.length ? `${m[1]}{${labels.sort().join(',')}}` : (m[1] as string);
+    if (out.has(key)) throw new Error(`sample twice: ${key}`);
+    out.set(key, Number(m[3]));
+  }
+  return out;
+}
+
 describe('worker metrics and logs', () => {
   let rig: Rig;
   let metrics: WorkerMetrics | undefined;
@@ -54,6 +97,11 @@ describe('worker metrics and logs', () => {
     expect(text).toContain('viber_bulk_queue_jobs{state="wait"} 0');
     expect(text).toContain('viber_bulk_process_resident_memory_bytes');
     expect(text).toMatch(/bullmq_job_count\{[^}]*state="completed"[^}]*\} 36/);
+    // A strict reading of the exposition format, as Prometheus makes it: one bad sample and the
+    // whole scrape is rejected.
+    const samples = strictExposition(text);
+    expect(samples.get(`bullmq_job_completed_total{queue="${rig.queueName}"}`)).toBe(36);
+    expect(samples.get(`bullmq_job_failed_total{queue="${rig.queueName}"}`)).toBe(4);
     expect(text).toContain('viber_bulk_queued_messages 0');
     expect(text).not.toContain(rig.apiKey);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);

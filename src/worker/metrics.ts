@@ -160,9 +160,9 @@ export class WorkerMetrics {
   /** The exposition text: ours, then BullMQ's queue metrics. */
   async text(): Promise<string> {
     const ours = await this.registry.metrics();
-    const bull = await this.queue
-      .exportPrometheusMetrics({ queue: this.queue.name })
-      .catch(() => '');
+    // BullMQ labels its samples with the queue itself: a global `queue` label would repeat it,
+    // which the exposition format forbids (Prometheus then rejects the whole scrape).
+    const bull = await this.queue.exportPrometheusMetrics().catch(() => '');
     return ours + (bull ? '\n' + bull + '\n' : '');
   }
 

@@ -17,7 +17,7 @@
  * asked about with `<status>` until their delivery code is final. It stops first on close().
  */
 import { EventEmitter } from 'node:events';
-import { Queue, WaitingError, Worker, type Job } from 'bullmq';
+import { MetricsTime, Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { purgeFinished } from '../campaign/purge.js';
 import { SharedCache } from '../campaign/shared.js';
@@ -190,6 +190,9 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         // A message's finished record (vb:done, written as it ends) is what results read; its
         // job would cost ~1.4 KB of Redis a message. The newest stay for bull-board.
         removeOnComplete: { count: KEEP_COMPLETED_JOBS },
+        // BullMQ's per-minute completed/failed counts (bullmq_job_completed_total and
+        // bullmq_job_failed_total in the metrics), kept for a day.
+        metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
         removeOnFail: { count: KEEP_FAILED_JOBS },
         autorun: true,
       },
