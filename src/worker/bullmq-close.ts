@@ -15,7 +15,13 @@
  */
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { endStuckClient, settlesWithin, type RedisClient } from '../redis.js';
+import {
+  endStuckClient,
+  isLive,
+  settlesWithin,
+  type OwnedRedis,
+  type RedisClient,
+} from '../redis.js';
 
 /** How long BullMQ's close may take once none of our batches is in flight. */
 export const BULLMQ_CLOSE_GRACE_MS = 2000;
@@ -52,4 +58,19 @@ export async function awaitBullWorkerClosed(
   if (!(await settlesWithin(closing, graceMs))) {
     log.warn('BullMQ still has not closed; going on without it');
   }
+}
+
+/**
+ * Redis down at the shutdown deadline: every command of ours and BullMQ's waits for it for ever
+ * (workers never give up on a command). Our own connection is dropped, which fails them all, so
+ * the close can finish; what could not be written is recovered later (stalled jobs, 208). A
+ * connection you passed in is yours: then close waits for Redis.
+ */
+export function dropIfUnreachable(redis: OwnedRedis, log: Logger): void {
+  if (!redis.owned || isLive(redis.client)) return;
+  log.error(
+    { redisStatus: redis.client.status },
+    'Redis is unreachable at the shutdown deadline: dropping the connection; other workers recover what was in flight',
+  );
+  void endStuckClient(redis.client, 1000);
 }

@@ -32,8 +32,6 @@ import {
 } from '../job.js';
 import {
   closeRedis,
-  endStuckClient,
-  isLive,
   openRedis,
   warnIfEvicting,
   type OwnedRedis,
@@ -44,7 +42,7 @@ import type { Balance } from '../xml/parse.js';
 import { runBatch } from './batch.js';
 import type { BatchReport, Pending } from './pending.js';
 import { Batcher } from './batcher.js';
-import { awaitBullWorkerClosed } from './bullmq-close.js';
+import { awaitBullWorkerClosed, dropIfUnreachable } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
   type ResolvedWorkerOptions,
@@ -190,8 +188,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         // A message's finished record (vb:done, written as it ends) is what results read; its
         // job would cost ~1.4 KB of Redis a message. The newest stay for bull-board.
         removeOnComplete: { count: KEEP_COMPLETED_JOBS },
-        // BullMQ's per-minute completed/failed counts (bullmq_job_completed_total and
-        // bullmq_job_failed_total in the metrics), kept for a day.
+        // BullMQ's per-minute counts, for bullmq_job_completed/failed_total: a day of them.
         metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
         removeOnFail: { count: KEEP_FAILED_JOBS },
         autorun: true,
@@ -360,17 +357,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.closing ??= (async () => {
       const timer = setTimeout(() => {
         this.abort.abort(new Error('shutdown timeout'));
-        // Redis down at the deadline: every command of ours and BullMQ's waits for it for ever
-        // (workers never give up on a command). Our own connection is dropped, which fails them
-        // all, so the close can finish; what could not be written is recovered later (stalled
-        // jobs, 208). A connection you passed in is yours: then close waits for Redis.
-        if (this.redis.owned && !isLive(this.redis.client)) {
-          this.log.error(
-            { redisStatus: this.redis.client.status },
-            'Redis is unreachable at the shutdown deadline: dropping the connection; other workers recover what was in flight',
-          );
-          void endStuckClient(this.redis.client, 1000);
-        }
+        dropIfUnreachable(this.redis, this.log);
       }, this.options.shutdownTimeoutMs);
       const errors: unknown[] = [];
       const step = async (fn: () => Promise<unknown>, name = ''): Promise<void> => {
