@@ -290,24 +290,9 @@ describe('delivery tracking', () => {
         '{}',
         'dcode:102=1;delivered=1',
       ];
-      expect(
-        await r.record(
-          `${base}vb:track`,
-          `${base}vb:trk`,
-          `${base}vb:done`,
-          base,
-          ...delivered(info),
-        ),
-      ).toBe(1);
-      expect(
-        await r.record(
-          `${base}vb:track`,
-          `${base}vb:trk`,
-          `${base}vb:done`,
-          base,
-          ...delivered(info),
-        ),
-      ).toBe(0);
+      const keys = [`${base}vb:track`, `${base}vb:trk`, `${base}vb:done`, base];
+      expect(await r.record(...keys, ...delivered(info))).toBe(1);
+      expect(await r.record(...keys, ...delivered(info))).toBe(0);
       expect(await redis.hgetall(`${base}vb:c:c:counts`)).toEqual({
         'dcode:102': '1',
         delivered: '1',
