@@ -374,7 +374,7 @@ describe('the viber-bulk command', () => {
     r.disconnect();
     const [nd2, csv2] = await Promise.all([
       cli(['results', '--campaign', 'run', '--format', 'ndjson'], env),
-      cli(['results', '--campaign', 'run', '--format', 'csv'], env),
+      cli(['results', '--campaign', 'run', '--format', 'csv', '--raw'], env),
     ]);
     const parsed = Papa.parse<Record<string, string>>(csv2.stdout, {
       header: true,
@@ -389,6 +389,26 @@ describe('the viber-bulk command', () => {
       .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v)])));
     expect(parsed.data).toEqual(fromNdjson);
     expect(parsed.data.find((row) => row['id'] === '7')?.['error']).toBe(tricky);
+
+    // Without --raw, no cell can start a spreadsheet formula: a failure reason from the gateway
+    // that opens with = (and every phone's +) comes out quoted with a leading '.
+    const r2 = new Redis(REDIS_URL);
+    await r2.hset(
+      doneKey,
+      '7',
+      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: '=HYPERLINK("http://x")' } }),
+    );
+    r2.disconnect();
+    const guarded = Papa.parse<Record<string, string>>(
+      (await cli(['results', '--campaign', 'run', '--format', 'csv'], env)).stdout,
+      { header: true, skipEmptyLines: true },
+    );
+    expect(guarded.data.find((row) => row['id'] === '7')?.['error']).toBe(
+      `'=HYPERLINK("http://x")`,
+    );
+    for (const row of guarded.data) {
+      for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@]/);
+    }
 
     // The key: not in logs (trace level), exports, or anywhere in Redis, keys or values.
     expect(logs).not.toContain(rig.apiKey);

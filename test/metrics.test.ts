@@ -114,6 +114,26 @@ describe('worker metrics and logs', () => {
     expect(later).toContain('viber_bulk_queue_jobs{state="wait"} 0');
   });
 
+  it('keeps the code label bounded: codes the docs do not list count as one other', async () => {
+    // Twenty messages answered with twenty different undocumented codes (retried, then failed).
+    rig = await createRig('mcodes', {
+      codeFor: (m) => (Number(m.id) <= 20 ? 900 + Number(m.id) : undefined),
+    });
+    await rig.producer.enqueue('m', sampleMessages(30, 1));
+    const worker = await rig.startWorker({ batchSize: 10 });
+    metrics = new WorkerMetrics(worker);
+    await waitFor(async () => {
+      const c = await rig.inspector.counts('m');
+      return c.completed === 10 && c.failed === 20;
+    }, 'the campaign');
+    const samples = strictExposition(await metrics.text());
+    const codes = [...samples.keys()]
+      .filter((k) => k.startsWith('viber_bulk_gateway_codes_total{'))
+      .map((k) => /code="([^"]+)"/.exec(k)?.[1]);
+    expect(codes.sort()).toEqual(['1', 'other']);
+    expect(samples.get('viber_bulk_gateway_codes_total{code="other"}')).toBeGreaterThanOrEqual(20);
+  });
+
   it('exports delivery outcomes, the tracked-message gauge and the balance; warns when the balance runs low', async () => {
     // Every message delivered at once; each costs 1 off a balance of 1000.
     rig = await createRig('dmetrics', {
@@ -215,6 +235,10 @@ describe('worker metrics and logs', () => {
       'start',
     );
     log.error({ key: 'k-SECRET-3' }, 'oops');
+    log.info(
+      { a: { b: { c: { gateway: { apiKey: 'k-SECRET-4' } } } }, list: [{ key: 'k-SECRET-5' }] },
+      'deep',
+    );
     expect(out).not.toMatch(/k-SECRET/);
     expect(out).toContain('[redacted]');
     expect(out).toContain('https://alphasms.ua');

@@ -225,6 +225,9 @@ describe('the send worker against a misbehaving gateway', () => {
       }),
     );
     const w = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, logger });
+    // The key is not reachable from the worker's public object.
+    expect(JSON.stringify(w.options)).not.toContain('wrong-key');
+    expect('apiKey' in w.options.gateway).toBe(false);
     await new Promise((resolve) => w.once('halted', resolve));
     const line = lines.find((l) => String(l['msg']).startsWith('the gateway account cannot send'));
     expect(line).toMatchObject({

@@ -104,6 +104,14 @@ describe('building a send package', () => {
     expect(readRequest(buildSendPackage(`k"&<'>`, [seed]))?.key).toBe(`k"&<'>`);
   });
 
+  it('escapes <msg id> like every other attribute, whatever type reaches the builder', () => {
+    const hostile = `1" sms_id="9"><text>x</text></msg><msg id="2`;
+    const sent = readRequest(buildSendPackage('k', [{ ...seed, id: hostile as never }]));
+    expect(sent?.viber.map((m) => m.id)).toEqual([hostile]);
+    const asked = readRequest(buildStatusPackage('k', [hostile as never, 77]));
+    expect(asked?.status.map((s) => s.id)).toEqual([hostile, '77']);
+  });
+
   it.each([
     ['a NUL', 'a\u0000b', 'U+0000'],
     ['a vertical tab', 'a\u000Bb', 'U+000B'],

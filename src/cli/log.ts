@@ -1,9 +1,28 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 
+/** Keys whose values are never logged, at any depth of a log object. */
+const SECRET = /^(api_?key|key|password|authorization)$/i;
+
+/**
+ * A copy of a log object with every SECRET key's value censored, however deep (pino's redact
+ * paths name fixed depths only); 8 levels at most, cycles left alone.
+ */
+export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value !== 'object' || value === null || depth > 8 || seen.has(value)) return value;
+  if (value instanceof Error) return value;
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET.test(k) ? '[redacted]' : scrubSecrets(v, depth + 1, seen);
+  }
+  return out;
+}
+
 /**
  * The CLI's logger, on stderr (stdout stays for command output): JSON lines, or pino-pretty's
  * coloured lines when stderr is a terminal (LOG_FORMAT=json|pretty overrides). The key is never
- * put in a log object; the redact paths are a second line of defence should one ever be.
+ * put in a log object; scrubSecrets, at any depth, is a second line of defence should one ever be.
  */
 export function createLogger(
   level: string,
@@ -13,10 +32,7 @@ export function createLogger(
   const options = {
     level,
     base: { pid: process.pid },
-    redact: {
-      paths: ['apiKey', '*.apiKey', 'gateway.apiKey', 'key', '*.key'],
-      censor: '[redacted]',
-    },
+    formatters: { log: (o: Record<string, unknown>) => scrubSecrets(o) as Record<string, unknown> },
   };
   const pretty = format === 'pretty' || (format !== 'json' && process.stderr.isTTY === true);
   if (pretty && !destination) {

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { QueueKeys } from '../keys.js';
+import { MESSAGE_CODES } from '../xml/codes.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport } from './pending.js';
 import type { SendWorker } from './send-worker.js';
@@ -49,7 +50,7 @@ export class WorkerMetrics {
     });
     this.codes = new Counter({
       name: 'viber_bulk_gateway_codes_total',
-      help: 'Per-message status codes in gateway answers',
+      help: "Per-message status codes in gateway answers (the documented ones; 'other' for the rest)",
       labelNames: ['code'],
       registers: [r],
     });
@@ -153,7 +154,10 @@ export class WorkerMetrics {
   private onBatch(b: BatchReport): void {
     this.batchSize.observe(b.size);
     for (const o of OUTCOMES) if (b[o] > 0) this.messages.inc({ outcome: o }, b[o]);
-    for (const [code, n] of Object.entries(b.codes)) this.codes.inc({ code }, n);
+    // The documented codes by name, anything else as one `other`: a gateway answering random codes
+    // must not grow a series per code.
+    for (const [code, n] of Object.entries(b.codes))
+      this.codes.inc({ code: code in MESSAGE_CODES ? code : 'other' }, n);
     if (b.throttled > 0) this.throttles.inc(b.throttled);
   }
 

@@ -86,8 +86,14 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   return worker;
 }
 
+/** A worker's options as it shows them: the gateway's without the API key. */
+export type WorkerOptionsView = Omit<ResolvedWorkerOptions, 'gateway'> & {
+  gateway: GatewayClient['options'];
+};
+
 export class SendWorker extends EventEmitter<SendWorkerEvents> {
-  readonly options: ResolvedWorkerOptions;
+  /** Its resolved options; the API key is not among them (the gateway client alone holds it). */
+  readonly options: WorkerOptionsView;
   readonly gateway: GatewayClient;
   /** Why the worker stopped taking work, if it did. */
   halted: HaltReason | undefined;
@@ -118,7 +124,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     private readonly redis: OwnedRedis,
   ) {
     super();
-    this.options = options;
+    this.options = { ...options, gateway: gateway.options };
     this.gateway = gateway;
     this.log = options.logger ?? pino({ level: 'silent' });
     const batchSize =

@@ -26,7 +26,8 @@ export function buildViberMsg(m: ViberMessage): string {
     if (m.button !== undefined) body += element('button', m.button, `${at} button`);
     if (m.url !== undefined) body += element('url', m.url, `${at} url`);
   }
-  return `<msg id="${m.id}">${body}</msg>`;
+  // Escaped like every other attribute, whatever type reached the builder.
+  return `<msg id="${escapeAttr(String(m.id))}">${body}</msg>`;
 }
 
 function packageOpen(apiKey: string): string {
@@ -52,6 +53,6 @@ export function buildBalancePackage(apiKey: string): string {
 export function buildStatusPackage(apiKey: string, ids: readonly number[]): string {
   if (ids.length === 0) throw new RangeError('a status request needs at least one id');
   let out = packageOpen(apiKey) + '<status>';
-  for (const id of ids) out += `<msg id="${id}"></msg>`;
+  for (const id of ids) out += `<msg id="${escapeAttr(String(id))}"></msg>`;
   return out + '</status></package>';
 }

@@ -25,7 +25,8 @@ export function resultsCommand(program: Command): void {
     .description('one row per message of a campaign, streamed')
     .requiredOption('--campaign <name>', 'campaign name')
     .option('--format <format>', 'ndjson|csv', 'ndjson')
-    .action(async (flags: { campaign: string; format: string }) => {
+    .option('--raw', 'CSV cells exactly as stored, without the spreadsheet-formula guard')
+    .action(async (flags: { campaign: string; format: string; raw?: boolean }) => {
       if (flags.format !== 'ndjson' && flags.format !== 'csv') {
         throw new InvalidOptionError(`--format must be ndjson or csv (got ${flags.format})`);
       }
@@ -39,7 +40,9 @@ export function resultsCommand(program: Command): void {
         for await (const r of inspector.results(flags.campaign)) {
           const line =
             flags.format === 'csv'
-              ? stringify([row(r)]).trimEnd()
+              ? // A cell opening with = + - @ (a phone's +, or a text from the file or the
+                // gateway) is quoted with a leading ' so a spreadsheet shows it, not runs it.
+                stringify([row(r)], { escape_formulas: flags.raw !== true }).trimEnd()
               : JSON.stringify(Object.fromEntries(COLUMNS.map((k) => [k, r[k]])));
           await writeLine(line);
           if (stdoutGone()) break;
