@@ -400,6 +400,29 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(await rig.inspector.counts('c')).toMatchObject({ total: 4, completed: 4, failed: 0 });
   });
 
+  it('ends a job whose message already ended as its record says, sending and counting nothing again (a job back after a crash between the settle step and BullMQ)', async () => {
+    rig = await createRig('ended');
+    await rig.producer.enqueue('c', sampleMessages(2, 1));
+    await rig.startWorker({ batchSize: 2, lingerMs: 50 });
+    const before = await allDone('c', 2);
+    const first = await rig.queue.getJob('m1');
+    const msgId = first?.returnvalue.msgId;
+    // Its job runs again, as a stalled one would.
+    await first?.retry('completed');
+    await waitFor(
+      async () =>
+        (await rig.queue.getJob('m1'))?.finishedOn !== first?.finishedOn &&
+        (await rig.queue.getJob('m1'))?.returnvalue,
+      'm1 to end again',
+    );
+    expect((await rig.queue.getJob('m1'))?.returnvalue.msgId).toBe(msgId);
+    expect(rig.sandbox.stats.messages).toBe(2);
+    expect(await rig.inspector.counts('c')).toMatchObject({
+      completed: before.completed,
+      failed: 0,
+    });
+  });
+
   it('fails a message whose stored record cannot be read, alone, with its own reason; the rest of its package is sent', async () => {
     rig = await createRig('badrecord');
     await rig.producer.enqueue('c', sampleMessages(5, 1));

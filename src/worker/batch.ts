@@ -11,7 +11,7 @@
 import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import { hasCode, type GatewayHttpError } from '../errors.js';
 import { expand } from '../campaign/shared.js';
-import type { SendJobData } from '../job.js';
+import type { FinishedRecord, SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import type { SendAnswer } from '../xml/parse.js';
@@ -207,8 +207,25 @@ async function readRecords(
   decisions: Map<Pending, Decision>,
 ): Promise<void> {
   const raw = await ctx.store.queuedData(items.map((p) => (Number.isSafeInteger(p.id) ? p.id : 0)));
+  // No data: it ended (a job that comes back after a crash between the settle step and BullMQ),
+  // or it never was ours. Its finished record says which, in one more round trip.
+  const gone = items.filter((p, i) => raw[i] == null && Number.isSafeInteger(p.id) && p.id > 0);
+  const ended = new Map<Pending, FinishedRecord>();
+  if (gone.length > 0) {
+    const recs = await ctx.store.records(gone.map((p) => p.id));
+    gone.forEach((p, i) => {
+      const rec = parseRecord(recs[i] ?? '', p.id) as FinishedRecord | undefined;
+      if (rec && (rec.result || rec.failed)) ended.set(p, rec);
+    });
+  }
   items.forEach((p, i) => {
     const text = raw[i];
+    const rec = ended.get(p);
+    if (rec) {
+      p.campaign = rec.campaign;
+      decisions.set(p, { action: 'ended', record: rec });
+      return;
+    }
     if (!Number.isSafeInteger(p.id) || p.id <= 0 || text == null) {
       decisions.set(p, {
         action: 'fail',

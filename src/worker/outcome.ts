@@ -4,6 +4,7 @@
  */
 import { classify, codeName, MESSAGE_CODES, PACKAGE_CODES } from '../xml/codes.js';
 import type { SendAnswer } from '../xml/parse.js';
+import type { FinishedRecord } from '../job.js';
 
 export type Decision =
   /** Accepted: complete the job with this msg_id. */
@@ -23,7 +24,12 @@ export type Decision =
   /** Its campaign's deadline passed before it was sent: fail the job without sending it. */
   | { action: 'expire' }
   /** Its campaign is before its start or outside its window: back to the campaign's backlog. */
-  | { action: 'hold' };
+  | { action: 'hold' }
+  /**
+   * It ended already (its job came back after a crash between the settle step and BullMQ): the
+   * job ends as its finished record says, nothing is sent or counted again.
+   */
+  | { action: 'ended'; record: FinishedRecord };
 
 /** Why a worker stopped taking work: an account problem, or the gateway refusing us over HTTP. */
 export interface HaltReason {

@@ -176,7 +176,7 @@ export async function settle(
     const changes: Array<[Pending, string, MessageEnd | undefined]> = [];
     for (const p of items) {
       const d = decisions.get(p) as Decision;
-      if (d.action === 'park' || d.action === 'hold') continue;
+      if (d.action === 'park' || d.action === 'hold' || d.action === 'ended') continue;
       const state = stateAfter(p, d);
       const end = endOf(p, d, state, sentAt);
       if (end && 'result' in end) results.set(p, end.result);
@@ -199,6 +199,11 @@ export async function settle(
           if (d.recovered) report.recovered++;
           report.completed++;
           p.resolve(results.get(p) as SendJobResult);
+          return;
+        case 'ended':
+          // Counted when it ended; its job only catches up with its record.
+          if (d.record.result) p.resolve(d.record.result);
+          else p.reject(new UnrecoverableError(d.record.failed?.reason ?? 'ended'));
           return;
         case 'fail':
           report.failed++;
