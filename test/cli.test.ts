@@ -248,6 +248,19 @@ describe('the viber-bulk command', () => {
     expect((await cli(['pause', '--campaign', 'nope'], env)).stderr).toContain(
       'campaign nope has no messages on this queue',
     );
+    // Every command that names an unknown campaign says so the same way, with exit 2.
+    for (const args of [
+      ['pause'],
+      ['status'],
+      ['status', '--json'],
+      ['status', '--watch'],
+      ['results'],
+      ['results', '--format', 'csv'],
+    ]) {
+      const r = await cli([...args, '--campaign', 'nope'], env);
+      expect([args.join(' '), r.code, r.stdout]).toEqual([args.join(' '), 2, '']);
+      expect(r.stderr).toContain('campaign nope has no messages on this queue');
+    }
   });
 
   it('runs a campaign through the worker and exports one row per message, with no trace of the API key anywhere', async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import { Inspector, type MessageResult } from '../../inspect/inspector.js';
 import { readEnv } from '../env.js';
+import { knownCampaign } from './status.js';
 import { stdoutGone, writeLine } from '../util.js';
 
 const COLUMNS = [
@@ -34,6 +35,7 @@ export function resultsCommand(program: Command): void {
       const { stringify } = await import('csv-stringify/sync');
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
+        await knownCampaign(inspector, flags.campaign);
         const row = (r: MessageResult) => COLUMNS.map((k) => r[k]);
         if (flags.format === 'csv')
           await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());

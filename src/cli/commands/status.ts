@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InvalidOptionError } from '../../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATE_NAMES } from '../../campaign/state.js';
 import type { CampaignCounts } from '../../campaign/counts.js';
@@ -73,6 +74,12 @@ async function watch(inspector: Inspector, campaign: string): Promise<void> {
   }
 }
 
+/** Refuses a campaign the queue has no message of, with the controls' words for it. */
+export async function knownCampaign(inspector: Inspector, campaign: string): Promise<void> {
+  if ((await inspector.counts(campaign)).total === 0)
+    throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+}
+
 export function statusCommands(program: Command): void {
   program
     .command('status')
@@ -84,6 +91,8 @@ export function statusCommands(program: Command): void {
       const env = readEnv();
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
+        // An unknown campaign is a usage error (exit 2), as it is for pause and the others.
+        await knownCampaign(inspector, flags.campaign);
         if (flags.watch) await watch(inspector, flags.campaign);
         const c = await inspector.counts(flags.campaign);
         if (flags.json) process.stdout.write(JSON.stringify(countsJson(c)) + '\n');
