@@ -224,6 +224,11 @@ describe('the viber-bulk command', () => {
     expect((await cli(['resume', '--campaign', 'steer'], env)).stdout).toContain(
       'resumed (30 messages',
     );
+    // The same with --json, as cancel and retry-failed take it.
+    const pausedJson = await cli(['pause', '--campaign', 'steer', '--json'], env);
+    expect(lastJson(pausedJson.stdout)).toEqual({ campaign: 'steer', paused: 30 });
+    const resumedJson = await cli(['resume', '--campaign', 'steer', '--json'], env);
+    expect(lastJson(resumedJson.stdout)).toEqual({ campaign: 'steer', resumed: 30 });
     const cancel = await cli(['cancel', '--campaign', 'steer', '--json'], env);
     expect(lastJson(cancel.stdout)).toEqual({ campaign: 'steer', cancelled: 30 });
     const retry = await cli(

@@ -236,6 +236,10 @@ describe('the send worker against a misbehaving gateway', () => {
       status: 'ERR_AUTHORIZATION',
       haltLevel: 'package',
     });
+    // Started without a rate: it says so once, and how to set one.
+    expect(
+      lines.filter((l) => String(l['msg']).startsWith('sending without a rate limit')),
+    ).toHaveLength(1);
     // pino's own fields keep pino's types on every line.
     for (const l of lines) {
       expect([typeof l['level'], typeof l['time'], typeof l['msg']]).toEqual([

@@ -16,7 +16,9 @@
  * After a purge the campaign's ids may be enqueued again (the gateway answers 208 for an id its
  * account has seen).
  */
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
 import { cancelCampaign } from './controls.js';
 import { jobIdOf } from '../keys.js';
@@ -88,4 +90,23 @@ export async function purgeCampaign(
   // Last, with the rest of the campaign: the mark, so that enqueues of it are taken again.
   await store.purge.forget(campaign);
   return removed;
+}
+
+/** purgeFinished for a worker's `keepFinishedMs`: what it removed, logged; failures logged too. */
+export async function purgeAndLog(
+  store: CampaignStore,
+  connection: RedisClient,
+  o: { queueName: string; prefix: string; keepFinishedMs: number },
+  log: Pick<Logger, 'info' | 'warn'>,
+): Promise<void> {
+  const queue = new Queue(o.queueName, { connection, prefix: o.prefix });
+  try {
+    for (const p of await purgeFinished(store, queue, o.keepFinishedMs)) {
+      log.info(p, 'purged a finished campaign (keepFinishedMs)');
+    }
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not purge finished campaigns');
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
 }

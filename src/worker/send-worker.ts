@@ -17,9 +17,9 @@
  * asked about with `<status>` until their delivery code is final. It stops first on close().
  */
 import { EventEmitter } from 'node:events';
-import { MetricsTime, Queue, WaitingError, Worker, type Job } from 'bullmq';
+import { MetricsTime, WaitingError, Worker, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
-import { purgeFinished } from '../campaign/purge.js';
+import { purgeAndLog } from '../campaign/purge.js';
 import { SharedCache } from '../campaign/shared.js';
 import { CampaignStore } from '../campaign/store.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
@@ -211,9 +211,17 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     return this.redis.client;
   }
 
-  /** Warns when Redis may evict keys (warnIfEvicting). */
+  /**
+   * Warns when Redis may evict keys (warnIfEvicting), and when it sends without a rate limit: a
+   * choice to make on purpose (the gateway documents no rate, and answers 212 past its own).
+   */
   async checkRedis(): Promise<void> {
     await warnIfEvicting(this.redis.client, this.log);
+    if (this.options.rate === 0) {
+      this.log.warn(
+        'sending without a rate limit: set rate (CLI --rate N) to the messages a second your AlphaSMS account allows',
+      );
+    }
   }
 
   /** Asks the balance every `balanceIntervalMs` (first after one interval); warns when low. */
@@ -235,17 +243,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
 
   /** Purges what `keepFinishedMs` says may go; logs what it removed. */
   async purgeFinished(): Promise<void> {
-    const { queueName, prefix, keepFinishedMs } = this.options;
-    const queue = new Queue(queueName, { connection: this.redis.client, prefix });
-    try {
-      for (const p of await purgeFinished(this.store, queue, keepFinishedMs)) {
-        this.log.info(p, 'purged a finished campaign (keepFinishedMs)');
-      }
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not purge finished campaigns');
-    } finally {
-      await queue.close().catch(() => undefined);
-    }
+    await purgeAndLog(this.store, this.redis.client, this.options, this.log);
   }
 
   /** Asks the gateway for the balance now; records it, and warns if it is under `lowBalance`. */

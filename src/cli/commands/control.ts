@@ -37,19 +37,27 @@ export function controlCommands(program: Command): void {
       "stop sending a campaign's messages (other campaigns keep flowing); survives restarts",
     )
     .requiredOption('--campaign <name>', 'campaign name')
-    .action(async (flags: { campaign: string }) => {
-      const n = await withProducer((p) => p.pause(flags.campaign));
-      process.stdout.write(`campaign ${flags.campaign} paused (${n} messages held)\n`);
+    .option('--json', 'print one JSON line: {campaign, paused}')
+    .action(async (flags: { campaign: string; json?: boolean }) => {
+      const paused = await withProducer((p) => p.pause(flags.campaign));
+      process.stdout.write(
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, paused }) + '\n'
+          : `campaign ${flags.campaign} paused (${paused} messages held)\n`,
+      );
     });
 
   program
     .command('resume')
     .description('send a paused campaign again, from where it stopped')
     .requiredOption('--campaign <name>', 'campaign name')
-    .action(async (flags: { campaign: string }) => {
-      const n = await withProducer((p) => p.resume(flags.campaign));
+    .option('--json', 'print one JSON line: {campaign, resumed}')
+    .action(async (flags: { campaign: string; json?: boolean }) => {
+      const resumed = await withProducer((p) => p.resume(flags.campaign));
       process.stdout.write(
-        `campaign ${flags.campaign} resumed (${n} messages back in the queue)\n`,
+        flags.json
+          ? JSON.stringify({ campaign: flags.campaign, resumed }) + '\n'
+          : `campaign ${flags.campaign} resumed (${resumed} messages back in the queue)\n`,
       );
     });
 
