@@ -20,6 +20,11 @@ async function withProducer<T>(fn: (p: Producer) => Promise<T>): Promise<T> {
   }
 }
 
+/** A command's one answer: a JSON line with --json, else its sentence. */
+function answer(json: boolean | undefined, value: object, text: string): void {
+  process.stdout.write(json ? JSON.stringify(value) + '\n' : text + '\n');
+}
+
 function parseCodes(value: string): number[] {
   const codes = value.split(',').map((s) => s.trim());
   if (codes.some((c) => !/^\d{1,4}$/.test(c))) {
@@ -40,10 +45,10 @@ export function controlCommands(program: Command): void {
     .option('--json', 'print one JSON line: {campaign, paused}')
     .action(async (flags: { campaign: string; json?: boolean }) => {
       const paused = await withProducer((p) => p.pause(flags.campaign));
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, paused }) + '\n'
-          : `campaign ${flags.campaign} paused (${paused} messages held)\n`,
+      answer(
+        flags.json,
+        { campaign: flags.campaign, paused },
+        `campaign ${flags.campaign} paused (${paused} messages held)`,
       );
     });
 
@@ -54,10 +59,10 @@ export function controlCommands(program: Command): void {
     .option('--json', 'print one JSON line: {campaign, resumed}')
     .action(async (flags: { campaign: string; json?: boolean }) => {
       const resumed = await withProducer((p) => p.resume(flags.campaign));
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, resumed }) + '\n'
-          : `campaign ${flags.campaign} resumed (${resumed} messages back in the queue)\n`,
+      answer(
+        flags.json,
+        { campaign: flags.campaign, resumed },
+        `campaign ${flags.campaign} resumed (${resumed} messages back in the queue)`,
       );
     });
 
@@ -68,10 +73,10 @@ export function controlCommands(program: Command): void {
     .option('--json', 'print one JSON line: {campaign, cancelled}')
     .action(async (flags: { campaign: string; json?: boolean }) => {
       const cancelled = await withProducer((p) => p.cancel(flags.campaign));
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, cancelled }) + '\n'
-          : `campaign ${flags.campaign}: ${cancelled} messages cancelled\n`,
+      answer(
+        flags.json,
+        { campaign: flags.campaign, cancelled },
+        `campaign ${flags.campaign}: ${cancelled} messages cancelled`,
       );
     });
 
@@ -87,10 +92,10 @@ export function controlCommands(program: Command): void {
     .option('--json', 'print one JSON line: {campaign, retried}')
     .action(async (flags: { campaign: string; codes?: number[]; json?: boolean }) => {
       const retried = await withProducer((p) => p.retryFailed(flags.campaign, flags.codes));
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, retried }) + '\n'
-          : `campaign ${flags.campaign}: ${retried} failed messages queued again\n`,
+      answer(
+        flags.json,
+        { campaign: flags.campaign, retried },
+        `campaign ${flags.campaign}: ${retried} failed messages queued again`,
       );
     });
 
@@ -111,10 +116,10 @@ export function controlCommands(program: Command): void {
         );
       }
       const view = await withProducer((p) => p.schedule(flags.campaign, settings));
-      process.stdout.write(
-        flags.json
-          ? JSON.stringify({ campaign: flags.campaign, ...view }) + '\n'
-          : `campaign ${flags.campaign}: ${describeSchedule(view)}\n`,
+      answer(
+        flags.json,
+        { campaign: flags.campaign, ...view },
+        `campaign ${flags.campaign}: ${describeSchedule(view)}`,
       );
     },
   );
@@ -152,10 +157,10 @@ export function controlCommands(program: Command): void {
               ],
         );
         for (const { campaign: c, removed } of purged) {
-          process.stdout.write(
-            flags.json
-              ? JSON.stringify({ campaign: c, removed }) + '\n'
-              : `campaign ${c}: ${removed} messages removed\n`,
+          answer(
+            flags.json,
+            { campaign: c, removed },
+            `campaign ${c}: ${removed} messages removed`,
           );
         }
         if (purged.length === 0 && !flags.json) process.stdout.write('no campaign to purge\n');
