@@ -185,6 +185,44 @@ describe('the viber-bulk command', () => {
     });
   });
 
+  it('rejects an NDJSON line over --max-row-chars with its line number, reads on, and enqueues the rest whole', async () => {
+    const long = JSON.stringify({ id: 9, phone: '+380971234569', text: 'x'.repeat(5000) });
+    const rows = [
+      JSON.stringify({ id: 7, phone: '+380971234567', text: 'hi' }),
+      long,
+      JSON.stringify({ id: 8, phone: '+380971234568', text: 'hi' }),
+    ].join('\n');
+    const r = await cli(
+      [
+        'enqueue',
+        '--campaign',
+        'cap',
+        '--file',
+        '-',
+        '--format',
+        'ndjson',
+        '--sender',
+        'Shop',
+      ].concat(['--max-row-chars', '1000', '--json']),
+      env,
+      rows,
+    );
+    expect(r.code).toBe(1);
+    const report = lastJson(r.stdout) as {
+      enqueued: number;
+      rejected: Array<{ line: number; errors: Array<{ field: string; rule: string }> }>;
+    };
+    expect(report.enqueued).toBe(2);
+    expect(report.rejected).toEqual([
+      expect.objectContaining({
+        line: 2,
+        errors: [{ field: '(row)', rule: expect.stringContaining('over 1000 characters') }],
+      }),
+    ]);
+    expect(await rig.inspector.counts('cap')).toMatchObject({ total: 2, waiting: 2 });
+    expect(r.stdout).not.toContain('x'.repeat(200));
+  });
+
   it('exits 2 with a message naming the problem for usage, configuration and connection errors', async () => {
     const cases: Array<[string[], Record<string, string>, string]> = [
       [['enqueue', '--campaign', 'c', '--file', join(dir, 'missing.csv')], env, '--file'],

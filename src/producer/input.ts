@@ -3,7 +3,6 @@
  * cannot be read becomes an `InputRow` with an `error` and the reading goes on; a file that cannot
  * be read at all (bad header) throws INVALID_INPUT before any row is enqueued.
  */
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Papa from 'papaparse';
@@ -29,8 +28,19 @@ export function formatOf(path: string): InputFormat {
   return /\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'csv';
 }
 
-export function readRows(input: Readable, format: InputFormat): AsyncGenerator<InputRow> {
-  return format === 'csv' ? readCsv(input) : readNdjson(input);
+/** The longest row read, characters (a CSV record, an NDJSON line), unless told otherwise. */
+export const MAX_ROW_CHARS = 1_000_000;
+
+/**
+ * The rows of a file. `maxRowChars` bounds one row: a longer NDJSON line is refused with its line
+ * number and the reading goes on after it; a longer CSV record (a quote never closed) ends it.
+ */
+export function readRows(
+  input: Readable,
+  format: InputFormat,
+  maxRowChars = MAX_ROW_CHARS,
+): AsyncGenerator<InputRow> {
+  return format === 'csv' ? readCsv(input, maxRowChars) : readNdjson(input, maxRowChars);
 }
 
 function checkHeader(header: string[]): string[] {
@@ -49,9 +59,6 @@ function checkHeader(header: string[]): string[] {
   return cols;
 }
 
-/** A record longer than this is refused: a quoted field left open would otherwise grow forever. */
-const MAX_RECORD_CHARS = 1_000_000;
-
 /**
  * CSV through Papa Parse's core parser, fed the file a piece at a time: each piece is parsed up to
  * its last complete record (`ignoreLastRow`), the rest waits for the next piece — how Papa's own
@@ -59,7 +66,7 @@ const MAX_RECORD_CHARS = 1_000_000;
  * here). Line numbers are counted from the records themselves: one line each, plus the line
  * breaks inside their quoted fields; empty lines are skipped but counted.
  */
-async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
+async function* readCsv(input: Readable, maxChars: number): AsyncGenerator<InputRow> {
   const decoder = new StringDecoder('utf8');
   let parser: Papa.Parser | undefined;
   let breakChar: '\n' | '\r' = '\n';
@@ -117,10 +124,11 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRow> {
       pending = all.slice(result.meta.cursor - base);
       base = result.meta.cursor;
       yield* rows(result);
-      if (pending.length > MAX_RECORD_CHARS) {
+      if (pending.length > maxChars) {
+        // A quoted field left open would otherwise grow forever.
         yield {
           line,
-          error: `a record of over ${MAX_RECORD_CHARS} characters (a quoted field that is never closed?); the rest of the file is not read`,
+          error: `a record of over ${maxChars} characters (a quoted field that is never closed?); the rest of the file is not read`,
         };
         input.destroy();
         return;
@@ -163,16 +171,52 @@ function quoteProblem(e: Papa.ParseError): string {
   }
 }
 
-async function* readNdjson(input: Readable): AsyncGenerator<InputRow> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
-    if (text.trim() === '') continue;
+/**
+ * NDJSON a line at a time, each at most `maxChars`: a longer line is refused with its number and
+ * skipped to its end without being held (a 700 MB line is never one string), and the rest is read.
+ */
+async function* readNdjson(input: Readable, maxChars: number): AsyncGenerator<InputRow> {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let skipping = false; // inside a line already refused
+  let line = 1;
+  const one = (text: string): InputRow | undefined => {
+    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (t.trim() === '') return undefined;
     try {
-      yield { line, value: JSON.parse(text) as unknown };
+      return { line, value: JSON.parse(t) as unknown };
     } catch (err) {
-      yield { line, error: `not valid JSON: ${(err as Error).message}` };
+      return { line, error: `not valid JSON: ${(err as Error).message.slice(0, 100)}` };
     }
+  };
+  const tooLong = (): InputRow => ({
+    line,
+    error: `a line of over ${maxChars} characters: not read (maxRowChars)`,
+  });
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+      if (skipping) skipping = false;
+      else if (pending.length + nl > maxChars) yield tooLong();
+      else {
+        const row = one(pending + text.slice(0, nl));
+        if (row) yield row;
+      }
+      pending = '';
+      text = text.slice(nl + 1);
+      line++;
+    }
+    if (skipping) continue;
+    if (pending.length + text.length > maxChars) {
+      yield tooLong();
+      skipping = true;
+      pending = '';
+    } else pending += text;
+  }
+  const last = skipping ? '' : pending + decoder.end();
+  if (last.length > maxChars) yield tooLong();
+  else {
+    const row = one(last);
+    if (row) yield row;
   }
 }

@@ -3,13 +3,13 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Command } from 'commander';
 import { Producer } from '../../producer/producer.js';
-import { formatOf, readRows, type InputFormat } from '../../producer/input.js';
+import { formatOf, MAX_ROW_CHARS, readRows, type InputFormat } from '../../producer/input.js';
 import { MESSAGE_TYPES, type MessageType } from '../../message.js';
 import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
 import { addTimingFlags, timingFromFlags, type TimingFlags } from '../timing-flags.js';
-import { EXIT } from '../util.js';
+import { EXIT, intArg } from '../util.js';
 import { EnqueueProgressView } from '../progress.js';
 
 interface EnqueueFlags extends TimingFlags {
@@ -23,6 +23,7 @@ interface EnqueueFlags extends TimingFlags {
   url?: string;
   format?: string;
   country: string;
+  maxRowChars: number;
   json?: boolean;
 }
 
@@ -49,6 +50,12 @@ export function enqueueCommand(program: Command): void {
       '--country <code>',
       'country of phone numbers written without +country code (ISO 3166-1, e.g. UA, PL)',
       'UA',
+    )
+    .option(
+      '--max-row-chars <n>',
+      'longest row read: a longer NDJSON line is rejected and the rest read; a longer CSV record ends the file',
+      intArg(1, 1_000_000_000),
+      MAX_ROW_CHARS,
     )
     .option(
       '--json',
@@ -108,11 +115,15 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     country: flags.country,
   });
   try {
-    const res = await producer.enqueueRows(flags.campaign, readRows(input, format), {
-      defaults,
-      ...timing,
-      onProgress: (p) => progress.update(p),
-    });
+    const res = await producer.enqueueRows(
+      flags.campaign,
+      readRows(input, format, flags.maxRowChars),
+      {
+        defaults,
+        ...timing,
+        onProgress: (p) => progress.update(p),
+      },
+    );
     progress.end();
     const out = flags.json ? process.stderr : process.stdout;
     for (const r of res.rejected) {
