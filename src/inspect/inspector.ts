@@ -7,7 +7,7 @@ import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import { decodeState, type StateName } from '../campaign/state.js';
 import type { CampaignCounts } from '../campaign/counts.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
-import { jobIdOf, QueueKeys } from '../keys.js';
+import { jobIdOf } from '../keys.js';
 import type { FinishedRecord, SendJobData } from '../job.js';
 
 import {
@@ -66,7 +66,7 @@ function parseJson<T>(s: string | null | undefined): T | undefined {
 }
 
 export class Inspector {
-  private readonly ready: Promise<{ redis: OwnedRedis; store: CampaignStore; base: string }>;
+  private readonly ready: Promise<{ redis: OwnedRedis; store: CampaignStore }>;
   private closing: Promise<void> | undefined;
 
   constructor(opts: InspectorOptions = {}) {
@@ -75,8 +75,7 @@ export class Inspector {
     const prefix = queuePrefix(opts.connection ?? DEFAULT_REDIS_URL, queueName, opts.prefix);
     this.ready = (async () => {
       const redis = await openRedis(opts.connection ?? DEFAULT_REDIS_URL, 'producer');
-      const base = `${prefix}:${queueName}:`;
-      return { redis, store: new CampaignStore(redis.client, base), base };
+      return { redis, store: new CampaignStore(redis.client, `${prefix}:${queueName}:`) };
     })();
     this.ready.catch(() => {});
   }
@@ -121,12 +120,12 @@ export class Inspector {
     campaign: string,
     page: Array<[number, string]>,
   ): Promise<MessageResult[]> {
-    const { redis, base } = await this.ready;
+    const { redis, store } = await this.ready;
+    const keys = store.keys;
     const pipe = redis.client.pipeline();
-    for (const [id] of page) pipe.hmget(base + jobIdOf(id), ...JOB_FIELDS);
+    for (const [id] of page) pipe.hmget(keys.base + jobIdOf(id), ...JOB_FIELDS);
     // A message that ended has its finished record; until then its data is in the queued hash.
     const fields = page.map(([id]) => String(id));
-    const keys = new QueueKeys(base);
     pipe.hmget(keys.done, ...fields);
     pipe.hmget(keys.queued, ...fields);
     const rows = (await pipe.exec()) ?? [];

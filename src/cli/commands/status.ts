@@ -75,9 +75,14 @@ async function watch(inspector: Inspector, campaign: string): Promise<void> {
 }
 
 /** Refuses a campaign the queue has no message of, with the controls' words for it. */
-export async function knownCampaign(inspector: Inspector, campaign: string): Promise<void> {
-  if ((await inspector.counts(campaign)).total === 0)
+export async function knownCampaign(
+  inspector: Inspector,
+  campaign: string,
+): Promise<CampaignCounts> {
+  const c = await inspector.counts(campaign);
+  if (c.total === 0)
     throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
+  return c;
 }
 
 export function statusCommands(program: Command): void {
@@ -92,9 +97,11 @@ export function statusCommands(program: Command): void {
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
         // An unknown campaign is a usage error (exit 2), as it is for pause and the others.
-        await knownCampaign(inspector, flags.campaign);
-        if (flags.watch) await watch(inspector, flags.campaign);
-        const c = await inspector.counts(flags.campaign);
+        let c = await knownCampaign(inspector, flags.campaign);
+        if (flags.watch) {
+          await watch(inspector, flags.campaign);
+          c = await inspector.counts(flags.campaign);
+        }
         if (flags.json) process.stdout.write(JSON.stringify(countsJson(c)) + '\n');
         else if (!flags.watch) process.stdout.write(describe(c).join('\n') + '\n');
       } finally {
