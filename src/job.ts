@@ -1,6 +1,9 @@
 import type { StoredMessage } from './message.js';
 
-/** What a job carries: the message and its campaign. Never the API key. */
+/**
+ * A message's record in our store (`vb:msg` while it is queued or being sent): the message and its
+ * campaign. Never the API key.
+ */
 export interface SendJobData {
   campaign: string;
   /**
@@ -18,7 +21,30 @@ export interface SendJobData {
   delivery?: DeliveryRecord;
 }
 
-/** A completed job's return value: the gateway accepted the message. */
+/** What a package's BullMQ job carries: which package (`vb:pkg`) and its campaign; no message. */
+export interface PackageJobData {
+  campaign: string;
+  /** The package id, which is also the job id. */
+  package: string;
+}
+
+/** How one message of a package ended, as its job's return value lists it (bull-board shows it). */
+export interface PackageMessageResult {
+  id: number;
+  /** The gateway's msg_id; null when it was not accepted. */
+  msgId: number | null;
+  /** completed, failed, cancelled or expired. */
+  status: 'completed' | 'failed' | 'cancelled' | 'expired';
+  /** Why it was not accepted. */
+  error?: string;
+}
+
+/** A package job's return value: the messages it ended, over all its attempts. */
+export interface PackageJobResult {
+  messages: PackageMessageResult[];
+}
+
+/** An accepted message's result, in its finished record (`result`). */
 export interface SendJobResult {
   /** The gateway's own id for the message; never 0. */
   msgId: number;
@@ -28,7 +54,7 @@ export interface SendJobResult {
   status: string;
   /** When the accepting answer (or the recovering status answer) arrived, ISO 8601. */
   sentAt: string;
-  /** Processing attempts this job took, this one included. */
+  /** Attempts its package took to send it, this one included. */
   attempts: number;
   /** True when the first answer was lost and the msg_id was read back after a 208. */
   recovered?: boolean;
@@ -43,32 +69,22 @@ export interface FailedEnd {
 }
 
 /**
- * What Redis keeps of a message once it ended (`<prefix>vb:done`, id → this as JSON): its job
- * data and `result` (accepted) or `failed`, then `delivery` as tracking learns it. Its BullMQ job
- * is removed (but the newest 1,000 completed and 1,000 failed).
+ * What Redis keeps of a message once it ended (`<prefix>vb:done`, id -> this as JSON): its record
+ * and `result` (accepted) or `failed`, then `delivery` as tracking learns it.
  */
-export type FinishedRecord = SendJobData & { result?: SendJobResult; failed?: FailedEnd };
+export type FinishedRecord = SendJobData & {
+  /** The package it ended in (its BullMQ job's id). */
+  package?: string;
+  result?: SendJobResult;
+  failed?: FailedEnd;
+};
 
-/** How a message ends, as the settle step records it. */
-export type MessageEnd =
-  | { result: SendJobResult }
-  /** `unreadable`: its stored data could not be read; the record is written anew around it. */
-  | { failed: FailedEnd; unreadable?: true };
-
-/** BullMQ job name of every send job. */
+/** BullMQ job name of every package job. */
 export const SEND_JOB_NAME = 'send';
 
 /**
- * Enqueued jobs wait in BullMQ's delayed set "until" this moment, which never comes: the
- * dispatcher (src/dispatch) releases them into the wait list in priority and fair-share order.
- * 2038 keeps BullMQ's delayed score (timestamp × 4096) inside a double's exact integers.
- */
-export const HELD_UNTIL = Date.UTC(2038, 0, 1);
-
-/**
- * Completed BullMQ jobs kept (the newest), and failed ones likewise, for bull-board: each
- * message's finished record is kept in `vb:done` (src/commands/settle-5.lua) and the
- * job is removed past these.
+ * Completed package jobs kept (the newest), and failed ones likewise, for bull-board: each
+ * message's finished record is kept in `vb:done` and the job is removed past these.
  */
 export const KEEP_COMPLETED_JOBS = 1000;
 export const KEEP_FAILED_JOBS = 1000;

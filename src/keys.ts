@@ -5,8 +5,8 @@
  *
  * | key | type | holds | per message |
  * |---|---|---|---|
- * | `vb:msg` | hash | id → the message's job data JSON, from enqueue until it ends | ~150–300 B while not ended |
- * | `vb:done` | hash | id → finished record: job data + `result` or `failed`, then `delivery` | ~300–550 B once ended |
+ * | `vb:msg` | hash | id → the message's record JSON, from enqueue until it ends | ~150–300 B while not ended |
+ * | `vb:done` | hash | id → finished record: its record + `package`, `result` or `failed`, then `delivery` | ~300–550 B once ended |
  * | `vb:c:<c>:state` | hash | id → state letter (campaign/state.ts) | ~30 B |
  * | `vb:c:<c>:counts` | hash | counts by state, code, delivery; `finishedAt` | — |
  * | `vb:bl:<c>` | list | ids not yet released, in order | ~10 B while queued |
@@ -16,7 +16,11 @@
  * | `vb:timing` / `vb:gate` | hash | campaign → timing JSON / its gate `rank:weight:rate:from:until` | — |
  * | `vb:expires` / `vb:control` | hash | campaign → deadline ms / `paused` or `cancelled` | — |
  * | `vb:fair` / `vb:crate` | hash | fair-share tags / campaign-rate token buckets | — |
- * | `vb:jobopts` | hash | campaign → BullMQ job opts (attempts, backoff) | — |
+ * | `vb:jobopts` | hash | campaign → BullMQ job opts of its packages (attempts, backoff) | — |
+ * | `vb:pkg` | hash | package id → `<campaign>\t<id>,<id>,…`, the ids it still holds | ~10 B while in one |
+ * | `vb:pkgs` | zset | package id → when it was made (ms): the reaper's list | — |
+ * | `vb:pkgseq` / `vb:inpkg` | string | last package number / messages in packages now | — |
+ * | `vb:c:<c>:pkgs` | set | every package id the campaign had, until it is purged | ~1 B |
  * | `vb:purging` | hash | campaign → when its purge began | — |
  * | `vb:shared` | hash | content hash → campaign-wide fields JSON | — |
  * | `vb:pace`, `vb:track-pace` (+ `:pause`) | string | the rate limiters' next slot, a 212 pause | — |
@@ -24,12 +28,13 @@
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it
  * only learns inside the call, with the spelling below; so does the tracking record script for
- * the counts of the campaigns in one answer. BullMQ's own keys appear here only where the dispatcher
- * releases a message into BullMQ's lists (`wait`, `active`, `delayed`, `marker`, `meta`, `m<id>`).
+ * the counts of the campaigns in one answer. No key of BullMQ's is spelled here or anywhere of
+ * ours: a package becomes a BullMQ job through `Queue.addBulk`, and is read, moved and removed
+ * through BullMQ's public API only.
  */
 
-/** Job ids are `m<id>`: BullMQ refuses all-digit job ids and ids containing `:`. */
-export const jobIdOf = (id: number): string => `m${id}`;
+/** Package ids, which are their BullMQ job ids: `p<n>` (BullMQ refuses all-digit job ids). */
+export const PACKAGE_ID = /^p[1-9]\d{0,15}$/;
 
 export class QueueKeys {
   /** @param base the queue's prefix with its trailing colon, `bull:viber:` (`queue.toKey('')`). */
@@ -98,9 +103,20 @@ export class QueueKeys {
   backlog(campaign: string): string {
     return `${this.base}vb:bl:${campaign}`;
   }
-  /** BullMQ's list or set `name` of this queue (wait, active, delayed, marker, meta). */
-  bull(name: 'wait' | 'active' | 'delayed' | 'marker' | 'meta'): string {
-    return `${this.base}${name}`;
+  get packages(): string {
+    return `${this.base}vb:pkg`;
+  }
+  get packageList(): string {
+    return `${this.base}vb:pkgs`;
+  }
+  get packageSeq(): string {
+    return `${this.base}vb:pkgseq`;
+  }
+  get inPackages(): string {
+    return `${this.base}vb:inpkg`;
+  }
+  campaignPackages(campaign: string): string {
+    return `${this.base}vb:c:${campaign}:pkgs`;
   }
 }
 

@@ -3,7 +3,7 @@ export const MESSAGE_TYPES = ['text', 'image', 'button'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /**
- * One Viber message, as the producer accepts it and as it travels in job data.
+ * One Viber message, as the producer accepts it and as its record in our store keeps it.
  * `id` is the user's numeric message id: unique within the gateway account, it is also
  * the queue's deduplication key. It never holds the API key.
  */
@@ -26,7 +26,7 @@ export interface ViberMessage {
 }
 
 /**
- * A message as the queue stores it: its own fields; the rest in the shared set its job data names
+ * A message as the queue stores it: its own fields; the rest in the shared set its record names
  * (src/campaign/shared.ts).
  */
 export type StoredMessage = Pick<ViberMessage, 'id' | 'phone'> & Partial<ViberMessage>;

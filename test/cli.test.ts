@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import Papa from 'papaparse';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor, wholeMessage, within } from './helpers.js';
+import {
+  REDIS_URL,
+  sampleMessages,
+  waitFor,
+  wholeMessage,
+  within,
+  messageCounts,
+} from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -331,7 +338,7 @@ describe('the viber-bulk command', () => {
     worker.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     try {
       await waitFor(
-        async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 59,
+        async () => (await messageCounts(rig.queue, 'completed', 'failed')).completed === 59,
         'the campaign to be sent',
       );
     } catch (err) {

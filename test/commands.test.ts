@@ -13,7 +13,7 @@ import { buildSendPackage } from '../src/xml/build.js';
 import { parseSendAnswer } from '../src/xml/parse.js';
 import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, wholeMessage, within } from './helpers.js';
+import { REDIS_URL, sampleMessages, wholeMessage, within, messageCounts } from './helpers.js';
 
 /** Deliveries for the status/results checks: quick, a mix of fates, reads. */
 const SIM: DeliverySimulation = {
@@ -240,7 +240,7 @@ describe('the CLI commands, as a user runs them', () => {
     const r = await run(CLI, ['purge', '--campaign', 'p', '--force', '--json'], env).ended();
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ campaign: 'p', removed: 25 });
-    expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+    expect(await messageCounts(rig.queue, 'wait')).toEqual({ wait: 0 });
     const none = await run(CLI, ['purge'], env).ended();
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('purge needs --campaign <name> or --older-than <duration>');
@@ -290,7 +290,7 @@ describe('the CLI commands, as a user runs them', () => {
       ).ended();
       expect(past.code).toBe(2);
       expect(past.stderr).toContain('expires is already in the past (2020-01-01T00:00:00.000Z)');
-      expect(await rig.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+      expect(await messageCounts(rig.queue, 'wait')).toEqual({ wait: 0 });
       const ok = await run(
         CLI,
         ['enqueue', '--campaign', 'e', '--file', file, '--sender', 'S', '--expires', '2h'],

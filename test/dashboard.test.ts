@@ -67,12 +67,14 @@ describe('the dashboard, in a real headless Chromium', () => {
       await page.goto(dashboard.url);
       await page.getByText(rig.queueName).first().waitFor({ timeout: 20_000 });
       await page.goto(`${dashboard.url}queue/${encodeURIComponent(rig.queueName)}?status=waiting`);
-      // Job ids are m<message id>; the page lists them with their data.
-      await page.getByText('m512', { exact: true }).first().waitFor({ timeout: 20_000 });
+      // Job ids are package ids; the page lists them with the messages each holds.
+      await page.getByText('p1', { exact: true }).first().waitFor({ timeout: 20_000 });
       const text = await page.locator('body').innerText();
-      expect(text).toMatch(/WAITING\s+12/);
+      expect(text).toMatch(/WAITING\s+1\b/);
+      expect(text).toContain('size:12');
+      expect(text).toContain('id:501');
       expect(text).toContain('campaign:"spring"');
-      expect(text).toContain('id:512');
+      expect(text).toContain('more:7');
       expect(text).toContain('Shared spring hello');
     } finally {
       await context.close();

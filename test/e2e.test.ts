@@ -11,6 +11,7 @@ import {
   testRedis,
   uniqueQueue,
   waitFor,
+  messages,
 } from './helpers.js';
 
 describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
@@ -71,7 +72,7 @@ describe('a campaign end to end, on real Redis and a real HTTP gateway', () => {
       prefix: queuePrefix(TEST_REDIS, queueName, undefined),
     });
     try {
-      const jobs = await queue.getJobs(['completed'], 0, -1);
+      const jobs = await messages(queue, ['completed']);
       expect(jobs).toHaveLength(1000);
       const msgIds = new Set<number>();
       for (const job of jobs) {

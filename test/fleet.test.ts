@@ -4,7 +4,7 @@
  */
 import { killAllCliWorkers, startCliWorker, type CliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, waitFor, messageCounts } from './helpers.js';
 
 describe('a fleet of worker processes on one queue', () => {
   let rig: Rig;
@@ -59,7 +59,7 @@ describe('a fleet of worker processes on one queue', () => {
       startCliWorker(rig, ['--rate', '100', '--batch-size', '20']),
     ];
     await waitFor(
-      async () => (await rig.queue.getJobCounts('completed'))['completed'] === 400,
+      async () => (await messageCounts(rig.queue, 'completed'))['completed'] === 400,
       'the campaign',
       30_000,
     );

@@ -3,8 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientFor, deleteQueueKeys, queueKeyPages, type RedisClient } from '../src/redis.js';
 import type { ViberMessage } from '../src/message.js';
-import type { Queue } from 'bullmq';
-import type { SendJobData } from '../src/job.js';
+import { Queue as BullQueue, type Queue } from 'bullmq';
+import type {
+  FinishedRecord,
+  PackageJobData,
+  PackageJobResult,
+  PackageMessageResult,
+  SendJobData,
+  SendJobResult,
+} from '../src/job.js';
 import { pino } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
 import { Dispatcher, type DispatchReport } from '../src/dispatch/dispatcher.js';
@@ -128,8 +135,8 @@ export async function waitForSettled(
 
 /**
  * A message as workers send it: its own fields over the campaign's shared set it names
- * (src/campaign/shared.ts), read straight from Redis — from its job, or, before the dispatcher
- * released it, from the queued hash.
+ * (src/campaign/shared.ts), read straight from Redis — from the queued hash, or once it ended,
+ * from its finished record.
  */
 export async function wholeMessage(
   queue: Queue<SendJobData>,
@@ -138,8 +145,8 @@ export async function wholeMessage(
   const r = await testRedis();
   try {
     const raw =
-      (await r.hget(queue.toKey(`m${id}`), 'data')) ??
-      (await r.hget(queue.toKey('vb:msg'), String(id)));
+      (await r.hget(queue.toKey('vb:msg'), String(id))) ??
+      (await r.hget(queue.toKey('vb:done'), String(id)));
     if (!raw) return undefined;
     const data = JSON.parse(raw) as SendJobData;
     const set = data.shared ? await r.hget(queue.toKey('vb:shared'), data.shared) : null;
@@ -150,23 +157,161 @@ export async function wholeMessage(
 }
 
 /**
- * Runs one dispatcher call on a queue (no worker needed): queued messages become BullMQ jobs in
- * the wait list, as a worker's dispatcher would release them.
+ * Runs one dispatcher call on a queue (no worker needed): queued messages go into packages whose
+ * BullMQ jobs wait, as a worker's dispatcher would make them.
  */
-export async function releaseQueued(queue: Queue): Promise<DispatchReport> {
+export async function releaseQueued(
+  queue: Queue,
+): Promise<Pick<DispatchReport, 'released' | 'swept'>> {
   const client = await testRedis();
+  const q = new BullQueue<PackageJobData>(queue.name, {
+    connection: client,
+    prefix: queue.opts.prefix,
+  });
   try {
     const base = queue.toKey('');
     const d = new Dispatcher(
       client,
       new CampaignStore(client, base),
+      q,
       RELEASE,
       pino({ level: 'silent' }),
     );
-    return await d.dispatchOnce();
+    const { released, swept } = await d.dispatchOnce();
+    return { released, swept };
   } finally {
+    await q.close();
     client.disconnect();
   }
 }
 
-const RELEASE = { ahead: 1000, intervalMs: 100, chunk: 10, sweep: 1000 };
+const RELEASE = {
+  ahead: 1000,
+  intervalMs: 100,
+  packageSize: 50,
+  sweep: 1000,
+  lingerMs: 0,
+  reapAfterMs: 30_000,
+};
+
+/** Queues that live on another Redis than TEST_REDIS (chaos runs' private servers), by name. */
+const elsewhere = new Map<string, RedisClient>();
+
+/** messages() and messageCounts() of this queue read through `redis` (which stays yours). */
+export function readQueueVia(queueName: string, redis: RedisClient): void {
+  elsewhere.set(queueName, redis);
+}
+
+async function redisOf(queue: Queue): Promise<RedisClient> {
+  return elsewhere.get(queue.name) ?? (await testRedis());
+}
+
+function release(r: RedisClient): void {
+  if (![...elsewhere.values()].includes(r)) r.disconnect();
+}
+
+/** A message as the old one-job-per-message tests looked at it: its record, in a job's shape. */
+export interface MessageView {
+  id: string;
+  data: FinishedRecord;
+  returnvalue: SendJobResult;
+  failedReason: string | undefined;
+  attemptsMade: number;
+  finishedOn: number | undefined;
+}
+
+type ViewState =
+  'completed' | 'failed' | 'wait' | 'active' | 'delayed' | 'paused' | 'cancelled' | 'expired';
+const LETTER: Record<ViewState, string> = {
+  completed: 'c',
+  failed: 'f',
+  wait: 'w',
+  active: 'a',
+  delayed: 'd',
+  paused: 'p',
+  cancelled: 'x',
+  expired: 'e',
+};
+
+/**
+ * Every message of the queue in one of these states, from our store (states, records): what
+ * results read. `failed` is failed for good, not cancelled or expired.
+ */
+export async function messages(queue: Queue, states: ViewState[]): Promise<MessageView[]> {
+  const r = await redisOf(queue);
+  try {
+    const letters = new Set(states.map((x) => LETTER[x]));
+    const out: MessageView[] = [];
+    for (const c of await r.zrange(queue.toKey('vb:campaigns'), 0, -1)) {
+      const all = await r.hgetall(queue.toKey(`vb:c:${c}:state`));
+      const ids = Object.keys(all).filter((id) => letters.has((all[id] ?? '').charAt(0)));
+      if (ids.length === 0) continue;
+      const done = await r.hmget(queue.toKey('vb:done'), ...ids);
+      const queued = await r.hmget(queue.toKey('vb:msg'), ...ids);
+      ids.forEach((id, i) => {
+        const raw = done[i] ?? queued[i];
+        const rec = (
+          raw ? JSON.parse(raw) : { campaign: c, message: { id: Number(id) } }
+        ) as FinishedRecord;
+        out.push({
+          id: `m${id}`,
+          data: rec,
+          returnvalue: rec.result as SendJobResult,
+          failedReason: rec.failed?.reason,
+          attemptsMade: rec.result?.attempts ?? rec.failed?.attempts ?? 0,
+          finishedOn: rec.result ? Date.parse(rec.result.sentAt) : undefined,
+        });
+      });
+    }
+    return out.sort((a, b) => a.data.message.id - b.data.message.id);
+  } finally {
+    release(r);
+  }
+}
+
+/** One message as messages() shows it, by id. */
+export async function messageView(queue: Queue, id: number): Promise<MessageView | undefined> {
+  const all = await messages(queue, Object.keys(LETTER) as ViewState[]);
+  return all.find((m) => m.data.message.id === id);
+}
+
+/** How many messages of the queue are in each of these states (summed over its campaigns). */
+export async function messageCounts(
+  queue: Queue,
+  ...states: ViewState[]
+): Promise<Record<string, number>> {
+  const r = await redisOf(queue);
+  try {
+    const out: Record<string, number> = Object.fromEntries(states.map((x) => [x, 0]));
+    const field: Record<ViewState, string> = {
+      completed: 'completed',
+      failed: 'failed',
+      wait: 'waiting',
+      active: 'active',
+      delayed: 'delayed',
+      paused: 'paused',
+      cancelled: 'cancelled',
+      expired: 'expired',
+    };
+    for (const c of await r.zrange(queue.toKey('vb:campaigns'), 0, -1)) {
+      const counts = await r.hgetall(queue.toKey(`vb:c:${c}:counts`));
+      for (const x of states) out[x] = (out[x] ?? 0) + Number(counts[field[x]] ?? 0);
+    }
+    return out;
+  } finally {
+    release(r);
+  }
+}
+
+/** Messages the queue's package jobs ended with this status, by their return values. */
+export async function endedByJobs(
+  queue: Queue,
+  status: PackageMessageResult['status'],
+): Promise<number> {
+  let n = 0;
+  for (const job of await queue.getJobs(['completed', 'failed'])) {
+    const ended = (job.returnvalue ?? job.progress) as Partial<PackageJobResult> | undefined;
+    n += (ended?.messages ?? []).filter((m) => m.status === status).length;
+  }
+  return n;
+}

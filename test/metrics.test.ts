@@ -5,7 +5,7 @@ import { createWorker } from '../src/worker/send-worker.js';
 import { createLogger } from '../src/cli/log.js';
 import { WorkerMetrics } from '../src/worker/metrics.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, waitFor, messageCounts } from './helpers.js';
 
 /**
  * The Prometheus text format, read strictly (the oracle is the format's rules, not prom-client):
@@ -71,14 +71,17 @@ describe('worker metrics and logs', () => {
     const port = await metrics.listen(0);
     expect(metrics.address).toMatchObject({ address: '127.0.0.1', port });
     await waitFor(
-      async () => (await rig.queue.getJobCounts('completed', 'failed')).completed === 36,
+      async () => (await messageCounts(rig.queue, 'completed', 'failed')).completed === 36,
       'the campaign',
     );
     await waitFor(
-      async () => (await rig.queue.getJobCounts('failed')).failed === 4,
+      async () => (await messageCounts(rig.queue, 'failed')).failed === 4,
       'the failures',
     );
 
+    // 40 messages in packages of 10: four package jobs, all completed (one with 203s in it).
+    const jobs = await rig.queue.getJobCounts('completed', 'failed');
+    expect(jobs).toEqual({ completed: 4, failed: 0 });
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -93,15 +96,19 @@ describe('worker metrics and logs', () => {
     expect(text).toContain(
       'viber_bulk_gateway_request_seconds_count{kind="send",result="GATEWAY_HTTP"} 1',
     );
-    expect(text).toContain('viber_bulk_queue_jobs{state="completed"} 36');
+    expect(text).toContain(`viber_bulk_queue_jobs{state="completed"} ${jobs['completed']}`);
     expect(text).toContain('viber_bulk_queue_jobs{state="wait"} 0');
     expect(text).toContain('viber_bulk_process_resident_memory_bytes');
-    expect(text).toMatch(/bullmq_job_count\{[^}]*state="completed"[^}]*\} 36/);
+    expect(text).toMatch(
+      new RegExp(`bullmq_job_count\\{[^}]*state="completed"[^}]*\\} ${jobs['completed']}`),
+    );
     // A strict reading of the exposition format, as Prometheus makes it: one bad sample and the
     // whole scrape is rejected.
     const samples = strictExposition(text);
-    expect(samples.get(`bullmq_job_completed_total{queue="${rig.queueName}"}`)).toBe(36);
-    expect(samples.get(`bullmq_job_failed_total{queue="${rig.queueName}"}`)).toBe(4);
+    expect(samples.get(`bullmq_job_completed_total{queue="${rig.queueName}"}`)).toBe(
+      jobs['completed'],
+    );
+    expect(samples.get(`bullmq_job_failed_total{queue="${rig.queueName}"}`)).toBe(jobs['failed']);
     expect(text).toContain('viber_bulk_queued_messages 0');
     expect(text).not.toContain(rig.apiKey);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);

@@ -59,11 +59,10 @@ describe('enqueueing a campaign', () => {
     ]);
   });
 
-  it('creates no BullMQ job before the dispatcher releases a message; then a job with its message, campaign and attempts', async () => {
+  it('creates no BullMQ job before the dispatcher packages a message; then a package job naming its package, with its campaign and attempts', async () => {
     await producer.enqueue('c', sampleMessages(1, 77));
     const { queue, store } = await producer.connection();
-    // Queued: only its data in the queued hash (a job would cost ~900 B of Redis).
-    expect(await queue.getJob('m77')).toBeUndefined();
+    // Queued: only its record in the queued hash, no job.
     expect(await queue.getJobCounts('wait', 'delayed')).toEqual({ wait: 0, delayed: 0 });
     const [queued] = await store.queuedData([77]);
     expect(Object.keys(JSON.parse(queued ?? '{}') as object).sort()).toEqual([
@@ -71,12 +70,16 @@ describe('enqueueing a campaign', () => {
       'message',
     ]);
     expect(await releaseQueued(queue)).toEqual({ released: 1, swept: 0 });
-    // Released: a BullMQ job as BullMQ's own add would store it, waiting; the queued data stays
-    // the message's own until it ends (what the settle step records and results read).
-    const job = await queue.getJob('m77');
+    // Packaged: a BullMQ job added with BullMQ's own addBulk, waiting; it names its package,
+    // which holds the message; the record stays the message's own until it ends.
+    const [job] = await queue.getJobs(['wait']);
     expect(job?.name).toBe('send');
-    expect(Object.keys(job?.data ?? {}).sort()).toEqual(['campaign', 'message']);
-    expect(job?.data.message).toMatchObject({ id: 77, phone: sampleMessages(1, 77)[0]?.phone });
+    expect(job?.data).toEqual({ campaign: 'c', package: job?.id });
+    const opened = await store.packages.open(job?.id ?? '');
+    expect(opened?.messages).toEqual([{ id: 77, record: queued }]);
+    expect(JSON.parse(opened?.messages[0]?.record ?? '{}')).toMatchObject({
+      message: { id: 77, phone: sampleMessages(1, 77)[0]?.phone },
+    });
     expect(job?.opts).toMatchObject({ attempts: 8, backoff: { type: 'exponential', delay: 5000 } });
     expect(await job?.isWaiting()).toBe(true);
     expect(Math.abs((job?.timestamp ?? 0) - Date.now())).toBeLessThan(10_000);

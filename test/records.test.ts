@@ -1,12 +1,17 @@
 /**
- * What Redis keeps of a message, and for how long: a queued message is its data in the queued
- * hash (no BullMQ job until the dispatcher releases it); one that ended is its finished record
- * (its job is removed but the newest KEEP_COMPLETED_JOBS completed and KEEP_FAILED_JOBS failed,
- * for bull-board). Results, dedupe and
+ * What Redis keeps of a message, and for how long: a queued message is its record in the queued
+ * hash (no BullMQ job until the dispatcher packages it); one that ended is its finished record
+ * (package jobs are removed but the newest KEEP_COMPLETED_JOBS completed and KEEP_FAILED_JOBS
+ * failed, for bull-board). Results, dedupe and
  * purge work from those. The oracle for each message is the sandbox's record of what the gateway
  * accepted.
  */
-import { KEEP_COMPLETED_JOBS, KEEP_FAILED_JOBS, type FinishedRecord } from '../src/job.js';
+import {
+  KEEP_COMPLETED_JOBS,
+  KEEP_FAILED_JOBS,
+  type FinishedRecord,
+  type PackageJobResult,
+} from '../src/job.js';
 import type { RedisClient } from '../src/redis.js';
 import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, testRedis, waitFor } from './helpers.js';
@@ -34,7 +39,8 @@ describe('what is kept of a message', () => {
       completed: 0,
     });
 
-    await rig.startWorker({ track: false, batchSize: 50 });
+    // One message a package: more package jobs than BullMQ keeps.
+    await rig.startWorker({ track: false, batchSize: 1, concurrency: 8 });
     await waitFor(
       async () => (await rig.inspector.counts('big')).completed === n,
       'the campaign',
@@ -65,7 +71,12 @@ describe('what is kept of a message', () => {
       expect(rec.result?.attempts).toBe(1);
     }
 
-    // Results read the records, for messages whose jobs are gone too.
+    // Results read the records, for messages whose package jobs are gone too.
+    const kept = new Set(
+      (await rig.queue.getJobs(['completed'])).flatMap((j) =>
+        (j.returnvalue as unknown as PackageJobResult).messages.map((m) => m.id),
+      ),
+    );
     let removedJobs = 0;
     for await (const r of rig.inspector.results('big')) {
       expect({ id: r.id, state: r.state, msgId: r.msgId, phone: r.phone }).toEqual({
@@ -74,7 +85,7 @@ describe('what is kept of a message', () => {
         msgId: rig.sandbox.accepted.get(r.id)?.msgId,
         phone: msgs[r.id - 1]?.phone,
       });
-      if ((await redis.exists(rig.queue.toKey(`m${r.id}`))) === 0) removedJobs++;
+      if (!kept.has(r.id)) removedJobs++;
     }
     expect(removedJobs).toBe(n - KEEP_COMPLETED_JOBS);
 
@@ -95,7 +106,7 @@ describe('what is kept of a message', () => {
     redis = await testRedis();
     const msgs = sampleMessages(n, 1);
     await rig.producer.enqueue('bad', msgs);
-    await rig.startWorker({ track: false, batchSize: 50 });
+    await rig.startWorker({ track: false, batchSize: 1, concurrency: 8 });
     await waitFor(
       async () => (await rig.inspector.counts('bad')).failed === n,
       'the campaign to fail',

@@ -4,7 +4,7 @@
  */
 import { createRig, type Rig } from './fixture.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
-import { releaseQueued, sampleMessages, testRedis, waitFor } from './helpers.js';
+import { releaseQueued, sampleMessages, testRedis, waitFor, messageCounts } from './helpers.js';
 
 /** Arrival time of each accepted id, in arrival order. */
 const arrivals = (rig: Rig): Array<{ id: number; at: number }> =>
@@ -197,7 +197,7 @@ describe('campaign timing and priority', () => {
     try {
       await waitFor(
         async () => {
-          const q = await rig.queue.getJobCounts('wait', 'active', 'delayed');
+          const q = await messageCounts(rig.queue, 'wait', 'active', 'delayed');
           const queued = await redis.exists(rig.queue.toKey('vb:msg'));
           return q['wait'] === 0 && q['active'] === 0 && q['delayed'] === 0 && queued === 0;
         },
@@ -206,7 +206,7 @@ describe('campaign timing and priority', () => {
       );
       const c = await rig.inspector.counts('bulk');
       expect(c.completed + c.cancelled).toBe(2000);
-      const { failed } = await rig.queue.getJobCounts('failed');
+      const { failed } = await messageCounts(rig.queue, 'failed');
       expect(failed).toBeLessThan(c.cancelled);
       // Every message has its finished record: sent, ended by a worker, or ended while queued.
       expect(await redis.hlen(rig.queue.toKey('vb:done'))).toBe(200 + 2000);

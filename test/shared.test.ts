@@ -4,7 +4,7 @@
  */
 import type { SendJobData } from '../src/job.js';
 import { createRig, type Rig } from './fixture.js';
-import { testRedis, waitFor } from './helpers.js';
+import { testRedis, waitFor, messageView } from './helpers.js';
 
 describe('shared campaign fields', () => {
   let rig: Rig;
@@ -66,7 +66,10 @@ describe('shared campaign fields', () => {
       text: 'Only for you',
       sender: 'Shop',
     });
-    // Released into a job byte for byte as queued.
-    expect((await rig.queue.getJob('m1'))?.data).toEqual(one);
+    // Its finished record is its record as queued, with its package and result added.
+    const { package: pkg, result, ...rest } = (await messageView(rig.queue, 1))?.data ?? {};
+    expect(rest).toEqual(one);
+    expect(pkg).toMatch(/^p\d+$/);
+    expect(result?.msgId).toBe(rig.sandbox.accepted.get(1)?.msgId);
   });
 });

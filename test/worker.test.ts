@@ -1,9 +1,21 @@
 import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
 import { pino } from 'pino';
+import { CampaignStore } from '../src/campaign/store.js';
+import { Dispatcher } from '../src/dispatch/dispatcher.js';
 import type { Fault } from '../src/sandbox/server.js';
 import type { HaltReason } from '../src/worker/outcome.js';
 import { createRig, type Rig } from './fixture.js';
-import { releaseQueued, sampleMessages, testRedis, waitFor, waitForSettled } from './helpers.js';
+import {
+  releaseQueued,
+  sampleMessages,
+  testRedis,
+  waitFor,
+  waitForSettled,
+  messages,
+  messageCounts,
+  messageView,
+} from './helpers.js';
 
 /** A sandbox that accepts a re-sent id again: a double send shows in its counts. */
 const NO_DEDUPE = { dedupe: false } as const;
@@ -19,7 +31,7 @@ describe('the send worker against a misbehaving gateway', () => {
   const allDone = (campaign: string, n: number) =>
     waitFor(async () => {
       const c = await rig.inspector.counts(campaign);
-      const q = await rig.queue.getJobCounts('completed', 'failed');
+      const q = await messageCounts(rig.queue, 'completed', 'failed');
       return c.completed + c.failed === n && (q['completed'] ?? 0) + (q['failed'] ?? 0) === n
         ? c
         : undefined;
@@ -33,7 +45,7 @@ describe('the send worker against a misbehaving gateway', () => {
    * recorded another msg_id.
    */
   async function expectAllAcceptedOnce(n: number) {
-    const jobs = await rig.queue.getJobs(['completed'], 0, -1);
+    const jobs = await messages(rig.queue, ['completed']);
     expect(jobs).toHaveLength(n);
     for (const job of jobs) {
       expect(job.returnvalue.msgId).toBe(rig.sandbox.accepted.get(job.data.message.id)?.msgId);
@@ -54,7 +66,7 @@ describe('the send worker against a misbehaving gateway', () => {
     await rig.startWorker();
     const counts = await allDone('c', 100);
     expect(counts).toMatchObject({ completed: 90, failed: 10, byStatus: { '1': 90, '203': 10 } });
-    const failed = await rig.queue.getJobs(['failed'], 0, -1);
+    const failed = await messages(rig.queue, ['failed']);
     expect(failed.map((j) => j.data.message.phone)).toEqual(Array(10).fill(refused));
     for (const j of failed) {
       expect(j.failedReason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
@@ -188,7 +200,7 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(halted).toEqual({ level: 'package', code: 202, name: 'ERR_AUTHORIZATION' });
     // A fetch under way when it halted may still bounce one job back: wait for the queue to settle.
     await waitForSettled(async () => {
-      const q = await rig.queue.getJobCounts('wait', 'active', 'failed');
+      const q = await messageCounts(rig.queue, 'wait', 'active', 'failed');
       return (await rig.inspector.counts('c')).waiting === 30 && q['wait'] === 30;
     }, 'all 30 back to waiting');
     expect(await rig.inspector.counts('c')).toMatchObject({
@@ -198,7 +210,7 @@ describe('the send worker against a misbehaving gateway', () => {
       failed: 0,
       completed: 0,
     });
-    expect(await rig.queue.getJobCounts('wait', 'active', 'failed')).toEqual({
+    expect(await messageCounts(rig.queue, 'wait', 'active', 'failed')).toEqual({
       wait: 30,
       active: 0,
       failed: 0,
@@ -262,10 +274,10 @@ describe('the send worker against a misbehaving gateway', () => {
       name: 'HTTP_404',
     });
     await waitForSettled(async () => {
-      const q = await rig.queue.getJobCounts('wait', 'active');
+      const q = await messageCounts(rig.queue, 'wait', 'active');
       return (await rig.inspector.counts('c')).waiting === 10 && q['wait'] === 10;
     }, 'all back to waiting');
-    expect(await rig.queue.getJobCounts('failed', 'active')).toEqual({ failed: 0, active: 0 });
+    expect(await messageCounts(rig.queue, 'failed', 'active')).toEqual({ failed: 0, active: 0 });
   });
 
   it.each([408, 429])(
@@ -324,15 +336,15 @@ describe('the send worker against a misbehaving gateway', () => {
       expect(await new Promise((resolve) => w.once('halted', resolve))).toEqual(reason);
       expect(w.halted).toEqual(reason);
       await waitForSettled(async () => {
-        const q = await rig.queue.getJobCounts('wait', 'active');
+        const q = await messageCounts(rig.queue, 'wait', 'active');
         return (await rig.inspector.counts('c')).waiting === 10 && q['wait'] === 10;
       }, 'all back to waiting');
-      expect(await rig.queue.getJobCounts('failed', 'active', 'completed')).toEqual({
+      expect(await messageCounts(rig.queue, 'failed', 'active', 'completed')).toEqual({
         failed: 0,
         active: 0,
         completed: 0,
       });
-      const jobs = await rig.queue.getJobs(['wait']);
+      const jobs = await messages(rig.queue, ['wait']);
       expect(jobs.every((j) => j.attemptsMade === 0)).toBe(true);
     },
   );
@@ -369,14 +381,14 @@ describe('the send worker against a misbehaving gateway', () => {
     redis.disconnect();
     await rig.startWorker({ batchSize: 5, lingerMs: 200 });
     await waitFor(
-      async () => (await rig.queue.getJobCounts('completed', 'failed')).failed === 1,
+      async () => (await messageCounts(rig.queue, 'completed', 'failed')).failed === 1,
       'the bad job to fail',
     );
     await waitFor(
-      async () => (await rig.queue.getJobCounts('completed')).completed === 4,
+      async () => (await messageCounts(rig.queue, 'completed')).completed === 4,
       'the rest',
     );
-    expect((await rig.queue.getJob('m99'))?.failedReason).toBe(
+    expect((await messageView(rig.queue, 99))?.failedReason).toBe(
       'message 99 text: character U+0000 at position 3 cannot be carried by XML 1.0',
     );
     expect(rig.sandbox.stats.messages).toBe(4);
@@ -392,7 +404,7 @@ describe('the send worker against a misbehaving gateway', () => {
     });
     await rig.startWorker({ batchSize: 10, lingerMs: 200 });
     await waitFor(async () => {
-      const q = await rig.queue.getJobCounts('completed', 'failed');
+      const q = await rig.queue.getJobCounts('failed');
       return (await rig.inspector.counts('c')).completed === 4 && q['failed'] === 2;
     }, 'the four to be sent and the two foreign jobs to fail');
     for (const id of ['m777', 'free-form']) {
@@ -404,22 +416,22 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(await rig.inspector.counts('c')).toMatchObject({ total: 4, completed: 4, failed: 0 });
   });
 
-  it('ends a job whose message already ended as its record says, sending and counting nothing again (a job back after a crash between the settle step and BullMQ)', async () => {
+  it('ends a package job whose messages already ended as their records say, sending and counting nothing again (a job back after a crash between the settle step and BullMQ)', async () => {
     rig = await createRig('ended');
     await rig.producer.enqueue('c', sampleMessages(2, 1));
     await rig.startWorker({ batchSize: 2, lingerMs: 50 });
     const before = await allDone('c', 2);
-    const first = await rig.queue.getJob('m1');
+    const first = await messageView(rig.queue, 1);
     const msgId = first?.returnvalue.msgId;
-    // Its job runs again, as a stalled one would.
-    await first?.retry('completed');
-    await waitFor(
-      async () =>
-        (await rig.queue.getJob('m1'))?.finishedOn !== first?.finishedOn &&
-        (await rig.queue.getJob('m1'))?.returnvalue,
-      'm1 to end again',
-    );
-    expect((await rig.queue.getJob('m1'))?.returnvalue.msgId).toBe(msgId);
+    // Its package's job runs again, as a stalled one would.
+    const [pkg] = await rig.queue.getJobs(['completed']);
+    const finishedOn = pkg?.finishedOn;
+    await pkg?.retry('completed');
+    await waitFor(async () => {
+      const again = await rig.queue.getJob(pkg?.id ?? '');
+      return again?.finishedOn !== undefined && again.finishedOn !== finishedOn;
+    }, 'the package job to end again');
+    expect((await messageView(rig.queue, 1))?.returnvalue.msgId).toBe(msgId);
     expect(rig.sandbox.stats.messages).toBe(2);
     expect(await rig.inspector.counts('c')).toMatchObject({
       completed: before.completed,
@@ -467,7 +479,7 @@ describe('the send worker against a misbehaving gateway', () => {
     expect(counts).toMatchObject({ completed: 49, failed: 1 });
     await expectAllAcceptedOnce(49);
     expect(rig.sandbox.accepted.has(37)).toBe(false);
-    const [bad] = await rig.queue.getJobs(['failed']);
+    const [bad] = await messages(rig.queue, ['failed']);
     expect(bad?.data.message.id).toBe(37);
     expect(bad?.failedReason).toMatch(/201/);
     // The whole package, then two halves at each of the six halvings that isolate message 37
@@ -490,5 +502,37 @@ describe('the send worker against a misbehaving gateway', () => {
     // Arrival times at the gateway add network jitter to the limiter's own clock: allow one batch.
     expect(worst).toBeLessThanOrEqual(100 + 20);
     expect((t[t.length - 1] as number) - (t[0] as number)).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('strands no message whose package lost its job (a worker killed between making a package and adding its job): the reaper queues it again', async () => {
+    rig = await createRig('reap');
+    await rig.producer.enqueue('c', sampleMessages(7, 1));
+    expect(await releaseQueued(rig.queue)).toMatchObject({ released: 7 });
+    const [job] = await rig.queue.getJobs(['wait']);
+    // The job goes, its package stays: as if the process died before Queue.addBulk.
+    expect(await rig.queue.remove(job?.id ?? '')).toBe(1);
+    const redis = await testRedis();
+    const q = new Queue(rig.queueName, { connection: redis });
+    try {
+      const store = new CampaignStore(redis, rig.queue.toKey(''));
+      const opts = { ahead: 100, intervalMs: 100, packageSize: 50, sweep: 100, lingerMs: 0 };
+      const silent = pino({ level: 'silent' });
+      // Younger than its grace: left alone (its job may be on its way).
+      const patient = new Dispatcher(redis, store, q, { ...opts, reapAfterMs: 60_000 }, silent);
+      expect(await patient.reap()).toBe(0);
+      const reaper = new Dispatcher(redis, store, q, { ...opts, reapAfterMs: 0 }, silent);
+      expect(await reaper.reap(Date.now() + 1000)).toBe(7);
+      expect(await redis.llen(rig.queue.toKey('vb:bl:c'))).toBe(7);
+    } finally {
+      await q.close();
+      redis.disconnect();
+    }
+    await rig.startWorker();
+    const c = await waitFor(async () => {
+      const x = await rig.inspector.counts('c');
+      return x.completed === 7 ? x : undefined;
+    }, 'the seven to be sent');
+    expect(c).toMatchObject({ completed: 7, waiting: 0, active: 0 });
+    expect([...rig.sandbox.accepted.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });

@@ -17,7 +17,6 @@
 import type { Queue } from 'bullmq';
 import { InvalidOptionError } from '../errors.js';
 import { state as st } from './state.js';
-import { jobIdOf } from '../keys.js';
 import { assertCampaignName, type CampaignStore } from './store.js';
 
 /** Pages of a campaign's `[id, rawState]` pairs whose state `pick` accepts. */
@@ -87,7 +86,7 @@ export async function pauseCampaign(store: CampaignStore, campaign: string): Pro
 export async function resumeCampaign(store: CampaignStore, campaign: string): Promise<number> {
   await steerable(store, campaign);
   await store.setControl(campaign, undefined);
-  // Parked jobs wait in the campaign's backlog: the dispatcher releases them from now on.
+  // Parked messages wait in the campaign's backlog: the dispatcher packages them from now on.
   return moveAll(store, campaign, st.paused, st.waiting);
 }
 
@@ -118,19 +117,19 @@ export async function retryFailedCampaign(
     campaign,
     (raw) => raw.startsWith('f:') && (!wanted || wanted.has(raw)),
     async (entries) => {
-      const records = await store.records(entries.map(([id]) => id));
-      // A failed message has its finished record. Its failed job, if bull-board still keeps
-      // it, goes first; the message then goes back to its campaign's backlog and comes back as a
-      // new job with fresh attempts, in its campaign's turn.
-      // The removals of a page go out together (ioredis pipelines them): one round trip, not
-      // one per message.
-      const recorded = entries.filter((_, i) => records[i] !== null).map(([id]) => id);
-      const codes = await Promise.all(
-        recorded.map((id) => queue.remove(jobIdOf(id)).catch(() => -1)),
+      // A failed message has its finished record; it goes back to its campaign's backlog and
+      // into a new package, with fresh attempts, in its campaign's turn. A package job that
+      // failed (none of its messages accepted) goes from bull-board with them.
+      const { moved, packages } = await store.requeueFailed(
+        campaign,
+        entries.map(([id]) => id),
       );
-      // Removed, or gone already; never one still held.
-      const fromRecords = recorded.filter((_, i) => (codes[i] as number) >= 0);
-      retried += (await store.requeueFailed(campaign, fromRecords)).length;
+      retried += moved.length;
+      await Promise.all(
+        [...packages].map(async (p) => {
+          if ((await queue.getJobState(p)) === 'failed') await queue.remove(p).catch(() => 0);
+        }),
+      );
     },
   );
   return retried;

@@ -1,7 +1,7 @@
 /**
  * The store's side of a purge (purge.ts decides what to purge and in which order): the purging
  * mark, set in one step with the check that the campaign may go (purgeBegin-2.lua), and the
- * removal of its messages' data, records, tracking and, last, the campaign's own keys and mark.
+ * removal of its messages' data, records, tracking, packages and, last, the campaign's own keys and mark.
  */
 import { defineCommands } from '../commands/index.js';
 import type { QueueKeys } from '../keys.js';
@@ -9,6 +9,7 @@ import type { RedisClient } from '../redis.js';
 
 interface PurgeCommands {
   vbPurgeBegin(...args: (string | number)[]): Promise<Array<string | number>>;
+  vbPurgePackages(...args: (string | number)[]): Promise<string[]>;
 }
 
 export class PurgeStore {
@@ -53,6 +54,19 @@ export class PurgeStore {
       .hdel(this.keys.queued, ...fields)
       .hdel(this.keys.done, ...fields)
       .exec();
+  }
+
+  /**
+   * Drops the campaign's packages (purgePackages-4.lua); returns every package id it had, whose
+   * BullMQ jobs the caller removes.
+   */
+  async dropPackages(campaign: string): Promise<string[]> {
+    return this.redis.vbPurgePackages(
+      this.keys.campaignPackages(campaign),
+      this.keys.packages,
+      this.keys.packageList,
+      this.keys.inPackages,
+    );
   }
 
   /** Ends the tracking of these ids, if any is tracked (purge). */

@@ -21,7 +21,6 @@ import type { Logger } from 'pino';
 import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
 import { cancelCampaign } from './controls.js';
-import { jobIdOf } from '../keys.js';
 import { assertCampaignName, type CampaignStore } from './store.js';
 
 export interface PurgeOptions {
@@ -81,11 +80,15 @@ export async function purgeCampaign(
   let removed = 0;
   for await (const page of store.scanStates(campaign)) {
     const ids = page.map(([id]) => id);
-    // BullMQ's removeJob takes a job out of every list and set that holds it, with its logs.
-    await Promise.all(ids.map((id) => queue.remove(jobIdOf(id))));
     await store.purge.dropMessages(ids); // queued data (never released), finished records
     await store.purge.untrack(ids);
     removed += ids.length;
+  }
+  // Its packages, and their jobs (BullMQ's Queue.remove takes a job out of every list and set
+  // that holds it, with its logs; one still being sent is left to end — it holds nothing now).
+  const packages = await store.purge.dropPackages(campaign);
+  for (let i = 0; i < packages.length; i += 500) {
+    await Promise.all(packages.slice(i, i + 500).map((p) => queue.remove(p).catch(() => 0)));
   }
   // Last, with the rest of the campaign: the mark, so that enqueues of it are taken again.
   await store.purge.forget(campaign);

@@ -6,15 +6,17 @@
  *   d        delayed: a transient failure; BullMQ retries it after its backoff
  *   c:<code> completed with the gateway's code (always 1: accepted, or 208 recovered as 1)
  *   f:<code> failed for good; code is the gateway's, or empty for a transport failure
- *   p        paused: its campaign is paused; the job is parked in BullMQ's delayed set
+ *   p        paused: its campaign is paused; parked in its campaign's backlog until resumed
  *   x        cancelled: its campaign was cancelled before it was sent
  *   e        expired: its campaign's deadline (`expires`) passed before it was sent
  *
- * The producer writes the initial `w` in the same Lua call that queues the message (src/commands/enqueue-7.lua);
- * the dispatcher ends still-queued messages of cancelled (x) and expired (e) campaigns; the worker moves
- * messages on, a Lua call per batch and step (activate-5.lua refuses p/x, park-5.lua parks only while
- * the campaign is paused, settle-5.lua and transition-2.lua for outcomes); campaign controls (controls.ts) move
- * w/d ⇄ p, w/d/p → x and f → w through transition-2.lua. Every script keeps the counts in step.
+ * The producer writes the initial `w` in the same Lua call that queues the message (enqueue-8.lua);
+ * a message in a package is still `w` until its worker marks it active (activate-5.lua refuses
+ * p/x); pkgSettle-12.lua writes every outcome of an attempt at a package (d stays in the package
+ * for its job's next attempt, p goes back to the backlog only while the campaign is paused); the
+ * dispatcher's sweep ends packages of cancelled (x) and expired (e) campaigns the same way;
+ * campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and f → w through transition-2.lua and
+ * requeue-6.lua. Every script keeps the counts in step.
  */
 export type StateName =
   'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled' | 'expired';
@@ -66,3 +68,6 @@ export function unsentReason(state: 'cancelled' | 'expired', campaign: string): 
     ? `cancelled: campaign ${campaign} was cancelled`
     : `expired: campaign ${campaign} passed its deadline before this was sent`;
 }
+
+/** Why a campaign's messages are held back: see src/commands/includes/heldLetter.lua. */
+export type HeldLetter = 'p' | 'x' | 'e' | 's';

@@ -9,9 +9,11 @@ import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
 import { DEFAULT_TIMING } from './timing.js';
 import { PurgeStore } from './purge-store.js';
+import { PackageStore } from './packages.js';
+import type { HeldLetter } from './state.js';
 import { CampaignSchedule, parseTiming } from './schedule.js';
+import type { FinishedRecord } from '../job.js';
 import { countsOf, type CampaignControl, type CampaignCounts } from './counts.js';
-import type { MessageEnd } from '../job.js';
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -36,19 +38,16 @@ interface StoreCommands {
   vbRequeue(...args: (string | number)[]): Promise<string[]>;
   vbTransition(...args: (string | number)[]): Promise<string[]>;
   vbActivate(...args: (string | number)[]): Promise<string[]>;
-  vbPark(...args: (string | number)[]): Promise<string>;
-  vbSettle(...args: (string | number)[]): Promise<string[]>;
-  vbHeld(...args: (string | number)[]): Promise<string[]>;
-  vbBacklog(...args: (string | number)[]): Promise<number>;
 }
 
-/** Why a campaign's messages are held back: see src/commands/includes/heldLetter.lua. */
-export type HeldLetter = 'p' | 'x' | 'e' | 's';
+export type { HeldLetter };
 
 export class CampaignStore {
   private readonly redis: RedisClient & StoreCommands;
   /** What purges a campaign's keys (purge.ts drives it). */
   readonly purge: PurgeStore;
+  /** The packages messages are sent in (dispatcher, worker, reaper). */
+  readonly packages: PackageStore;
 
   /**
    * @param redis a connection this store may define its two scripts on; it does not close it.
@@ -62,12 +61,13 @@ export class CampaignStore {
     this.keys = new QueueKeys(base);
     this.schedule = new CampaignSchedule(redis, this.keys);
     this.purge = new PurgeStore(redis, this.keys);
+    this.packages = new PackageStore(redis, this.keys);
     defineCommands(redis);
     this.redis = redis as RedisClient & StoreCommands;
   }
 
   /**
-   * Enqueues messages for a campaign in one round trip: each `[id, job data JSON]` is deduped by
+   * Enqueues messages for a campaign in one round trip: each `[id, record JSON]` is deduped by
    * id across the queue and kept until the dispatcher releases it; one outcome per message, in
    * order.
    */
@@ -105,10 +105,26 @@ export class CampaignStore {
 
   /**
    * Queues failed messages again from their finished records (retry-failed); returns the ids
-   * that moved.
+   * that moved, and the packages they had failed in.
    */
-  async requeueFailed(campaign: string, ids: readonly number[]): Promise<number[]> {
-    if (ids.length === 0) return [];
+  async requeueFailed(
+    campaign: string,
+    ids: readonly number[],
+  ): Promise<{ moved: number[]; packages: Set<string> }> {
+    const packages = new Set<string>();
+    if (ids.length === 0) return { moved: [], packages };
+    // Each record without its end is the message's record again, composed here (Redis edits no
+    // JSON); the script moves only messages still failed.
+    const records = await this.records(ids);
+    const args: (string | number)[] = [campaign];
+    ids.forEach((id, i) => {
+      const rec = parseRecord(records[i]);
+      if (!rec?.failed) return;
+      const { failed: _failed, result: _result, delivery: _delivery, package: pkg, ...data } = rec;
+      if (pkg) packages.add(pkg);
+      args.push(id, JSON.stringify(data));
+    });
+    if (args.length === 1) return { moved: [], packages };
     const moved = await this.redis.vbRequeue(
       this.keys.state(campaign),
       this.keys.counts(campaign),
@@ -116,10 +132,9 @@ export class CampaignStore {
       this.keys.queued,
       this.keys.backlog(campaign),
       this.keys.ready,
-      campaign,
-      ...ids,
+      ...args,
     );
-    return moved.map(Number);
+    return { moved: moved.map(Number), packages };
   }
 
   /** Sets the BullMQ job opts (JSON) the campaign's messages get when they are released. */
@@ -127,7 +142,7 @@ export class CampaignStore {
     await this.redis.hset(this.keys.jobOpts, campaign, opts);
   }
 
-  /** The job data of messages enqueued and not ended yet (null where ended or unknown). */
+  /** The records of messages enqueued and not ended yet (null where ended or unknown). */
   async queuedData(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
     return this.redis.hmget(this.keys.queued, ...ids.map(String));
@@ -137,41 +152,6 @@ export class CampaignStore {
   async records(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];
     return this.redis.hmget(this.keys.done, ...ids.map(String));
-  }
-
-  /**
-   * As transition(), for a batch's outcomes: each message given its end (accepted, or failed for
-   * good, cancelled, expired) gets its finished record (its job data and that end) and, with
-   * `firstDue` (tracking on), each completed one starts being tracked — in one script call.
-   */
-  async settleStates(
-    campaign: string,
-    changes: ReadonlyArray<readonly [id: number, state: string, end?: MessageEnd]>,
-    acceptedAt: number,
-    firstDue: number | undefined,
-  ): Promise<number[]> {
-    if (changes.length === 0) return [];
-    const args: (string | number)[] = [campaign, acceptedAt, firstDue ?? ''];
-    for (const [id, st, end] of changes) {
-      // A record whose data could not be read is written whole, with what is known of it.
-      const ending =
-        end && 'failed' in end && end.unreadable
-          ? `!${JSON.stringify({ campaign, message: { id }, failed: end.failed })}`
-          : end
-            ? endFragment(end)
-            : '';
-      args.push(id, st, ending);
-    }
-    const moved = await this.redis.vbSettle(
-      this.keys.state(campaign),
-      this.keys.counts(campaign),
-      this.keys.track,
-      this.keys.trackInfo,
-      this.keys.done,
-      this.keys.queued,
-      ...args,
-    );
-    return moved.map(Number);
   }
 
   /**
@@ -216,49 +196,9 @@ export class CampaignStore {
     return held;
   }
 
-  /** Which of these campaigns may not send now (read-only; one round trip). */
-  async held(campaigns: readonly string[]): Promise<Map<string, HeldLetter>> {
-    const out = new Map<string, HeldLetter>();
-    if (campaigns.length === 0) return out;
-    const letters = await this.redis.vbHeld(
-      this.keys.control,
-      this.keys.deadlines,
-      this.keys.gate,
-      ...campaigns,
-    );
-    campaigns.forEach((c, i) => {
-      const l = letters[i];
-      if (l) out.set(c, l as HeldLetter);
-    });
-    return out;
-  }
-
-  /** Puts ids back at the front of their campaign's backlog (not its time yet). */
-  async backToBacklog(campaign: string, ids: readonly number[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.redis.vbBacklog(this.keys.ready, this.keys.backlog(campaign), campaign, ...ids);
-  }
-
   /** Stores a shared set once (content-addressed: a set with this hash is this set). */
   async saveShared(hash: string, json: string): Promise<void> {
     await this.redis.hsetnx(this.keys.shared, hash, json);
-  }
-
-  /**
-   * Marks messages paused, if their campaign still is; returns the campaign's control as it is
-   * now (the states changed only when that is 'paused').
-   */
-  async park(campaign: string, ids: readonly number[]): Promise<CampaignControl | undefined> {
-    const control = await this.redis.vbPark(
-      this.keys.state(campaign),
-      this.keys.counts(campaign),
-      this.keys.control,
-      this.keys.backlog(campaign),
-      this.keys.ready,
-      campaign,
-      ...ids,
-    );
-    return control === 'paused' || control === 'cancelled' ? control : undefined;
   }
 
   /** Raw stored states of some messages, in one round trip (undefined: not in the campaign). */
@@ -342,9 +282,13 @@ export class CampaignStore {
   }
 }
 
-/** A record's end as settle-5.lua splices it into the job data: `"result":{…}` or `"failed":{…}`. */
-function endFragment(end: MessageEnd): string {
-  return 'result' in end
-    ? `"result":${JSON.stringify(end.result)}`
-    : `"failed":${JSON.stringify(end.failed)}`;
+/** A finished record, if the text is one. */
+function parseRecord(text: string | null | undefined): FinishedRecord | undefined {
+  if (!text) return undefined;
+  try {
+    const r = JSON.parse(text) as FinishedRecord | null;
+    return r && typeof r === 'object' ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }

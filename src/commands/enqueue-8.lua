@@ -1,7 +1,7 @@
 --[[
   Enqueues messages for a campaign in one step: dedupe by id, state, counts, and each message's
-  job data kept in the queue's queued-message hash until the dispatcher releases it (only then
-  does its BullMQ job exist: a queued message costs a hash field, not a job). The gateway wants
+  record kept in the queue's queued-message hash until it ends (a message never has a BullMQ
+  job of its own: the dispatcher moves its id into a package, which has one). The gateway wants
   ids unique per account, so an id is queued at most once per queue, whichever campaign has it:
   its queued data (kept until it ends), its finished record or its state in this campaign is the
   proof. Refused whole while the campaign is being purged (purgeBegin-3.lua): an id
@@ -12,11 +12,11 @@
   KEYS[3] campaigns zset  campaign -> when first enqueued (µs, Redis's clock; see below)
   KEYS[4] backlog list    ids the dispatcher has not released yet (this campaign's)
   KEYS[5] ready set       campaigns with a backlog
-  KEYS[6] queued hash     id -> job data JSON, until the message ends
-  KEYS[7] finished hash   id -> finished record (its job may be removed)
+  KEYS[6] queued hash     id -> its record JSON, until the message ends
+  KEYS[7] finished hash   id -> finished record
   KEYS[8] purging hash    campaign -> when its purge began
   ARGV[1] campaign
-  ARGV[2..] pairs: id, job data JSON
+  ARGV[2..] pairs: id, record JSON
 
   Returns one number per id:
     0 new: queued now, state w, counted
@@ -63,6 +63,10 @@ if #backlog > 0 then
   inSlices('HSET', KEYS[6], stored)
   inSlices('RPUSH', KEYS[4], backlog)
   redis.call('SADD', KEYS[5], ARGV[1])
+  -- The dispatcher lets a short backlog linger for more after this (dispatch-13.lua).
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[2], 'enqueuedAt',
+    tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 end
 if fresh > 0 then
   redis.call('HINCRBY', KEYS[2], 'total', fresh)

@@ -1,24 +1,22 @@
 --[[
-  Queues failed messages again from their finished records (retry-failed): each goes back to its
-  campaign's backlog as queued data, its record's end dropped, its state w — so the dispatcher
-  releases it as a new job with fresh attempts, in its campaign's turn. Only messages still failed
-  move (a worker or another operator may have moved one meanwhile). The caller removes any BullMQ
-  job they still have first.
+  Queues failed messages again (retry-failed): each goes back to its campaign's backlog with its
+  record as the caller composed it from its finished record (without its end), its finished
+  record gone, its state w — so the dispatcher packages it again with fresh attempts, in its
+  campaign's turn. Only messages still failed move (a worker or another operator may have moved
+  one meanwhile).
 
   KEYS[1] state hash, KEYS[2] counts hash, KEYS[3] finished records hash, KEYS[4] queued hash,
   KEYS[5] backlog list, KEYS[6] ready set
-  ARGV[1] campaign, ARGV[2..] ids
+  ARGV[1] campaign, ARGV[2..] pairs: id, its record JSON
   Returns the ids queued again.
 ]]
 --- @include "includes/counts"
 local out = {}
-for i = 2, #ARGV do
+for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   local old = redis.call('HGET', KEYS[1], id)
-  local rec = old and string.sub(old, 1, 1) == 'f' and redis.call('HGET', KEYS[3], id)
-  local cut = rec and string.find(rec, ',"failed":', 1, true)
-  if cut then
-    redis.call('HSET', KEYS[4], id, string.sub(rec, 1, cut - 1) .. '}')
+  if old and string.sub(old, 1, 1) == 'f' and redis.call('HEXISTS', KEYS[3], id) == 1 then
+    redis.call('HSET', KEYS[4], id, ARGV[i + 1])
     redis.call('HDEL', KEYS[3], id)
     redis.call('HSET', KEYS[1], id, 'w')
     bump(old, -1)

@@ -13,9 +13,9 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express from 'express';
 import { basicAuth, hostCheck, isLoopback, readOnly, servedHosts } from './guard.js';
-import { expand, SharedCache } from '../campaign/shared.js';
+import { PackageView } from './package-view.js';
 import { InvalidOptionError } from '../errors.js';
-import type { SendJobData } from '../job.js';
+import type { PackageJobData } from '../job.js';
 
 import {
   closeRedis,
@@ -95,20 +95,18 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   for (const q of queues) q.on('error', onError);
   const adapter = new ExpressAdapter();
   adapter.setBasePath('/');
-  // Jobs name their campaign's shared fields instead of carrying them: the job view shows them
-  // merged back (bull-board's formatter is synchronous, so the sets are read ahead, every 5 s).
-  const caches = queues.map((q) => new SharedCache(redis.client, q.toKey('')));
+  // Package jobs name their package: the job view shows the messages it holds (read ahead).
+  const views = queues.map((q) => new PackageView(redis.client, q.toKey('')));
   const refresh = (): Promise<unknown> =>
-    Promise.all(caches.map((c) => c.loadAll())).catch(() => undefined);
+    Promise.all(views.map((v) => v.refresh())).catch(() => undefined);
   await refresh();
   const refresher = setInterval(() => void refresh(), 5000);
   refresher.unref();
   const adapters = queues.map((q, i) => {
     const a = new BullMQAdapter(q, { readOnlyMode: true });
-    a.setFormatter('data', (data: Partial<SendJobData>) => {
-      const fields = (caches[i] as SharedCache).get(data?.shared);
-      return fields && data.message ? { ...data, message: expand(data.message, fields) } : data;
-    });
+    a.setFormatter('data', (data: Partial<PackageJobData>) =>
+      (views[i] as PackageView).format(data),
+    );
     return a;
   });
   createBullBoard({

@@ -7,7 +7,6 @@ import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import { decodeState, type StateName } from '../campaign/state.js';
 import type { CampaignCounts } from '../campaign/counts.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
-import { jobIdOf } from '../keys.js';
 import type { FinishedRecord, SendJobData } from '../job.js';
 
 import {
@@ -51,10 +50,6 @@ export interface MessageResult {
   /** When it was read, ISO, as the gateway dated the READ; null if unread or undated. */
   readAt: string | null;
 }
-
-// Of a message's job, only what says how its sending goes while it is in flight: the last
-// failure and the attempts made (BullMQ keeps attemptsMade as `atm`).
-const JOB_FIELDS = ['failedReason', 'atm'] as const;
 
 function parseJson<T>(s: string | null | undefined): T | undefined {
   if (!s) return undefined;
@@ -123,16 +118,14 @@ export class Inspector {
     const { redis, store } = await this.ready;
     const keys = store.keys;
     const pipe = redis.client.pipeline();
-    for (const [id] of page) pipe.hmget(keys.base + jobIdOf(id), ...JOB_FIELDS);
     // A message that ended has its finished record; until then its data is in the queued hash.
     const fields = page.map(([id]) => String(id));
     pipe.hmget(keys.done, ...fields);
     pipe.hmget(keys.queued, ...fields);
     const rows = (await pipe.exec()) ?? [];
-    const done = (rows[page.length]?.[1] ?? []) as Array<string | null>;
-    const queued = (rows[page.length + 1]?.[1] ?? []) as Array<string | null>;
+    const done = (rows[0]?.[1] ?? []) as Array<string | null>;
+    const queued = (rows[1]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
-      const [failedReason, attemptsMade] = (rows[i]?.[1] ?? []) as Array<string | null>;
       const record = parseJson<FinishedRecord>(done[i]);
       const { state, code } = decodeState(raw);
       const job = record ?? parseJson<SendJobData>(queued[i]);
@@ -145,8 +138,8 @@ export class Inspector {
         msgId: result?.msgId ?? null,
         statusCode: code ?? null,
         status: code === undefined ? null : codeName('message', code),
-        attempts: result?.attempts ?? record?.failed?.attempts ?? Number(attemptsMade ?? 0),
-        error: state === 'completed' ? null : (record?.failed?.reason ?? failedReason ?? null),
+        attempts: result?.attempts ?? record?.failed?.attempts ?? 0,
+        error: state === 'completed' ? null : (record?.failed?.reason ?? null),
         deliveryCode: job?.delivery?.code ?? null,
         delivery: job?.delivery?.name ?? null,
         deliveredAt: job?.delivery?.deliveredAt ?? null,

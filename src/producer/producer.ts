@@ -1,8 +1,8 @@
 /**
  * The producer: validates messages and enqueues them, a chunk at a time, so that a file of any size
  * streams through bounded memory. Each chunk is: validate (pure) → one Lua call (dedupe by id,
- * state, counts, the message's job data kept for the dispatcher, which creates its BullMQ job when
- * it releases it). A chunk is all or nothing: after a failure, running the same input again adds
+ * state, counts, the message's record kept for the dispatcher, which moves its id into a
+ * package, whose BullMQ job carries no message). A chunk is all or nothing: after a failure, running the same input again adds
  * what is missing and reports the rest as duplicates.
  */
 import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';

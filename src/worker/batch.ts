@@ -1,28 +1,34 @@
 /**
- * Sending one batch and recording each message's outcome on its own job.
+ * Sending one attempt at a package and recording each message's outcome.
  *
- * A batch goes: held-back check and shared fields (one round trip) → rate limit → active
- * (states written, held back again if its campaign may not send now) → POST (retried in transit
- * by the gateway client) → decideBatch (pure) → 208s recovered through `<status>` → states
- * written → each job settled. States are written before jobs are settled, so the campaign counts never lag BullMQ; if
- * that write fails, the jobs are left to their locks and come back as stalled — never completed or
- * failed without being counted.
+ * An attempt goes: its records and held-back check (read as the package was opened) and shared
+ * fields → rate limit → active (states written, held back again if its campaign may not send now)
+ * → POST (retried in transit by the gateway client) → decideBatch (pure) → 208s recovered
+ * through `<status>` → every message settled in one script (settle.ts). If that write fails, the
+ * package's job is left to its lock and comes back as stalled: nothing is counted or lost.
  */
 import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import { hasCode, type GatewayHttpError } from '../errors.js';
 import { expand } from '../campaign/shared.js';
+import { parseStored } from '../campaign/records.js';
 import type { FinishedRecord, SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import type { SendAnswer } from '../xml/parse.js';
 import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
 import type { BatchContext, BatchReport, Pending } from './pending.js';
-import { groupByCampaign, settle } from './settle.js';
+import type { PackageAttempt } from './pending.js';
+import { settle, type Settled } from './settle.js';
 
-/** Runs one batch to the end. Never rejects: every job is settled one way or another. */
-export async function runBatch(items: Pending[], ctx: BatchContext): Promise<BatchReport> {
+/** Runs one attempt at a package to the end: every message decided and settled. */
+export async function runBatch(
+  items: Pending[],
+  attempt: PackageAttempt,
+  ctx: BatchContext,
+): Promise<{ report: BatchReport; settled: Settled }> {
   const started = Date.now();
   const report: BatchReport = {
+    package: attempt.id,
     size: items.length,
     durationMs: 0,
     completed: 0,
@@ -39,24 +45,19 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
   };
   const decisions = new Map<Pending, Decision>();
   try {
-    // What is sent is each message's record in our store, never the job's own data: a job that
-    // names no message enqueued on this queue fails alone, unsent, and so does one whose record
-    // cannot be read. A record may still hold text XML cannot carry (written around the
-    // producer): that one fails alone too. Two jobs with one message id cannot both be sent in a
-    // package. Campaigns that may not send (paused, cancelled, expired, not their time) are held
-    // back twice: here, before a rate slot is taken for them, and in send(), once the slot is
-    // granted — the last moment before the package goes on the wire.
+    // What is sent is each message's record in our store: one whose record cannot be read
+    // fails alone, unsent. A record may still hold text XML cannot carry (written around the
+    // producer): that one fails alone too. A campaign that may not send (paused, cancelled,
+    // expired, not its time) is held back twice: as the package was opened, before a rate slot
+    // is taken for it, and in send(), once the slot is granted — the last moment before the
+    // package goes on the wire.
     await readRecords(items, ctx, decisions);
     const known = items.filter((p) => !decisions.has(p));
-    const [held] = await Promise.all([
-      ctx.store.held([...new Set(known.map((p) => p.campaign))]),
-      ctx.shared.load(known.map((p) => p.stored?.shared)),
-    ]);
+    const letter = attempt.held;
+    if (letter === undefined) await ctx.shared.load(known.map((p) => p.stored?.shared));
     const sendable: Pending[] = [];
-    const seen = new Set<number>();
     for (const p of known) {
       const stored = p.stored as SendJobData;
-      const letter = held.get(p.campaign);
       if (letter !== undefined) {
         decisions.set(p, heldDecision(letter));
         continue;
@@ -79,11 +80,6 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
         decisions.set(p, { action: 'fail', code: undefined, reason: unsafeField(m) });
         continue;
       }
-      if (seen.has(m.id)) {
-        decisions.set(p, { action: 'requeue', reason: 'same message id twice in one batch' });
-        continue;
-      }
-      seen.add(m.id);
       sendable.push(p);
     }
     await send(sendable, ctx, decisions, report);
@@ -94,9 +90,9 @@ export async function runBatch(items: Pending[], ctx: BatchContext): Promise<Bat
         decisions.set(p, { action: 'requeue', reason: (err as Error).message });
     }
   }
-  await settle(items, decisions, ctx, report);
+  const settled = await settle(items, decisions, attempt, ctx, report);
   report.durationMs = Date.now() - started;
-  return report;
+  return { report, settled };
 }
 
 /**
@@ -197,71 +193,35 @@ async function recover(items: Pending[], ctx: BatchContext, decisions: Map<Pendi
 }
 
 /**
- * Each item's record from our store (one HMGET): its campaign and what is sent. An item whose job
- * names no stored message is decided 'fail' with no campaign (nothing of ours to count); one whose
- * record does not parse fails in the campaign its state hash knows it by (the job's word for it).
+ * Each item's record, as the package was opened with it. An item with no record left ended
+ * before (its package came back after a crash): its finished record says how, in one round trip.
+ * One whose record does not parse fails alone.
  */
 async function readRecords(
   items: Pending[],
   ctx: BatchContext,
   decisions: Map<Pending, Decision>,
 ): Promise<void> {
-  const raw = await ctx.store.queuedData(items.map((p) => (Number.isSafeInteger(p.id) ? p.id : 0)));
-  // No data: it ended (a job that comes back after a crash between the settle step and BullMQ),
-  // or it never was ours. Its finished record says which, in one more round trip.
-  const gone = items.filter((p, i) => raw[i] == null && Number.isSafeInteger(p.id) && p.id > 0);
-  const ended = new Map<Pending, FinishedRecord>();
-  if (gone.length > 0) {
-    const recs = await ctx.store.records(gone.map((p) => p.id));
-    gone.forEach((p, i) => {
-      const rec = parseRecord(recs[i] ?? '', p.id) as FinishedRecord | undefined;
-      if (rec && (rec.result || rec.failed)) ended.set(p, rec);
-    });
-  }
-  items.forEach((p, i) => {
-    const text = raw[i];
-    const rec = ended.get(p);
-    if (rec) {
-      p.campaign = rec.campaign;
-      decisions.set(p, { action: 'ended', record: rec });
-      return;
-    }
-    if (!Number.isSafeInteger(p.id) || p.id <= 0 || text == null) {
-      decisions.set(p, {
-        action: 'fail',
-        code: undefined,
-        reason: `job ${p.job.id ?? '?'} names no message enqueued on this queue: not sent (FOREIGN_JOB)`,
-      });
-      return;
-    }
-    const stored = parseRecord(text, p.id);
+  const gone = items.filter((p) => p.raw === null);
+  const recs = await ctx.store.records(gone.map((p) => p.id));
+  gone.forEach((p, i) => {
+    const rec = parseStored(recs[i], p.id) as FinishedRecord | undefined;
+    decisions.set(p, { action: 'ended', record: rec });
+  });
+  for (const p of items) {
+    if (p.raw === null) continue;
+    const stored = parseStored(p.raw, p.id);
     if (stored) {
       p.stored = stored;
-      p.campaign = stored.campaign;
-      return;
+      continue;
     }
-    const claimed = (p.job.data as Partial<SendJobData> | undefined)?.campaign;
-    p.campaign = typeof claimed === 'string' && /^[\w.-]{1,64}$/.test(claimed) ? claimed : '';
     decisions.set(p, {
       action: 'fail',
       code: undefined,
       reason: `message ${p.id}: its stored record cannot be read (RECORD_UNREADABLE)`,
       unreadable: true,
     });
-  });
-}
-
-/** A stored record, if it is one: JSON with its campaign and a message of this id. */
-function parseRecord(text: string, id: number): SendJobData | undefined {
-  try {
-    const r = JSON.parse(text) as Partial<SendJobData> | null;
-    if (r && typeof r.campaign === 'string' && r.message && r.message.id === id) {
-      return r as SendJobData;
-    }
-  } catch {
-    // not JSON
   }
-  return undefined;
 }
 
 /** Which field of a message holds a character XML cannot carry, and where (rare: error path). */
@@ -288,31 +248,26 @@ function heldDecision(letter: HeldLetter): Decision {
 }
 
 /**
- * Marks the batch active, campaign by campaign, one script call each. Messages of a campaign
- * that may not send now are held back instead of sent; returns the rest.
+ * Marks the batch active in one script call. Messages of a campaign that may not send now are
+ * held back instead of sent; returns the rest.
  */
 async function activate(
   store: CampaignStore,
   items: Pending[],
   decisions: Map<Pending, Decision>,
 ): Promise<Pending[]> {
-  const byCampaign = groupByCampaign(items, (p) => p);
-  const held = await Promise.all(
-    [...byCampaign].map(([c, list]) =>
-      store.activate(
-        c,
-        list.map((p) => p.id),
-      ),
-    ),
+  const campaign = items[0]?.campaign;
+  if (campaign === undefined) return items;
+  const held = await store.activate(
+    campaign,
+    items.map((p) => p.id),
   );
-  if (held.every((h) => h.size === 0)) return items;
+  if (held.size === 0) return items;
   const out: Pending[] = [];
-  [...byCampaign.values()].forEach((list, i) => {
-    for (const p of list) {
-      const letter = held[i]?.get(p.id);
-      if (letter === undefined) out.push(p);
-      else decisions.set(p, heldDecision(letter));
-    }
-  });
+  for (const p of items) {
+    const letter = held.get(p.id);
+    if (letter === undefined) out.push(p);
+    else decisions.set(p, heldDecision(letter));
+  }
   return out;
 }

@@ -37,12 +37,13 @@ export interface SendWorkerOptions {
    */
   batchSize?: number;
   /**
-   * How long the first message of a batch waits for others before the batch is sent anyway, ms.
+   * How long a campaign's backlog shorter than a package waits for more after its last enqueue
+   * before the dispatcher packages it anyway, ms (a closing worker packages it at once).
    * @defaultValue 50
    */
   lingerMs?: number;
   /**
-   * Batches in flight at once in this process (sending, or waiting for the rate limit).
+   * Packages in flight at once in this process (sending, or waiting for the rate limit).
    * @defaultValue 4
    */
   concurrency?: number;
@@ -94,7 +95,7 @@ export interface SendWorkerOptions {
    */
   shutdownTimeoutMs?: number;
   /**
-   * Messages the dispatcher keeps released to BullMQ's wait list (waiting or active) ahead of the
+   * Messages the dispatcher keeps in packages (their jobs waiting or active) ahead of the
    * workers; the rest wait in their campaign's backlog, where priority, fair share, start times
    * and windows apply. Small: a `high` campaign waits behind at most this many messages. Shared
    * by all workers of the queue (the last one to dispatch sets it).

@@ -7,29 +7,32 @@ import type { SendAnswer } from '../xml/parse.js';
 import type { FinishedRecord } from '../job.js';
 
 export type Decision =
-  /** Accepted: complete the job with this msg_id. */
+  /** Accepted with this msg_id. */
   | { action: 'complete'; msgId: number; recovered?: boolean }
   /** 208: the gateway has it already; read its msg_id back with `<status>`, then complete. */
   | { action: 'recover' }
-  /** Will never be accepted as it is: fail the job now, no retries. */
+  /** Will never be accepted as it is: it fails now, no retries. */
   | { action: 'fail'; code: number | undefined; reason: string; unreadable?: true }
-  /** Worth another attempt later (BullMQ backoff, uses an attempt). */
+  /** Worth another attempt later: it stays in its package (BullMQ backoff, uses an attempt). */
   | { action: 'retry'; code: number | undefined; reason: string }
-  /** Back to the queue untouched, using no attempt (account problems, shutdown). */
+  /**
+   * It stays in its package, whose job goes back to the wait list untouched, using no attempt
+   * (account problems, shutdown).
+   */
   | { action: 'requeue'; reason: string }
-  /** Its campaign is paused: park the job in BullMQ's delayed set until resumed. */
+  /** Its campaign is paused: back to the campaign's backlog, parked until resumed. */
   | { action: 'park' }
-  /** Its campaign was cancelled: fail the job without sending it. */
+  /** Its campaign was cancelled: it ends unsent. */
   | { action: 'cancel' }
-  /** Its campaign's deadline passed before it was sent: fail the job without sending it. */
+  /** Its campaign's deadline passed before it was sent: it ends unsent. */
   | { action: 'expire' }
   /** Its campaign is before its start or outside its window: back to the campaign's backlog. */
   | { action: 'hold' }
   /**
-   * It ended already (its job came back after a crash between the settle step and BullMQ): the
-   * job ends as its finished record says, nothing is sent or counted again.
+   * It ended already (its package came back after a crash between the settle step and BullMQ):
+   * it only leaves the package, nothing is sent or counted again; its record, if it has one.
    */
-  | { action: 'ended'; record: FinishedRecord };
+  | { action: 'ended'; record: FinishedRecord | undefined };
 
 /** Why a worker stopped taking work: an account problem, or the gateway refusing us over HTTP. */
 export interface HaltReason {

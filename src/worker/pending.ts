@@ -1,34 +1,40 @@
 /**
- * What a batch is made of and what it reports: shared by runBatch (batch.ts), which sends it, and
- * settle (settle.ts), which records how each of its messages ended.
+ * What a batch (one attempt at a package) is made of and what it reports: shared by runBatch
+ * (batch.ts), which sends it, and settle (settle.ts), which records how each of its messages ended.
  */
-import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { CampaignStore } from '../campaign/store.js';
+import type { CampaignStore, HeldLetter } from '../campaign/store.js';
 import type { SharedCache } from '../campaign/shared.js';
 import type { GatewayClient } from '../gateway/client.js';
 import type { RateLimiter } from '../gateway/rate-limiter.js';
-import type { SendJobData, SendJobResult } from '../job.js';
+import type { SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import type { HaltReason } from './outcome.js';
 
-/** A job waiting in a batch, with the processor promise BullMQ awaits for it. */
+/** One message of the package being sent. */
 export interface Pending {
-  job: Job<SendJobData, SendJobResult>;
-  /** The message id its job id names (`m<id>`); NaN for a job id of another shape. */
+  /** Its id, as the package holds it. */
   id: number;
-  /**
-   * Its campaign, from its record in our store (runBatch); '' for a job that names no message
-   * enqueued on this queue.
-   */
+  /** Its campaign: the package's. */
   campaign: string;
-  /** Its record in our store (`vb:msg`): what is sent, whatever the job's own data says. */
+  /** Its stored record as Redis holds it (null once the message ended). */
+  raw: string | null;
+  /** Its record, parsed: what is sent, whatever the job's own data says. */
   stored?: SendJobData;
   /** The whole message (the record's fields over its shared set's), filled in by runBatch. */
   message?: ViberMessage;
-  token: string;
-  resolve(result: SendJobResult): void;
-  reject(err: Error): void;
+}
+
+/** The package job a batch is one attempt at. */
+export interface PackageAttempt {
+  id: string;
+  campaign: string;
+  /** Attempts made before this one (BullMQ's `attemptsMade`). */
+  attemptsMade: number;
+  /** Whether a retry would fail for good instead (this is the job's last attempt). */
+  last: boolean;
+  /** Why the package's campaign may not send now, as it was opened. */
+  held: HeldLetter | undefined;
 }
 
 /** What one batch came to; emitted as the worker's `batch` event and logged. */
@@ -40,13 +46,15 @@ export interface BatchReport {
   failed: number;
   retried: number;
   requeued: number;
-  /** Jobs of paused campaigns, parked instead of sent. */
+  /** The package's id (its BullMQ job's). */
+  package: string;
+  /** Messages of paused campaigns, parked instead of sent. */
   parked: number;
-  /** Jobs of cancelled campaigns, failed instead of sent. */
+  /** Messages of cancelled campaigns, ended instead of sent. */
   cancelled: number;
-  /** Jobs of campaigns past their deadline, failed instead of sent. */
+  /** Messages of campaigns past their deadline, ended instead of sent. */
   expired: number;
-  /** Jobs of campaigns before their start or outside their window, put back in their backlog. */
+  /** Messages of campaigns before their start or outside their window, put back in their backlog. */
   held: number;
   /** Times the gateway throttled this batch (212) before taking it. */
   throttled: number;
@@ -64,7 +72,7 @@ export interface BatchContext {
   /** Rate limit and throttle pauses, shared by all workers on the queue. */
   limiter: RateLimiter;
   logger: Logger;
-  /** Aborted when shutdown runs out of time: in-flight work hands its jobs back. */
+  /** Aborted when shutdown runs out of time: in-flight work hands its package back. */
   signal: AbortSignal;
   /** The gateway said 212: pause every worker on the queue (the batch is then sent again). */
   onThrottle(): Promise<void>;

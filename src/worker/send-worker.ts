@@ -1,23 +1,21 @@
 /**
- * The send worker: a BullMQ Worker whose processor parks each job in a Batcher; full (or lingered)
- * batches are sent by runBatch, at most `concurrency` at once, and each parked processor promise
- * settles with its own message's outcome. BullMQ keeps doing what it is good at: locks and their
- * renewal, stalled-job recovery, attempts and backoff.
+ * The send worker: a BullMQ Worker whose jobs are packages (src/worker/process.ts), at most
+ * `concurrency` sent at once, and the dispatcher that makes them. BullMQ does what it is good at:
+ * the package's lock and its renewal, stalled-job recovery, attempts and backoff, events.
  *
  * Lifecycle:
  *   running  --account problem-->  halted   (fetches nothing more; held jobs go back to the queue;
  *                                            the `halted` event says why)
- *   running|halted --close()-->    draining (no new jobs; the batch being filled is sent now;
- *                                            batches in flight finish)
+ *   running|halted --close()-->    draining (no new packages; packages in flight finish)
  *   draining --shutdownTimeoutMs--> aborting (requests and rate-limit waits are aborted, their
- *                                            jobs handed back to the queue, untouched)
+ *                                            packages handed back to the queue, untouched)
  *   draining|aborting --> closed    (BullMQ worker closed, HTTP pool closed, our Redis quit)
  *
  * Beside it runs the delivery tracker (src/tracking, unless `track: false`): accepted messages are
  * asked about with `<status>` until their delivery code is final. It stops first on close().
  */
 import { EventEmitter } from 'node:events';
-import { MetricsTime, WaitingError, Worker, type Job } from 'bullmq';
+import { MetricsTime, Queue, WaitingError, Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { purgeAndLog } from '../campaign/purge.js';
 import { SharedCache } from '../campaign/shared.js';
@@ -27,8 +25,8 @@ import { GatewayClient } from '../gateway/client.js';
 import {
   KEEP_COMPLETED_JOBS,
   KEEP_FAILED_JOBS,
-  type SendJobData,
-  type SendJobResult,
+  type PackageJobData,
+  type PackageJobResult,
 } from '../job.js';
 import {
   closeRedis,
@@ -39,9 +37,8 @@ import {
 } from '../redis.js';
 import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
 import type { Balance } from '../xml/parse.js';
-import { runBatch } from './batch.js';
-import type { BatchReport, Pending } from './pending.js';
-import { Batcher } from './batcher.js';
+import type { BatchContext, BatchReport } from './pending.js';
+import { processPackage, type PackageJob } from './process.js';
 import { awaitBullWorkerClosed, dropIfUnreachable } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
@@ -49,7 +46,6 @@ import {
   type SendWorkerOptions,
 } from './options.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
-import { Slots } from './slots.js';
 import type { HaltReason } from './outcome.js';
 
 export type { HaltReason };
@@ -97,9 +93,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   readonly gateway: GatewayClient;
   /** Why the worker stopped taking work, if it did. */
   halted: HaltReason | undefined;
-  private readonly worker: Worker<SendJobData, SendJobResult>;
-  private readonly batcher: Batcher<Pending>;
-  private readonly slots: Slots;
+  private readonly worker: Worker<PackageJobData, PackageJobResult>;
+  private readonly queue: Queue<PackageJobData>;
   private readonly abort = new AbortController();
   private readonly log: Logger;
   private readonly store: CampaignStore;
@@ -138,15 +133,22 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       options.rate,
       options.rateWindowMs,
     );
-    this.slots = new Slots(options.concurrency);
+    this.queue = new Queue<PackageJobData>(options.queueName, {
+      connection: redis.client,
+      prefix: options.prefix,
+    });
+    this.queue.on('error', () => {}); // the dispatcher logs what fails
     this.dispatcher = new Dispatcher(
       redis.client,
       this.store,
+      this.queue,
       {
         ahead: options.releaseAhead,
         intervalMs: options.dispatchIntervalMs,
-        chunk: 10,
+        packageSize: batchSize,
         sweep: 2000,
+        lingerMs: options.lingerMs,
+        reapAfterMs: 30_000,
       },
       this.log,
     );
@@ -179,20 +181,18 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         g.timeoutMs * (g.retries + 1) + g.retryMaxDelayMs * g.retries + 5000,
       );
     }
-    this.batcher = new Batcher<Pending>(batchSize, options.lingerMs, (b) => this.dispatch(b));
-    this.worker = new Worker<SendJobData, SendJobResult>(
+    this.worker = new Worker<PackageJobData, PackageJobResult>(
       options.queueName,
-      (job, token) => this.park(job, token),
+      (job, token) => this.process(job, token),
       {
         connection: redis.client,
         prefix: options.prefix,
-        // One batch filling while `concurrency` batches are in flight.
-        concurrency: batchSize * (options.concurrency + 1),
+        concurrency: options.concurrency,
         lockDuration: options.lockDuration,
         stalledInterval: options.stalledInterval,
         maxStalledCount: options.maxStalledCount,
-        // A message's finished record (vb:done, written as it ends) is what results read; its
-        // job would cost ~1.4 KB of Redis a message. The newest stay for bull-board.
+        // Each message's finished record (vb:done, written as it ends) is what results read; the
+        // newest package jobs stay for bull-board.
         removeOnComplete: { count: KEEP_COMPLETED_JOBS },
         // BullMQ's per-minute counts, for bullmq_job_completed/failed_total: a day of them.
         metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
@@ -269,60 +269,39 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     await this.worker.waitUntilReady();
   }
 
-  private park(
-    job: Job<SendJobData, SendJobResult>,
-    token: string | undefined,
-  ): Promise<SendJobResult> {
-    if (this.halted) return this.handBack(job, token);
-    return new Promise<SendJobResult>((resolve, reject) => {
-      const named = /^m(\d{1,16})$/.exec(job.id ?? '');
-      this.batcher.add({
-        job,
-        id: named ? Number(named[1]) : NaN,
-        campaign: '',
-        token: token ?? '',
-        resolve,
-        reject,
-      });
+  private async process(job: PackageJob, token: string | undefined): Promise<PackageJobResult> {
+    if (this.halted) {
+      // Fetched after the worker halted (BullMQ's pause stops the fetch loop, but a fetch may
+      // be under way): straight back to the queue, untouched and uncounted.
+      await job.moveToWait(token).catch(() => undefined);
+      throw new WaitingError();
+    }
+    const run = processPackage(job, token, this.context(), (report) => {
+      this.log.info(report, 'batch sent');
+      this.emit('batch', report);
     });
+    const tracked = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    return run;
   }
 
-  /**
-   * A job fetched after the worker halted (BullMQ's pause stops the fetch loop, but a fetch may be
-   * under way): straight back to the queue, untouched and uncounted.
-   */
-  private async handBack(
-    job: Job<SendJobData, SendJobResult>,
-    token: string | undefined,
-  ): Promise<never> {
-    await job.moveToWait(token).catch(() => undefined);
-    throw new WaitingError();
-  }
-
-  private dispatch(items: Pending[]): void {
-    const run = (async () => {
-      await this.slots.acquire();
-      try {
-        const report = await runBatch(items, {
-          gateway: this.gateway,
-          shared: this.shared,
-          store: this.store,
-          limiter: this.limiter,
-          logger: this.log,
-          signal: this.halted ? AbortSignal.abort(new Error('worker halted')) : this.abort.signal,
-          onThrottle: () => this.throttle(),
-          onAccepted: () => (this.throttleStreak = 0),
-          onHalt: (h) => this.halt(h),
-          trackAfterMs: this.tracker ? this.options.trackAfterMs : undefined,
-        });
-        this.log.info(report, 'batch sent');
-        this.emit('batch', report);
-      } finally {
-        this.slots.release();
-      }
-    })();
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+  private context(): BatchContext {
+    return {
+      gateway: this.gateway,
+      shared: this.shared,
+      store: this.store,
+      limiter: this.limiter,
+      logger: this.log,
+      signal: this.halted ? AbortSignal.abort(new Error('worker halted')) : this.abort.signal,
+      onThrottle: () => this.throttle(),
+      onAccepted: () => (this.throttleStreak = 0),
+      onHalt: (h) => this.halt(h),
+      trackAfterMs: this.tracker ? this.options.trackAfterMs : undefined,
+    };
   }
 
   /** 212: pause every worker on the queue, longer each time in a row. */
@@ -347,7 +326,19 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     this.emit('halted', reason);
   }
 
-  /** Aborts requests and rate-limit waits in flight now; their jobs go back to the queue. */
+  /**
+   * Closing: what lingers for a fuller package is packaged now and sent before BullMQ's worker
+   * closes (by this worker or another), unless the shutdown deadline comes first.
+   */
+  private async sendLingering(): Promise<void> {
+    const made = await this.dispatcher.flush();
+    const signal = this.abort.signal;
+    while (!signal.aborted && (await this.store.packages.existing(made)) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Aborts requests and rate-limit waits in flight now; their packages go back to the queue. */
   abortInFlight(): void {
     this.abort.abort(new Error('shutdown forced'));
   }
@@ -377,14 +368,15 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       clearInterval(this.retentionTimer);
       await step(async () => this.tracker?.close(), 'tracker');
       await step(() => this.dispatcher.close(), 'dispatcher');
+      if (!this.halted) await step(() => this.sendLingering(), 'linger');
       const closingWorker = this.worker.close();
-      this.batcher.drain();
       await step(
         () => awaitBullWorkerClosed(this.worker, closingWorker, this.inFlight, this.log),
         'bullmq',
       );
       await step(() => Promise.all(this.inFlight), 'inflight');
       clearTimeout(timer);
+      await step(() => this.queue.close(), 'queue');
       await step(() => this.gateway.close(), 'gateway');
       if (this.redis.owned) await step(() => closeRedis(this.redis.client), 'redis');
       if (errors.length > 0) this.log.warn({ errors: errors.map(String) }, 'errors while closing');

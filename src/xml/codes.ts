@@ -54,7 +54,7 @@ export const PACKAGE_CODES: Readonly<Record<number, CodeInfo>> = {
  * What an outcome means for the queue:
  * - `accepted`: the gateway took the message (code 1).
  * - `duplicate`: 208, the gateway already has this id — success already recorded, recover its msg_id.
- * - `permanent`: this message will never be accepted as it is; fail its job, no retries.
+ * - `permanent`: this message will never be accepted as it is; it fails, no retries.
  * - `transient`: try again later, using an attempt.
  * - `throttled`: slow down; keep the messages without using attempts.
  * - `account`: the account cannot send (key, billing, limits); stop taking work, keep the messages.

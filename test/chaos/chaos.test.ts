@@ -14,7 +14,14 @@ import { Producer } from '../../src/producer/producer.js';
 import { clientFor, queuePrefix } from '../../src/redis.js';
 import { fateOf, type DeliverySimulation } from '../../src/sandbox/delivery.js';
 import { SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
-import { sampleMessages, uniqueQueue, waitFor } from '../helpers.js';
+import {
+  messageCounts,
+  messages,
+  readQueueVia,
+  sampleMessages,
+  uniqueQueue,
+  waitFor,
+} from '../helpers.js';
 import { LocalCluster } from '../local-cluster.js';
 import { PrivateRedis, WorkerFleet, type Exit } from './harness.js';
 
@@ -160,6 +167,7 @@ describe('the delivery promise under faults', () => {
       prefix: queuePrefix(target.url, queueName, undefined),
     });
     queue.on('error', () => {}); // Redis restarts are part of the plan
+    readQueueVia(queueName, conn);
     const inspector = new Inspector({ connection: conn, queueName });
     // Every wait of the run ends before Jest's test timeout (240 s), so that a stall is reported
     // with the state below instead of a bare timeout.
@@ -186,7 +194,7 @@ describe('the delivery promise under faults', () => {
           'chaos stall',
           (err as Error).message,
           JSON.stringify({
-            jobs: await queue.getJobCounts('completed', 'failed', 'wait', 'active', 'delayed'),
+            jobs: await messageCounts(queue, 'completed', 'failed', 'wait', 'active', 'delayed'),
             counts: await inspector.counts('chaos'),
             backlog: await conn.llen(base + 'vb:bl:chaos'),
             active,
@@ -228,7 +236,7 @@ describe('the delivery promise under faults', () => {
     try {
       // The fleet drained within its deadline, and nothing is left in flight.
       expect(stop.ms).toBeLessThan(10_000);
-      expect(await queue.getJobCounts('active', 'wait', 'delayed')).toEqual({
+      expect(await messageCounts(queue, 'active', 'wait', 'delayed')).toEqual({
         active: 0,
         wait: 0,
         delayed: 0,
@@ -243,7 +251,7 @@ describe('the delivery promise under faults', () => {
       // Completed jobs are removed but the newest 1,000: a completed message's record is what
       // results read, and what is checked.
       const completed = await completedResults(inspector);
-      const failed = await queue.getJobs(['failed'], 0, -1);
+      const failed = await messages(queue, ['failed']);
       expect(completed.length + failed.length).toBe(N);
       // Every accepted message completed with the gateway's msg_id…
       for (const r of completed) {
@@ -406,7 +414,7 @@ describe('the delivery promise under faults', () => {
         await waitFor(() => sandbox.stats.accepted >= 300, '300 accepted', 60_000, 20);
         // SIGTERM while busy: every worker drains and exits within its 3 s deadline, holding nothing.
         const stop = await fleet.stop();
-        drained = { ...stop, active: (await queue.getJobCounts('active'))['active'] ?? -1 };
+        drained = { ...stop, active: (await messageCounts(queue, 'active'))['active'] ?? -1 };
         fleet.start();
         await waitFor(() => sandbox.stats.accepted >= 600, '600 accepted', 60_000, 20);
         fleet.kill9(0);
