@@ -512,7 +512,7 @@ describe('the send worker against a misbehaving gateway', () => {
     // The job goes, its package stays: as if the process died before Queue.addBulk.
     expect(await rig.queue.remove(job?.id ?? '')).toBe(1);
     const redis = await testRedis();
-    const q = new Queue(rig.queueName, { connection: redis });
+    const q = new Queue(rig.queueName, { connection: redis, prefix: rig.queue.opts.prefix });
     try {
       const store = new CampaignStore(redis, rig.queue.toKey(''));
       const opts = { ahead: 100, intervalMs: 100, packageSize: 50, sweep: 100, lingerMs: 0 };
