@@ -23,6 +23,7 @@ export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const RAW_WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url));
 export const RAW_ENQUEUE = fileURLToPath(new URL('./raw-enqueue.js', import.meta.url));
+export const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 
 export function message(id: number): ViberMessage {
   return {

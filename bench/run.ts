@@ -14,6 +14,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import {
+  CEILING,
   CLI,
   RAW_ENQUEUE,
   RAW_WORKER,
@@ -33,6 +34,7 @@ import { COMPOSE_NODE_OPTIONS, workerPeakRss } from './memory.js';
 import { benchCapacity } from './capacity.js';
 import { benchTiming } from './timing.js';
 import { benchIdle } from './idle.js';
+import { benchRedisCost } from './redis-cost.js';
 import { benchLookups, benchTracking } from './tracking.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
@@ -143,6 +145,7 @@ async function benchSend(): Promise<void> {
   let raw = Infinity;
   let ours = Infinity;
   let floor = Infinity;
+  let ceiling = Infinity;
   let packages = 0;
   let perMessage = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -152,6 +155,15 @@ async function benchSend(): Promise<void> {
     let started = performance.now();
     raw = Math.min(raw, await timeToComplete(rq, N, run(RAW_WORKER, ['noop', rq, '100']), started));
     await dropQueue(rq);
+
+    // The physical limit: the sandbox's own ceiling (pre-built packages, no Redis), a fresh
+    // sandbox so that its ids are new to it.
+    const bare = new SandboxGateway({ apiKey: KEY, keepMessages: false });
+    await bare.start();
+    const ceil = run(CEILING, [bare.url, String(N), KEY]);
+    if ((await ceil.exited) !== 0) throw new Error(`ceiling exited: ${ceil.output()}`);
+    ceiling = Math.min(ceiling, Number(ceil.output().trim().split('\n').pop()));
+    await bare.close();
 
     const sandbox = new SandboxGateway({ apiKey: KEY, keepMessages: false });
     await sandbox.start();
@@ -183,14 +195,22 @@ async function benchSend(): Promise<void> {
     await sandbox.close();
     await dropQueue(oq);
   }
-  const ratio = raw / ours;
+  const ratio = ceiling / ours;
   rows.push({
-    what: `2. send ${fmt(N)} messages to the sandbox vs a raw BullMQ no-op worker (concurrency 100), best of ${ROUNDS}`,
+    what: `2. send ${fmt(N)} messages to the sandbox vs the sandbox's own ceiling (pre-built 50-message packages POSTed 8 at a time, no Redis), best of ${ROUNDS}`,
     ours: `${fmt(N / (ours / 1000))} msg/s (${fmt(packages)} packages)`,
-    baseline: `${fmt(N / (raw / 1000))} jobs/s`,
+    baseline: `${fmt(N / (ceiling / 1000))} msg/s`,
     ratio: `${ratio.toFixed(2)}×`,
-    target: '≥ 0.75×',
-    ok: ratio >= 0.75,
+    target: '≥ 0.80×',
+    ok: ratio >= 0.8,
+  });
+  rows.push({
+    what: `2a. the same send vs a raw BullMQ no-op worker (concurrency 100), one job per message`,
+    ours: `${fmt(N / (ours / 1000))} msg/s`,
+    baseline: `${fmt(N / (raw / 1000))} jobs/s`,
+    ratio: `${(raw / ours).toFixed(2)}×`,
+    target: '—',
+    ok: null,
   });
   rows.push({
     what: `2b. reference, not a target: the least a batching BullMQ worker can do (50 a POST, no counts, controls, pacing or checks) vs the same no-op worker`,
@@ -316,11 +336,17 @@ async function benchMemory(): Promise<void> {
 async function main(): Promise<void> {
   const which = (
     process.env['BENCH_ONLY'] ??
-    'enqueue,send,distant,rate,tracking,timing,capacity,memory,lookups,idle'
+    'enqueue,send,cost,distant,rate,tracking,timing,capacity,memory,lookups,idle'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
     ['send', benchSend],
+    [
+      'cost',
+      async () => {
+        rows.push(...(await benchRedisCost({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
+      },
+    ],
     ['distant', benchDistant],
     ['rate', benchRate],
     [

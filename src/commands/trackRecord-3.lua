@@ -2,15 +2,14 @@
   Records one status answer: for each message, only if its stored info is still the one the
   worker read when it claimed it (otherwise another worker took it over after a lost lease, and
   counting it again would count a transition twice):
-  - the message's finished record (vb:done) gets its delivery (the record ends with
-    ,"delivery":{…} — replaced, never re-encoded, so ids and texts stay byte for byte as the
-    producer wrote them),
+  - the message's finished record (vb:done) becomes the one the worker composed, its delivery set
+    (composed whole in TypeScript from the record it read: no JSON is edited here),
   - the campaign's counts change by the deltas,
   - tracking goes on (new info, new due time) or ends (info and zset member removed).
   KEYS[1] track zset, KEYS[2] info hash, KEYS[3] finished records hash
   ARGV[1] key prefix of the queue (bull:<queue>:)
-  ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, record JSON,
-            deltas ('field=by;field=by' or '')
+  ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, the whole record
+            JSON ('' = leave it), deltas ('field=by;field=by' or '')
   Returns the number of messages recorded.
 ]]
 local base = ARGV[1]
@@ -27,13 +26,10 @@ for i = 2, #ARGV, 7 do
       redis.call('HSET', KEYS[2], id, new)
       redis.call('ZADD', KEYS[1], due, id)
     end
-    -- Into its finished record (written when it was accepted, in the same step that started
-    -- its tracking).
-    local data = redis.call('HGET', KEYS[3], id)
-    if data then
-      local cut = string.find(data, ',"delivery":', 1, true)
-      local head = cut and string.sub(data, 1, cut - 1) or string.sub(data, 1, -2)
-      redis.call('HSET', KEYS[3], id, head .. ',"delivery":' .. record .. '}')
+    -- Over its finished record, which exists while it is tracked (written when it was
+    -- accepted, in the same step that started its tracking).
+    if record ~= '' and redis.call('HEXISTS', KEYS[3], id) == 1 then
+      redis.call('HSET', KEYS[3], id, record)
     end
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'

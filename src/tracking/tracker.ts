@@ -28,6 +28,7 @@ import type { RateLimiter } from '../gateway/rate-limiter.js';
 import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
 import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
+import type { DeliveryRecord, FinishedRecord } from '../job.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -203,8 +204,11 @@ export class Tracker {
       codes: {},
       durationMs: 0,
     };
+    // Each record is composed whole here with its delivery (no script edits JSON); the script
+    // writes it only while the tracking info is still the one claimed.
+    const records = await this.redis.hmget(this.keys.done, ...claimed.map((c) => String(c.id)));
     const args: Array<string | number> = [this.keys.base];
-    for (const c of claimed) {
+    claimed.forEach((c, i) => {
       const status = byId.get(c.id);
       if (status) {
         report.answered++;
@@ -221,15 +225,26 @@ export class Tracker {
         step.info ? encodeInfo(step.info) : '',
         step.dueAt,
         info.campaign,
-        JSON.stringify(step.record),
+        withDelivery(records[i], step.record),
         Object.entries(step.deltas)
           .filter(([, by]) => by !== 0)
           .map(([f, by]) => `${f}=${by}`)
           .join(';'),
       );
-    }
+    });
     await this.redis.vbTrackRecord(this.trackKey, this.infoKey, this.keys.done, ...args);
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
+  }
+}
+
+/** A finished record with its delivery set ('' when there is no readable record to set it on). */
+function withDelivery(raw: string | null | undefined, delivery: DeliveryRecord): string {
+  if (!raw) return '';
+  try {
+    const rec = JSON.parse(raw) as FinishedRecord | null;
+    return rec && typeof rec === 'object' ? JSON.stringify({ ...rec, delivery }) : '';
+  } catch {
+    return '';
   }
 }
