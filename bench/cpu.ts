@@ -4,7 +4,8 @@
  * over BENCH_ROUNDS rounds (default 3):
  *   noop  BullMQ's no-op worker (the send benchmark's baseline; no sandbox traffic)
  *   floor the least a batching worker can do (raw-worker.ts `batch`)
- *   ours  `viber-bulk worker` with its defaults
+ *   ours  `viber-bulk worker` with its defaults, plus any flags in BENCH_WORKER_ARGS
+ * (BENCH_KINDS picks some of the three, comma-separated),
  * and prints, for each run, messages/s and the CPU seconds of the worker (/proc/<pid>/stat), of
  * Redis (INFO cpu: the whole server, so keep the machine otherwise quiet) and of the sandbox, and
  * the worker's peak RSS (VmHWM). With --cpu-prof, each worker and sandbox writes a V8 CPU profile
@@ -38,6 +39,10 @@ const KEY = 'bench-key';
 const PROFILES = fileURLToPath(new URL('../profiles/', import.meta.url));
 const redis = new Redis(REDIS_URL);
 type Kind = 'noop' | 'floor' | 'ours';
+/** BENCH_KINDS: which of them to run (comma-separated; default all three). */
+const KINDS = (process.env['BENCH_KINDS'] ?? 'noop,floor,ours').split(',') as Kind[];
+/** BENCH_WORKER_ARGS: flags added to `viber-bulk worker` (space-separated), to compare settings. */
+const WORKER_ARGS = (process.env['BENCH_WORKER_ARGS'] ?? '').split(' ').filter(Boolean);
 
 async function redisCpu(): Promise<number> {
   const info = await redis.info('cpu');
@@ -83,7 +88,7 @@ async function once(kind: Kind, round: number): Promise<string> {
     kind === 'ours'
       ? run(
           CLI,
-          ['worker'],
+          ['worker', ...WORKER_ARGS],
           { VIBER_QUEUE: queueName, ALPHASMS_URL: sandbox.url, ALPHASMS_API_KEY: KEY },
           nodeArgs,
         )
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
     mkdirSync(PROFILES, { recursive: true });
   }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const kind of ['noop', 'floor', 'ours'] as const) {
+    for (const kind of KINDS) {
       const line = await once(kind, round);
       process.stderr.write(line + '\n');
       lines.push(line);
