@@ -25,6 +25,7 @@
  * | `vb:shared` | hash | content hash → campaign-wide fields JSON | — |
  * | `vb:pace`, `vb:track-pace` (+ `:pause`) | string | the rate limiters' next slot, a 212 pause | — |
  * | `vb:track` / `vb:trk` | zset / hash | tracked id → next question / its tracking state | ~40 B while tracked |
+ * | `vb:probe` | string | a worker's write probe while Redis is out of memory (expires in 1 s) | — |
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it
  * only learns inside the call, with the spelling below; so does the tracking record script for
@@ -84,6 +85,9 @@ export class QueueKeys {
   }
   get sendPace(): string {
     return `${this.base}vb:pace`;
+  }
+  get memoryProbe(): string {
+    return `${this.base}vb:probe`;
   }
   get trackPace(): string {
     return `${this.base}vb:track-pace`;

@@ -230,6 +230,42 @@ describe('the viber-bulk command', () => {
     expect(r.stdout).not.toContain('x'.repeat(200));
   });
 
+  it('prints rejected ids with their control characters escaped, and reports a non-scalar id instead of crashing', async () => {
+    const rows = [
+      JSON.stringify({
+        id: '\u001b[2J\u001b[31mred\nrejected line 99: forged\u202e',
+        phone: '+380971234561',
+      }),
+      JSON.stringify({ id: { toString: 1, valueOf: 1 }, phone: '+380971234562' }),
+      JSON.stringify({ id: 3, phone: '+380971234563' }),
+    ].join('\n');
+    const r = await cli(
+      [
+        'enqueue',
+        '--campaign',
+        'ctl',
+        '--file',
+        '-',
+        '--format',
+        'ndjson',
+        '--sender',
+        'Shop',
+      ].concat(['--text', 'hi']),
+      env,
+      rows,
+    );
+    expect(r.code).toBe(1);
+    // Nothing from the file reaches the terminal raw: no ESC, no forged line, no bidi override.
+    expect(r.stdout + r.stderr).not.toContain('\u001b');
+    expect(r.stdout + r.stderr).not.toContain('\u202e');
+    expect(r.stdout).not.toMatch(/^rejected line 99/m);
+    expect(r.stdout).toContain(
+      'rejected line 1 (id \\x1b[2J\\x1b[31mred\\nrejected line 99: forged\\u202e): id: must be a positive integer',
+    );
+    expect(r.stdout).toContain('rejected line 2 (id (object)): id: must be a positive integer');
+    expect(r.stdout).toContain('1 enqueued, 0 duplicate, 2 rejected');
+  });
+
   it('exits 2 with a message naming the problem for usage, configuration and connection errors', async () => {
     const cases: Array<[string[], Record<string, string>, string]> = [
       [['enqueue', '--campaign', 'c', '--file', join(dir, 'missing.csv')], env, '--file'],
@@ -472,6 +508,23 @@ describe('the viber-bulk command', () => {
     for (const row of guarded.data) {
       for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@]/);
     }
+
+    // Nor does a reason's control character reach a terminal raw: escaped, unless --raw.
+    const r3 = new Redis(REDIS_URL);
+    const ansi = 'proxy: \u001b[2Jcleared\u0007';
+    await r3.hset(
+      doneKey,
+      '7',
+      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: ansi } }),
+    );
+    r3.disconnect();
+    const [shown, raw] = await Promise.all([
+      cli(['results', '--campaign', 'run', '--format', 'csv'], env),
+      cli(['results', '--campaign', 'run', '--format', 'csv', '--raw'], env),
+    ]);
+    expect(shown.stdout).not.toContain('\u001b');
+    expect(shown.stdout).toContain('proxy: \\x1b[2Jcleared\\x07');
+    expect(raw.stdout).toContain(ansi);
 
     // The key: not in logs (trace level), exports, or anywhere in Redis, keys or values.
     expect(logs).not.toContain(rig.apiKey);

@@ -59,6 +59,50 @@ describe('enqueueing a campaign', () => {
     ]);
   });
 
+  it('keeps at most 100 characters of a rejected id, names a non-scalar id by its type, and enqueues the rest', async () => {
+    const huge = '9'.repeat(5) + 'x'.repeat(200_000);
+    async function* rows() {
+      yield { id: huge, phone: '+380971234567', sender: 'S', text: 'x' };
+      yield { id: { toString: 1, valueOf: 1 }, phone: '+380971234567', sender: 'S', text: 'x' };
+      yield { id: [1, 2], phone: '+380971234567', sender: 'S', text: 'x' };
+      yield { id: '🎉'.repeat(150), phone: '+380971234567', sender: 'S', text: 'x' };
+      yield* sampleMessages(2, 1);
+    }
+    const res = await producer.enqueue('ids', rows());
+    expect(res.enqueued).toBe(2);
+    expect(res.rejected.map((r) => [r.line, r.id])).toEqual([
+      [1, '99999' + 'x'.repeat(95) + '… (200005 characters)'],
+      [2, '(object)'],
+      [3, '(an array)'],
+      [4, '🎉'.repeat(100) + '… (150 characters)'],
+    ]);
+    for (const r of res.rejected) {
+      expect(r.errors).toEqual([{ field: 'id', rule: 'must be a positive integer' }]);
+    }
+  });
+
+  it('holds no more of rejected rows than their reports: 200 rows of 200 KB ids leave the heap as it was', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    async function* rows() {
+      for (let i = 0; i < 200; i++) {
+        // Built fresh each time, as a file's lines are: 200 × 400 KB (UTF-16) if any were kept.
+        yield { id: `${i}:`.padEnd(200_000, 'x'), phone: '+380971234567', sender: 'S', text: 'x' };
+      }
+    }
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const res = await producer.enqueue('big-ids', rows());
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(res.rejectedCount).toBe(200);
+    expect(res.rejected).toHaveLength(200);
+    // Kept: 200 ids of ~120 characters. A report holding the values would be 80 MB.
+    expect(grown).toBeLessThan(8 * 2 ** 20);
+  });
+
   it('creates no BullMQ job before the dispatcher packages a message; then a package job naming its package, with its campaign and attempts', async () => {
     await producer.enqueue('c', sampleMessages(1, 77));
     const { queue, store } = await producer.connection();

@@ -504,6 +504,41 @@ describe('the send worker against a misbehaving gateway', () => {
     expect((t[t.length - 1] as number) - (t[0] as number)).toBeGreaterThanOrEqual(2000);
   });
 
+  it('adds again, on its next call, the package jobs an add failed for (Redis away or out of memory)', async () => {
+    rig = await createRig('readd');
+    await rig.producer.enqueue('c', sampleMessages(7, 1));
+    const redis = await testRedis();
+    // A real queue whose first add is refused, as Redis refuses it when out of memory: the
+    // script that made the package had run.
+    class RefusingOnce extends Queue {
+      refused = 0;
+      override async addBulk(jobs: Parameters<Queue['addBulk']>[0]) {
+        if (this.refused++ === 0)
+          throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
+        return super.addBulk(jobs);
+      }
+    }
+    const q = new RefusingOnce(rig.queueName, { connection: redis, prefix: rig.queue.opts.prefix });
+    try {
+      const store = new CampaignStore(redis, rig.queue.toKey(''));
+      const opts = { ahead: 100, intervalMs: 100, packageSize: 50, sweep: 100, lingerMs: 0 };
+      const silent = pino({ level: 'silent' });
+      const d = new Dispatcher(redis, store, q, { ...opts, reapAfterMs: 60_000 }, silent);
+      await expect(d.dispatchOnce()).rejects.toThrow(/^OOM /);
+      expect(await store.packages.existing(['p1'])).toBe(1);
+      expect(await rig.queue.getJobState('p1')).toBe('unknown');
+      // Nothing more to package: the call adds what the last one could not.
+      expect(await d.dispatchOnce()).toMatchObject({ released: 0, packages: 0 });
+      expect(await rig.queue.getJobState('p1')).toBe('waiting');
+    } finally {
+      await q.close();
+      redis.disconnect();
+    }
+    await rig.startWorker();
+    await waitFor(async () => (await rig.inspector.counts('c')).completed === 7, 'the seven sent');
+    expect([...rig.sandbox.accepted.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('strands no message whose package lost its job (a worker killed between making a package and adding its job): the reaper queues it again', async () => {
     rig = await createRig('reap');
     await rig.producer.enqueue('c', sampleMessages(7, 1));

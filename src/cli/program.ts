@@ -13,7 +13,7 @@ import { statusCommands } from './commands/status.js';
 import { controlCommands } from './commands/control.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { workerCommand } from './commands/worker.js';
-import { EXIT, watchStdout } from './util.js';
+import { EXIT, printable, watchStdout } from './util.js';
 
 const USAGE_CODES = new Set(['INVALID_OPTION', 'INVALID_INPUT', 'REDIS_UNAVAILABLE']);
 
@@ -47,7 +47,7 @@ try {
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
     const code = (err as { code?: string }).code ?? '';
-    process.stderr.write(`viber-bulk: ${(err as Error).message}\n`);
+    process.stderr.write(`viber-bulk: ${printable((err as Error).message)}\n`);
     process.exitCode = USAGE_CODES.has(code) ? EXIT.usage : EXIT.failed;
   }
 }

@@ -12,6 +12,28 @@ export function intArg(min: number, max: number) {
   };
 }
 
+// C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional overrides
+// (which reorder what a terminal shows: "Trojan Source"). Matching them is the point:
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text as the CLI prints it for people: every control character escaped (`\n`, `\x1b`,
+ * `\u202e`), so no ANSI escape, newline or reordering from a file, Redis or the gateway comes out
+ * raw — to a terminal or a pipe alike. JSON output needs none of this: JSON escapes its own.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (ch) => {
+    const named = NAMED[ch];
+    if (named) return named;
+    const code = ch.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Exit codes, as the README documents them. */
 export const EXIT = { ok: 0, rejected: 1, usage: 2, halted: 3, failed: 1 } as const;
 

@@ -16,6 +16,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis.js';
+import type { MemoryGuard } from '../memory-guard.js';
 import type { CampaignStore } from '../campaign/store.js';
 import { defineCommands } from '../commands/index.js';
 import { SEND_JOB_NAME, type PackageJobData } from '../job.js';
@@ -51,6 +52,8 @@ interface DispatchCommand {
   vbDispatch(...args: (string | number)[]): Promise<Array<number | string>>;
 }
 
+type PackageJobs = Parameters<Queue<PackageJobData>['addBulk']>[0];
+
 /** Package jobs whose state means nobody will settle the package any more. */
 const ENDED = new Set(['unknown', 'completed', 'failed']);
 
@@ -60,6 +63,8 @@ export class Dispatcher {
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastReap = 0;
+  /** Packages made whose add failed: added before anything else on the next call. */
+  private unadded: PackageJobs = [];
 
   constructor(
     redis: RedisClient,
@@ -67,6 +72,8 @@ export class Dispatcher {
     private readonly queue: Queue<PackageJobData>,
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
+    /** While Redis is out of memory, it waits (and logs nothing: the guard does). */
+    private readonly memory?: MemoryGuard,
   ) {
     defineCommands(redis);
     this.redis = redis as RedisClient & DispatchCommand;
@@ -74,6 +81,11 @@ export class Dispatcher {
 
   /** One call: packages what may go now; refreshes the gates of campaigns whose window closed. */
   async dispatchOnce(lingerMs = this.options.lingerMs): Promise<DispatchReport> {
+    if (this.unadded.length > 0) {
+      // A repeated add of a job id BullMQ has is harmless: the job id is the package id.
+      await this.queue.addBulk(this.unadded);
+      this.unadded = [];
+    }
     const k = this.store.keys;
     const out = await this.redis.vbDispatch(
       k.ready,
@@ -99,7 +111,7 @@ export class Dispatcher {
     const swept = Number(out[1]);
     const nClosed = Number(out[2]);
     const closed = out.slice(3, 3 + nClosed).map(String);
-    const jobs: Parameters<Queue<PackageJobData>['addBulk']>[0] = [];
+    const jobs: PackageJobs = [];
     const sweeps: Array<[string, string]> = [];
     for (let i = 3 + nClosed; i + 2 < out.length; i += 3) {
       const id = String(out[i]);
@@ -114,8 +126,16 @@ export class Dispatcher {
         opts: { ...(JSON.parse(String(out[i + 2])) as object), jobId: id },
       });
     }
-    // Made but not added (Redis away now): the reaper gives the package back later.
-    if (jobs.length > 0) await this.queue.addBulk(jobs);
+    // Made but not added (Redis away, or out of memory): added again on the next call; should
+    // this process die first, the reaper gives the packages back.
+    if (jobs.length > 0) {
+      try {
+        await this.queue.addBulk(jobs);
+      } catch (err) {
+        this.unadded.push(...jobs);
+        throw err;
+      }
+    }
     for (const [id] of sweeps) await this.sweep(id);
     for (const c of closed) {
       const gate = await this.store.schedule.refreshGate(c);
@@ -187,6 +207,7 @@ export class Dispatcher {
     const tick = (): void => {
       this.running = (async () => {
         let again = 0;
+        if (this.memory?.full) return;
         try {
           // A full package or more made: workers are draining fast; look again at once
           // (bounded, so a busy queue cannot starve the event loop).
@@ -200,7 +221,8 @@ export class Dispatcher {
             await this.reap();
           }
         } catch (err) {
-          this.logger.warn({ err: (err as Error).message }, 'dispatch failed; retrying');
+          if (!this.memory?.saw(err))
+            this.logger.warn({ err: (err as Error).message }, 'dispatch failed; retrying');
         }
       })();
       void this.running.finally(() => {

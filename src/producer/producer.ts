@@ -39,6 +39,7 @@ import {
   type ResolvedProducerOptions,
 } from './options.js';
 import { validateMessage, type MessageDefaults } from './validate.js';
+import { reportedId } from './report.js';
 
 /** One input item with where it came from: a file line, or an index for library calls. */
 export interface InputRow {
@@ -51,7 +52,11 @@ export interface InputRow {
 
 export interface RejectedRow {
   line: number;
-  id?: unknown;
+  /**
+   * Its id as the input gave it: a number, or a string of at most 100 characters
+   * (longer ones end in `… (N characters)`); a non-scalar id is named by its type, `(object)`.
+   */
+  id?: number | string;
   errors: FieldProblem[];
 }
 
@@ -212,7 +217,7 @@ export class Producer {
       if (v.ok) {
         chunk.push(v.message);
         if (v.phoneRewritten) result.phonesRewritten++;
-      } else reject({ line: row.line, id: idOf(row.value), errors: v.problems });
+      } else reject({ line: row.line, id: reportedId(row.value), errors: v.problems });
       if (chunk.length >= this.options.chunkSize) await flush();
     }
     await flush();
@@ -383,10 +388,6 @@ export class Producer {
 async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {
   let line = 0;
   for await (const value of messages) yield { line: ++line, value };
-}
-
-function idOf(value: unknown): unknown {
-  return typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
 }
 
 /** `auto`: one replica when the primary has one connected (Sentinel setups), else none. */

@@ -19,6 +19,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from '../redis.js';
+import type { MemoryGuard } from '../memory-guard.js';
 import type { Logger } from 'pino';
 import { hasCode, type GatewayPackageError } from '../errors.js';
 import type { GatewayClient } from '../gateway/client.js';
@@ -86,6 +87,8 @@ export class Tracker {
       onReport(report: DeliveryReport): void;
       /** A status answer came back (throttling is over). */
       onAnswered(): void;
+      /** While Redis is out of memory, rounds wait (and log nothing: the guard does). */
+      memory?: MemoryGuard;
     },
     /** How long a claimed id stays with this worker before any worker may take it, ms. */
     private readonly leaseMs: number,
@@ -118,11 +121,12 @@ export class Tracker {
     const signal = this.stop.signal;
     while (!signal.aborted) {
       try {
-        const waitMs = await this.round(signal);
+        const waitMs = this.hooks.memory?.full ? this.idleMs : await this.round(signal);
         if (waitMs > 0) await sleep(waitMs, undefined, { signal });
       } catch (err) {
         if (signal.aborted) return;
-        this.hooks.logger.warn({ err: (err as Error).message }, 'delivery tracking round failed');
+        if (!this.hooks.memory?.saw(err))
+          this.hooks.logger.warn({ err: (err as Error).message }, 'delivery tracking round failed');
         await sleep(this.idleMs, undefined, { signal }).catch(() => undefined);
       }
     }

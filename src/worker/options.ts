@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.js';
 import { checkGatewayKeys, type GatewayOptions } from '../gateway/options.js';
+import type { GatewayClient } from '../gateway/client.js';
 import {
   assertQueueName,
   checkKnownKeys,
@@ -285,3 +286,8 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
   }
   return r;
 }
+
+/** A worker's options as it shows them: the gateway's without the API key. */
+export type WorkerOptionsView = Omit<ResolvedWorkerOptions, 'gateway'> & {
+  gateway: GatewayClient['options'];
+};

@@ -43,9 +43,11 @@ import { awaitBullWorkerClosed, dropIfUnreachable } from './bullmq-close.js';
 import {
   resolveWorkerOptions,
   type ResolvedWorkerOptions,
+  type WorkerOptionsView,
   type SendWorkerOptions,
 } from './options.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
+import { MemoryGuard } from '../memory-guard.js';
 import type { HaltReason } from './outcome.js';
 
 export type { HaltReason };
@@ -82,11 +84,6 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   return worker;
 }
 
-/** A worker's options as it shows them: the gateway's without the API key. */
-export type WorkerOptionsView = Omit<ResolvedWorkerOptions, 'gateway'> & {
-  gateway: GatewayClient['options'];
-};
-
 export class SendWorker extends EventEmitter<SendWorkerEvents> {
   /** Its resolved options; the API key is not among them (the gateway client alone holds it). */
   readonly options: WorkerOptionsView;
@@ -109,6 +106,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private balanceTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Redis out of memory: pauses fetching, dispatch and tracking until a write succeeds. */
+  private readonly memory: MemoryGuard;
   private throttleStreak = 0;
   private closing: Promise<void> | undefined;
 
@@ -138,6 +137,15 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       prefix: options.prefix,
     });
     this.queue.on('error', () => {}); // the dispatcher logs what fails
+    // Redis out of memory: each loop below waits for a probe write, logged once, not per refusal.
+    this.memory = new MemoryGuard(
+      () => redis.client.set(this.store.keys.memoryProbe, '1', 'PX', 1000),
+      this.log,
+    );
+    this.memory.on('full', () => void this.worker.pause(true).catch(() => undefined));
+    this.memory.on('free', () => {
+      if (!this.halted && !this.closing) this.worker.resume().catch(() => undefined);
+    });
     this.dispatcher = new Dispatcher(
       redis.client,
       this.store,
@@ -151,6 +159,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         reapAfterMs: 30_000,
       },
       this.log,
+      this.memory,
     );
     if (options.track) {
       const g = gateway.options;
@@ -172,6 +181,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
           logger: this.log,
           onThrottle: () => this.throttle(),
           onAnswered: () => (this.throttleStreak = 0),
+          memory: this.memory,
           onReport: (r) => {
             this.log.debug(r, 'delivery checked');
             this.emit('delivery', r);
@@ -201,6 +211,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       },
     );
     this.worker.on('error', (err) => {
+      if (this.memory.saw(err)) return;
       this.log.warn({ err: err.message }, 'queue error');
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
@@ -366,6 +377,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       // Reverse order of acquisition; each step runs even if an earlier one failed.
       clearInterval(this.balanceTimer);
       clearInterval(this.retentionTimer);
+      this.memory.close();
       await step(async () => this.tracker?.close(), 'tracker');
       await step(() => this.dispatcher.close(), 'dispatcher');
       if (!this.halted) await step(() => this.sendLingering(), 'linger');

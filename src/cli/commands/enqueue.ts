@@ -9,7 +9,7 @@ import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
 import { addTimingFlags, timingFromFlags, type TimingFlags } from '../timing-flags.js';
-import { EXIT, intArg } from '../util.js';
+import { EXIT, intArg, printable } from '../util.js';
 import { EnqueueProgressView } from '../progress.js';
 
 interface EnqueueFlags extends TimingFlags {
@@ -128,9 +128,8 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     const out = flags.json ? process.stderr : process.stdout;
     for (const r of res.rejected) {
       const problems = r.errors.map((e) => `${e.field}: ${e.rule}`).join('; ');
-      out.write(
-        `rejected line ${r.line}${r.id !== undefined ? ` (id ${String(r.id)})` : ''}: ${problems}\n`,
-      );
+      const id = r.id !== undefined ? ` (id ${String(r.id)})` : '';
+      out.write(printable(`rejected line ${r.line}${id}: ${problems}`) + '\n');
     }
     if (res.rejectedCount > res.rejected.length) {
       out.write(`… and ${res.rejectedCount - res.rejected.length} more rejected rows\n`);

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../../errors.js';
 import { Inspector, type MessageResult } from '../../inspect/inspector.js';
 import { readEnv } from '../env.js';
 import { knownCampaign } from './status.js';
-import { stdoutGone, writeLine } from '../util.js';
+import { printable, stdoutGone, writeLine } from '../util.js';
 
 const COLUMNS = [
   'id',
@@ -26,7 +26,10 @@ export function resultsCommand(program: Command): void {
     .description('one row per message of a campaign, streamed')
     .requiredOption('--campaign <name>', 'campaign name')
     .option('--format <format>', 'ndjson|csv', 'ndjson')
-    .option('--raw', 'CSV cells exactly as stored, without the spreadsheet-formula guard')
+    .option(
+      '--raw',
+      'CSV cells exactly as stored: no spreadsheet-formula guard, control characters not escaped',
+    )
     .action(async (flags: { campaign: string; format: string; raw?: boolean }) => {
       if (flags.format !== 'ndjson' && flags.format !== 'csv') {
         throw new InvalidOptionError(`--format must be ndjson or csv (got ${flags.format})`);
@@ -36,7 +39,12 @@ export function resultsCommand(program: Command): void {
       const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
       try {
         await knownCampaign(inspector, flags.campaign);
-        const row = (r: MessageResult) => COLUMNS.map((k) => r[k]);
+        // A cell of free text (an error's reason, which may quote the gateway) gets its control
+        // characters escaped unless --raw: a CSV opened in a terminal shows no raw escapes.
+        const row = (r: MessageResult) =>
+          COLUMNS.map((k) =>
+            flags.raw !== true && typeof r[k] === 'string' ? printable(r[k]) : r[k],
+          );
         if (flags.format === 'csv')
           await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());
         for await (const r of inspector.results(flags.campaign)) {
