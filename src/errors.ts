@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'GATEWAY_ANSWER_TOO_LARGE'
   | 'GATEWAY_PACKAGE_ERROR'
   | 'REDIS_UNAVAILABLE'
-  | 'CAMPAIGN_PURGING';
+  | 'CAMPAIGN_PURGING'
+  | 'WAIT_TIMEOUT';
 
 export class ViberBulkError extends Error {
   readonly code: ErrorCode;
@@ -140,5 +141,13 @@ export class CampaignPurgingError extends ViberBulkError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CAMPAIGN_PURGING', message, options);
     this.name = 'CampaignPurgingError';
+  }
+}
+
+/** waitUntilFinished gave up: the campaign was not finished in time. */
+export class WaitTimeoutError extends ViberBulkError {
+  constructor(message: string) {
+    super('WAIT_TIMEOUT', message);
+    this.name = 'WaitTimeoutError';
   }
 }

@@ -1,12 +1,13 @@
 /** viber-bulk's public API. */
 export { Producer } from './producer/producer.js';
+export type { MessageRow, WaitOptions } from './producer/producer.js';
+export type { EnqueueOptions, InputRow } from './producer/enqueue.js';
 export type {
-  EnqueueOptions,
+  DuplicateRow,
   EnqueueProgress,
   EnqueueResult,
-  InputRow,
   RejectedRow,
-} from './producer/producer.js';
+} from './producer/report.js';
 export type { ProducerOptions } from './producer/options.js';
 export {
   validateMessage,

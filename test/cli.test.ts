@@ -86,8 +86,10 @@ describe('the viber-bulk command', () => {
     expect(r.code).toBe(1);
     expect(lastJson(r.stdout)).toEqual({
       campaign: 'spring',
+      dryRun: false,
       enqueued: 2,
       duplicates: 1,
+      duplicateRows: [{ line: 6, id: 1, of: 'input' }],
       phonesRewritten: 1,
       rejected: [
         { line: 3, id: '2', errors: [{ field: 'text', rule: 'is required' }] },
@@ -230,6 +232,29 @@ describe('the viber-bulk command', () => {
     expect(r.stdout).not.toContain('x'.repeat(200));
   });
 
+  it('enqueue --dry-run reports new, duplicate and rejected rows, names the duplicates, and writes nothing', async () => {
+    await rig.producer.enqueue('dry', sampleMessages(2, 1));
+    const file = join(dir, 'dry.csv');
+    await writeFile(
+      file,
+      'id,phone,text\n1,+380971234561,hi\n5,+380971234565,hi\n5,+380971234565,again\n6,+3809712,hi\n',
+    );
+    const args = ['enqueue', '--campaign', 'dry', '--file', file, '--sender', 'Shop'];
+    const r = await cli([...args, '--dry-run'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('duplicate line 2 (id 1): already on this queue\n');
+    expect(r.stdout).toContain('duplicate line 4 (id 5): an earlier row has it\n');
+    expect(r.stdout).toContain(
+      'campaign dry: 1 would be enqueued (dry run: nothing written), 2 duplicate, 1 rejected',
+    );
+    expect(await rig.inspector.counts('dry')).toMatchObject({ total: 2, waiting: 2 });
+    const json = lastJson((await cli([...args, '--dry-run', '--json'], env)).stdout);
+    // The same file for real: what the dry run said, but written.
+    const real = lastJson((await cli([...args, '--json'], env)).stdout);
+    expect(json).toEqual({ ...(real as object), dryRun: true });
+    expect(await rig.inspector.counts('dry')).toMatchObject({ total: 3, waiting: 3 });
+  });
+
   it('prints rejected ids with their control characters escaped, and reports a non-scalar id instead of crashing', async () => {
     const rows = [
       JSON.stringify({
@@ -284,6 +309,13 @@ describe('the viber-bulk command', () => {
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).toContain(needle);
     }
+    // A usage error: the error and the one-line usage, not the whole help.
+    const usage = await cli(['enqueue', '--campaign', 'c'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.trim().split('\n')).toEqual([
+      "error: required option '--file <path>' not specified",
+      'usage: viber-bulk enqueue --campaign <name> --file <path> [options]  (viber-bulk enqueue --help lists them)',
+    ]);
     const bad = join(dir, 'bad.csv');
     await writeFile(bad, 'id,telephone\n1,2\n');
     const r = await cli(['enqueue', '--campaign', 'c', '--file', bad], env);

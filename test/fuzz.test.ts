@@ -71,7 +71,7 @@ describe('producer fuzzing: whatever the rows, valid ones are enqueued once and 
             else expected.valid.add(base + p.k);
           });
           const campaign = `c${run}`;
-          const res = await producer.enqueue(campaign, rows);
+          const res = await producer.enqueue(campaign, rows as never); // fuzzed: any shape
           expect(res.enqueued).toBe(expected.valid.size);
           expect(res.duplicates).toBe(expected.dups);
           expect(res.rejected.map((r) => r.line)).toEqual(expected.rejected);

@@ -1,6 +1,13 @@
 import { Producer } from '../src/producer/producer.js';
 import { Inspector } from '../src/inspect/inspector.js';
-import { dropQueue, releaseQueued, sampleMessages, TEST_REDIS, uniqueQueue } from './helpers.js';
+import {
+  dropQueue,
+  releaseQueued,
+  sampleMessages,
+  TEST_REDIS,
+  testRedis,
+  uniqueQueue,
+} from './helpers.js';
 
 describe('enqueueing a campaign', () => {
   let queueName: string;
@@ -21,7 +28,11 @@ describe('enqueueing a campaign', () => {
 
   it('reports duplicates within one call, across calls and across campaigns, and queues each id once', async () => {
     const msgs = sampleMessages(20, 1);
-    const first = await producer.enqueue('a', [...msgs, msgs[3], msgs[15]]);
+    const first = await producer.enqueue('a', [
+      ...msgs,
+      ...msgs.slice(3, 4),
+      ...msgs.slice(15, 16),
+    ]);
     expect(first).toMatchObject({
       enqueued: 20,
       duplicates: 2,
@@ -46,7 +57,8 @@ describe('enqueueing a campaign', () => {
       yield { id: 12, phone: '+380971234567', sender: 'S', text: 'x', type: 'image' };
       yield 'garbage';
     }
-    const res = await producer.enqueue('c', rows());
+    // Rows of any shape, as a JavaScript caller or parsed JSON hands them over.
+    const res = await producer.enqueue('c', rows() as never);
     expect(res.enqueued).toBe(10);
     expect(res.rejected).toEqual([
       {
@@ -68,7 +80,7 @@ describe('enqueueing a campaign', () => {
       yield { id: '🎉'.repeat(150), phone: '+380971234567', sender: 'S', text: 'x' };
       yield* sampleMessages(2, 1);
     }
-    const res = await producer.enqueue('ids', rows());
+    const res = await producer.enqueue('ids', rows() as never);
     expect(res.enqueued).toBe(2);
     expect(res.rejected.map((r) => [r.line, r.id])).toEqual([
       [1, '99999' + 'x'.repeat(95) + '… (200005 characters)'],
@@ -101,6 +113,77 @@ describe('enqueueing a campaign', () => {
     expect(res.rejected).toHaveLength(200);
     // Kept: 200 ids of ~120 characters. A report holding the values would be 80 MB.
     expect(grown).toBeLessThan(8 * 2 ** 20);
+  });
+
+  it('names each duplicate with its line and whether the queue or an earlier row had it', async () => {
+    await producer.enqueue('named', sampleMessages(3, 1));
+    const rows = [...sampleMessages(2, 3), ...sampleMessages(1, 4), ...sampleMessages(1, 9)];
+    const res = await producer.enqueue('named', rows);
+    expect(res).toMatchObject({ enqueued: 2, duplicates: 2, duplicateIds: [3, 4] });
+    expect(res.duplicateRows).toEqual([
+      { line: 1, id: 3, of: 'queue' },
+      { line: 3, id: 4, of: 'input' },
+    ]);
+  });
+
+  it('a dry run reports what the enqueue would — new, duplicate, rejected — and writes nothing to Redis', async () => {
+    await producer.enqueue('dry', sampleMessages(5, 1));
+    const rows = [
+      ...sampleMessages(1, 4), // queued already
+      ...sampleMessages(1, 6),
+      ...sampleMessages(1, 6), // an earlier row has it
+      { id: 7, phone: 'not-a-phone', sender: 'S', text: 'x' },
+      ...sampleMessages(10, 8), // more than a chunk (7) of them
+    ];
+    const redis = await testRedis();
+    try {
+      // Every key of the queue with its whole content (not DUMP: reading a hash may advance
+      // its rehashing, which reorders DUMP's bytes but not the content).
+      const snapshot = async () => {
+        const keys = (await redis.keys(`bull:${queueName}:*`)).sort();
+        return Promise.all(
+          keys.map(async (k) => {
+            const type = await redis.type(k);
+            if (type === 'hash') return [k, Object.entries(await redis.hgetall(k)).sort()];
+            if (type === 'list') return [k, await redis.lrange(k, 0, -1)];
+            if (type === 'set') return [k, (await redis.smembers(k)).sort()];
+            if (type === 'zset') return [k, await redis.zrange(k, 0, -1, 'WITHSCORES')];
+            return [k, type, await redis.get(k)];
+          }),
+        );
+      };
+      const before = await snapshot();
+      const dry = await producer.enqueue('dry', rows, {
+        dryRun: true,
+        priority: 'high',
+        defaults: { text: 'campaign-wide' },
+      });
+      expect(await snapshot()).toEqual(before);
+      expect(dry).toMatchObject({ dryRun: true, enqueued: 11, duplicates: 2, rejectedCount: 1 });
+      // The oracle: the same rows enqueued for real.
+      const real = await producer.enqueue('dry', rows);
+      expect(real.dryRun).toBe(false);
+      expect({ ...dry, dryRun: false }).toEqual(real);
+      expect(await inspector.counts('dry')).toMatchObject({ total: 16, waiting: 16 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('takes typed rows: TypeScript refuses a row without its id or phone, and so does validation', async () => {
+    const noPhone = { id: 1, text: 'hi', sender: 'S' };
+    const noId = { phone: '+380971234567', text: 'hi', sender: 'S' };
+    // @ts-expect-error a row needs its phone
+    const a = await producer.enqueue('typed', [noPhone]);
+    // @ts-expect-error and its id
+    const b = await producer.enqueue('typed', [noId]);
+    // Text and sender may come from the campaign's defaults.
+    const c = await producer.enqueue('typed', [{ id: 3, phone: '+380971234567' }]);
+    expect([a, b, c].map((r) => r.rejected[0]?.errors[0]?.field)).toEqual([
+      'phone',
+      'id',
+      'sender',
+    ]);
   });
 
   it('creates no BullMQ job before the dispatcher packages a message; then a package job naming its package, with its campaign and attempts', async () => {

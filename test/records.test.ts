@@ -90,13 +90,13 @@ describe('what is kept of a message', () => {
     expect(removedJobs).toBe(n - KEEP_COMPLETED_JOBS);
 
     // A sent id stays taken, job or not: the gateway wants ids unique per account.
-    const again = await rig.producer.enqueue('other', [msgs[0], msgs[n - 1]]);
+    const again = await rig.producer.enqueue('other', [...msgs.slice(0, 1), ...msgs.slice(n - 1)]);
     expect(again).toMatchObject({ enqueued: 0, duplicates: 2 });
 
     // Purge gives the records back, and the ids.
     expect(await rig.producer.purge('big')).toBe(n);
     expect(await redis.exists(rig.queue.toKey('vb:done'))).toBe(0);
-    expect((await rig.producer.enqueue('other', [msgs[0]])).enqueued).toBe(1);
+    expect((await rig.producer.enqueue('other', msgs.slice(0, 1))).enqueued).toBe(1);
   });
 
   it('keeps a record of every failed message and the newest failed jobs only; retry-failed queues them again from their records', async () => {

@@ -148,6 +148,24 @@ export class CampaignStore {
     return this.redis.hmget(this.keys.queued, ...ids.map(String));
   }
 
+  /**
+   * Whether each id is taken, by the proofs enqueue's script takes (queued, finished, or a state
+   * in this campaign): read only, for a dry run.
+   */
+  async taken(campaign: string, ids: readonly number[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const k = this.keys;
+    const pipe = this.redis.pipeline();
+    for (const id of ids) {
+      pipe.hexists(k.queued, String(id)).hexists(k.done, String(id));
+      pipe.hexists(k.state(campaign), String(id));
+    }
+    const replies = (await pipe.exec()) ?? [];
+    const [err] = replies.find(([e]) => e) ?? [];
+    if (err) throw err;
+    return ids.map((_, i) => [0, 1, 2].some((j) => replies[3 * i + j]?.[1] === 1));
+  }
+
   /** The finished records of these messages (null where a message has none). */
   async records(ids: readonly number[]): Promise<Array<string | null>> {
     if (ids.length === 0) return [];

@@ -27,7 +27,6 @@ watchStdout();
 const program = new Command('viber-bulk')
   .description('Bulk Viber messages through the AlphaSMS XML gateway, on a Redis queue')
   .version(version, '-V, --version', 'print the version of viber-bulk')
-  .showHelpAfterError()
   .exitOverride();
 
 enqueueCommand(program);
@@ -38,6 +37,14 @@ resultsCommand(program);
 sandboxCommand(program);
 dashboardCommand(program);
 balanceCommand(program);
+
+// A usage error prints the error and the command's one-line usage, not its whole help.
+for (const cmd of program.commands) {
+  const required = cmd.options.filter((o) => o.mandatory).map((o) => o.flags);
+  const usage = ['viber-bulk', cmd.name(), ...required, '[options]'].join(' ');
+  cmd.showHelpAfterError(`usage: ${usage}  (viber-bulk ${cmd.name()} --help lists them)`);
+}
+program.showHelpAfterError('usage: viber-bulk <command> [options]  (viber-bulk --help lists them)');
 
 try {
   await program.parseAsync(process.argv);

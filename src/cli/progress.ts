@@ -14,22 +14,30 @@ interface Counts {
 /**
  * Enqueue progress on stderr (stdout keeps the summary and the JSON line): a bar redrawn in place
  * on a terminal — with a percentage when the file size is known — and a plain line every few
- * seconds otherwise.
+ * seconds otherwise. Once progress was shown, its last line is the final count.
  */
 export class EnqueueProgressView {
   private readonly started = Date.now();
   private bytes = 0;
   private lastPrint = 0;
   private drawn = false;
-  private readonly tty = process.stderr.isTTY === true;
+  private last: Counts | undefined;
+  private printed: Counts | undefined;
+  private readonly tty: boolean;
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+  ) {
+    this.tty = out.isTTY === true;
+  }
 
   read(n: number): void {
     this.bytes += n;
   }
 
   update(c: Counts): void {
+    this.last = c;
     const now = Date.now();
     if (now - this.lastPrint < (this.tty ? 200 : 5000)) return;
     this.lastPrint = now;
@@ -37,6 +45,7 @@ export class EnqueueProgressView {
   }
 
   private print(c: Counts, now: number): void {
+    this.printed = c;
     const secs = Math.max((now - this.started) / 1000, 0.001);
     const rate = Math.round(c.rows / secs);
     const pct =
@@ -44,14 +53,16 @@ export class EnqueueProgressView {
     const head = pct === undefined ? '' : `${bar(pct, 100)} ${String(pct).padStart(3)}% `;
     const line = `${head}${c.rows} rows, ${rate} rows/s, ${c.enqueued} enqueued, ${c.duplicates} duplicate, ${c.rejected} rejected`;
     if (this.tty) {
-      process.stderr.write(`\r\x1b[2K${line}`);
+      this.out.write(`\r\x1b[2K${line}`);
       this.drawn = true;
     } else {
-      process.stderr.write(line + '\n');
+      this.out.write(line + '\n');
     }
   }
 
+  /** Ends with the final count: the last line redrawn (or added) if it moved since it was shown. */
   end(): void {
-    if (this.drawn) process.stderr.write('\n');
+    if (this.printed && this.last && this.last !== this.printed) this.print(this.last, Date.now());
+    if (this.drawn) this.out.write('\n');
   }
 }

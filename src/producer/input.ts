@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Papa from 'papaparse';
 import { InvalidInputError } from '../errors.js';
-import type { InputRow } from './producer.js';
+import type { InputRow } from './enqueue.js';
 
 export type InputFormat = 'csv' | 'ndjson';
 

@@ -1,29 +1,23 @@
 /**
- * The producer: validates messages and enqueues them, a chunk at a time, so that a file of any size
- * streams through bounded memory. Each chunk is: validate (pure) → one Lua call (dedupe by id,
- * state, counts, the message's record kept for the dispatcher, which moves its id into a
- * package, whose BullMQ job carries no message). A chunk is all or nothing: after a failure, running the same input again adds
- * what is missing and reports the rest as duplicates.
+ * The producer: validates messages and enqueues them for a campaign (enqueue.ts: a chunk at a
+ * time, each chunk one Lua call), and steers campaigns (pause, resume, cancel, retry, schedule,
+ * purge). A message never has a BullMQ job of its own: the dispatcher moves its id into a
+ * package, whose job carries no message.
  */
-import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import {
-  CampaignPurgingError,
-  hasCode,
-  InvalidOptionError,
-  RedisUnavailableError,
-  type FieldProblem,
-} from '../errors.js';
+import { Cluster } from 'ioredis';
+import { purgeCampaign, purgeFinished, type PurgeOptions } from '../campaign/purge.js';
+import { InvalidOptionError, WaitTimeoutError } from '../errors.js';
 import {
   checkTiming,
   timingView,
   type ScheduleView,
   type TimingSettings,
 } from '../campaign/timing.js';
-import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
+import type { CampaignCounts } from '../campaign/counts.js';
 import type { SendJobData } from '../job.js';
-import type { ViberMessage } from '../message.js';
-import { Cluster, type Redis } from 'ioredis';
+import type { MessageType } from '../message.js';
 import { closeRedis, openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
 import { checkTimingKeys } from '../campaign/schedule.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
@@ -38,70 +32,34 @@ import {
   type ProducerOptions,
   type ResolvedProducerOptions,
 } from './options.js';
-import { validateMessage, type MessageDefaults } from './validate.js';
-import { reportedId } from './report.js';
-
-/** One input item with where it came from: a file line, or an index for library calls. */
-export interface InputRow {
-  /** 1-based line (file) or position (array) of the row, for error reports. */
-  line: number;
-  /** The row's fields, or the reason it could not be read at all. */
-  value?: unknown;
-  error?: string;
-}
-
-export interface RejectedRow {
-  line: number;
-  /**
-   * Its id as the input gave it: a number, or a string of at most 100 characters
-   * (longer ones end in `… (N characters)`); a non-scalar id is named by its type, `(object)`.
-   */
-  id?: number | string;
-  errors: FieldProblem[];
-}
-
-export interface EnqueueResult {
-  campaign: string;
-  /** Messages added to the queue by this call. */
-  enqueued: number;
-  /** Messages whose id was already queued (earlier call, other campaign, or earlier in this input). */
-  duplicates: number;
-  /** Their ids, in input order (the first `maxReportedRejects`). */
-  duplicateIds: number[];
-  /** Rows that failed validation, with every problem (the first `maxReportedRejects`). */
-  rejected: RejectedRow[];
-  /** All rejected rows, counted. */
-  rejectedCount: number;
-  /**
-   * Valid rows whose phone was written another way (`097 123 45 67`, `+38 (097) 123-45-67`) and
-   * is stored and sent in international form (`+380971234567`).
-   */
-  phonesRewritten: number;
-}
-
-export interface EnqueueProgress {
-  rows: number;
-  enqueued: number;
-  duplicates: number;
-  rejected: number;
-}
+import { enqueueRows, type EnqueueOptions, type InputRow, type Source } from './enqueue.js';
+import type { EnqueueResult } from './report.js';
 
 /**
- * Enqueue options. The timing settings (at, window, tz, expires, priority, weight, campaignRate;
- * see TimingSettings) belong to the campaign: every call for it shares them, and a later call that
- * gives one changes it.
+ * A row as the library takes it: `id` and `phone` always; the other fields may come from the
+ * campaign's `defaults` instead. Rows are still validated one by one at run time (a file's rows
+ * arrive as strings: `id` may be a numeric string).
  */
-export interface EnqueueOptions extends TimingSettings {
-  /** Campaign-wide values rows may leave out. */
-  defaults?: MessageDefaults;
-  /** Called after each chunk. */
-  onProgress?: (p: EnqueueProgress) => void;
+export interface MessageRow {
+  id: number | string;
+  phone: string;
+  sender?: string;
+  type?: MessageType;
+  text?: string;
+  image?: string;
+  button?: string;
+  url?: string;
 }
 
-type Source<T> = Iterable<T> | AsyncIterable<T>;
-
-/** Chunks claimed or being added at once, per enqueue call. */
-const IN_FLIGHT = 3;
+/** What waitUntilFinished waits for. */
+export interface WaitOptions {
+  /** Rejects (WAIT_TIMEOUT) past this many ms. @defaultValue 60000 */
+  timeoutMs?: number;
+  /** Also until delivery tracking of the campaign is over. @defaultValue false */
+  tracking?: boolean;
+  /** How often the counts are read, ms. @defaultValue 250 */
+  everyMs?: number;
+}
 
 export class Producer {
   readonly options: ResolvedProducerOptions;
@@ -144,13 +102,13 @@ export class Producer {
    */
   async enqueue(
     campaign: string,
-    messages: Source<unknown>,
+    messages: Source<MessageRow>,
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     return this.enqueueRows(campaign, numbered(messages), options);
   }
 
-  /** As enqueue, for rows that carry their own line numbers (files). */
+  /** As enqueue, for rows that carry their own line numbers (files), of any shape. */
   async enqueueRows(
     campaign: string,
     rows: Source<InputRow>,
@@ -159,139 +117,35 @@ export class Producer {
     assertCampaignName(campaign);
     checkTiming(options);
     const { store, redis, replicas } = await this.ready;
-    // Before any message is claimed: a dispatcher must never see the campaign without its timing.
-    await store.schedule.apply(campaign, options);
-    // Likewise the shared fields and the job opts, before any message that needs them.
-    const shared = sharedSet(options.defaults);
-    if (shared) await store.saveShared(shared.hash, shared.json);
-    await store.setJobOpts(campaign, this.jobOpts);
-    const result: EnqueueResult = {
-      campaign,
-      enqueued: 0,
-      duplicates: 0,
-      duplicateIds: [],
-      rejected: [],
-      rejectedCount: 0,
-      phonesRewritten: 0,
-    };
-    const max = this.options.maxReportedRejects;
-    const reject = (r: RejectedRow): void => {
-      result.rejectedCount++;
-      if (result.rejected.length < max) result.rejected.push(r);
-    };
-    let rowCount = 0;
-    let chunk: ViberMessage[] = [];
-    const progress = (): void =>
-      options.onProgress?.({
-        rows: rowCount,
-        enqueued: result.enqueued,
-        duplicates: result.duplicates,
-        rejected: result.rejectedCount,
-      });
-    // Pipelined: a full chunk is sent at once, while the next chunks are read and validated and
-    // their calls queue behind it in Redis — the JS thread never waits for Redis unless IN_FLIGHT
-    // chunks are under way (that bounds memory). Redis runs them in order, so an id repeated in a
-    // later chunk is found queued by the earlier one's call.
-    const inFlight: Array<Promise<void>> = [];
-    const flush = async (): Promise<void> => {
-      if (chunk.length === 0) return;
-      while (inFlight.length >= IN_FLIGHT) await inFlight.shift(); // errors surface in order
-      const messages = chunk;
-      chunk = [];
-      const added = (async () => {
-        const n = await this.enqueueChunk(campaign, messages, store, result, shared);
-        if (replicas > 0) await this.wrap(campaign, result, this.replicated(redis, replicas));
-        result.enqueued += n;
-        progress();
-      })();
-      added.catch(() => undefined); // awaited (and thrown) in order; never unhandled meanwhile
-      inFlight.push(added);
-    };
-    for await (const row of rows) {
-      rowCount++;
-      if (row.error !== undefined) {
-        reject({ line: row.line, errors: [{ field: '(row)', rule: row.error }] });
-        continue;
+    return enqueueRows({ store, redis, replicas, options: this.options }, campaign, rows, options);
+  }
+
+  /**
+   * Resolves with the campaign's counts once nothing of it waits or is on the wire (every
+   * message accepted or ended: `finishedAt` is set) — with `tracking`, once its delivery
+   * tracking is over too. Rejects with WAIT_TIMEOUT after `timeoutMs`, and at once for a
+   * campaign with no messages.
+   */
+  async waitUntilFinished(campaign: string, opts: WaitOptions = {}): Promise<CampaignCounts> {
+    assertCampaignName(campaign);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const everyMs = opts.everyMs ?? 250;
+    const { store } = await this.ready;
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await store.counts(campaign);
+      if (c.total === 0) {
+        throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
       }
-      const v = validateMessage(row.value, options.defaults, this.options.limits);
-      if (v.ok) {
-        chunk.push(v.message);
-        if (v.phoneRewritten) result.phonesRewritten++;
-      } else reject({ line: row.line, id: reportedId(row.value), errors: v.problems });
-      if (chunk.length >= this.options.chunkSize) await flush();
-    }
-    await flush();
-    for (const added of inFlight) await added;
-    progress();
-    return result;
-  }
-
-  private countDuplicate(result: EnqueueResult, id: number): void {
-    result.duplicates++;
-    if (result.duplicateIds.length < this.options.maxReportedRejects) result.duplicateIds.push(id);
-  }
-
-  /** The BullMQ job opts of this producer's messages (stored per campaign, see setJobOpts). */
-  private get jobOpts(): string {
-    const { attempts, backoffMs } = this.options;
-    return JSON.stringify({
-      attempts,
-      backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
-    });
-  }
-
-  /** Enqueues a chunk in one call; resolves with how many were new (the rest are duplicates). */
-  private async enqueueChunk(
-    campaign: string,
-    messages: ViberMessage[],
-    store: CampaignStore,
-    result: EnqueueResult,
-    shared: SharedSet | undefined,
-  ): Promise<number> {
-    const entries = messages.map((m): [number, string] => {
-      const stored = shared ? compact(m, shared) : undefined;
-      const data: SendJobData = stored?.shares
-        ? { campaign, message: stored.message, shared: (shared as SharedSet).hash }
-        : { campaign, message: m };
-      return [m.id, JSON.stringify(data)];
-    });
-    const outcomes = await this.wrap(campaign, result, store.enqueue(campaign, entries));
-    let added = 0;
-    outcomes.forEach((o, i) => {
-      if (o === 'new') added++;
-      else this.countDuplicate(result, (messages[i] as ViberMessage).id);
-    });
-    return added;
-  }
-
-  /** Waits until `n` replicas hold everything this connection wrote (the chunk, its claim). */
-  private async replicated(redis: OwnedRedis, n: number): Promise<void> {
-    const ms = this.options.waitReplicasTimeoutMs;
-    const acked = await (redis.client as Redis).wait(n, ms);
-    if (acked < n) {
-      throw new Error(
-        `${acked} of ${n} replica(s) acknowledged the chunk within ${ms} ms: it could be lost in a failover`,
-      );
-    }
-  }
-
-  /** Redis failures mid-enqueue say how far it got and how to finish. */
-  private async wrap<T>(campaign: string, result: EnqueueResult, work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (err) {
-      if (hasCode(err, 'CAMPAIGN_PURGING')) {
-        throw new CampaignPurgingError(
-          `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +
-            'Nothing of the refused chunk was written.',
-          { cause: err },
+      const sent = c.finishedAt !== null;
+      if (sent && (!opts.tracking || c.delivery.tracking === 0)) return c;
+      if (Date.now() + everyMs > until) {
+        const what = sent ? 'its delivery tracking to end' : 'its messages to be sent';
+        throw new WaitTimeoutError(
+          `campaign ${campaign}: waited ${timeoutMs} ms for ${what}; ${c.total - waitingOf(c)} of ${c.total} sent or ended`,
         );
       }
-      throw new RedisUnavailableError(
-        `enqueue of campaign ${campaign} stopped after ${result.enqueued} messages: ${(err as Error).message}. ` +
-          'Run the same input again: what was enqueued is reported as duplicate, the rest is added.',
-        { cause: err },
-      );
+      await sleep(everyMs);
     }
   }
 
@@ -383,6 +237,11 @@ export class Producer {
     })();
     return this.closing;
   }
+}
+
+/** Waiting, scheduled, in a package or being sent: not ended. */
+function waitingOf(c: CampaignCounts): number {
+  return c.waiting + c.scheduled + c.active + c.delayed + c.paused;
 }
 
 async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {

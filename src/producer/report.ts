@@ -1,4 +1,103 @@
-/** What the report of a rejected row keeps of it: enough to find the row, never the whole value. */
+/**
+ * What an enqueue reports: counts, and the rows behind them — rejected rows with every problem,
+ * duplicates with their line — each list capped (`maxReportedRejects`) and holding only what
+ * identifies a row, never its whole value.
+ */
+import type { FieldProblem } from '../errors.js';
+
+export interface RejectedRow {
+  line: number;
+  /**
+   * Its id as the input gave it: a number, or a string of at most 100 characters
+   * (longer ones end in `… (N characters)`); a non-scalar id is named by its type, `(object)`.
+   */
+  id?: number | string;
+  errors: FieldProblem[];
+}
+
+/** A valid row whose id was taken. */
+export interface DuplicateRow {
+  line: number;
+  id: number;
+  /**
+   * `queue`: the id is queued, sent or ended on this queue already (this campaign or another);
+   * `input`: an earlier row of the same input has it.
+   */
+  of: 'queue' | 'input';
+}
+
+export interface EnqueueResult {
+  campaign: string;
+  /** A dry run (`dryRun`): nothing was written; `enqueued` counts what would have been. */
+  dryRun: boolean;
+  /** Messages added to the queue by this call. */
+  enqueued: number;
+  /** Messages whose id was already queued (earlier call, other campaign, or earlier in this input). */
+  duplicates: number;
+  /** Their ids, in input order (the first `maxReportedRejects`). */
+  duplicateIds: number[];
+  /** Their rows, in input order (the first `maxReportedRejects`). */
+  duplicateRows: DuplicateRow[];
+  /** Rows that failed validation, with every problem (the first `maxReportedRejects`). */
+  rejected: RejectedRow[];
+  /** All rejected rows, counted. */
+  rejectedCount: number;
+  /**
+   * Valid rows whose phone was written another way (`097 123 45 67`, `+38 (097) 123-45-67`) and
+   * is stored and sent in international form (`+380971234567`).
+   */
+  phonesRewritten: number;
+}
+
+export interface EnqueueProgress {
+  rows: number;
+  enqueued: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/** An enqueue's report as it is being built. */
+export class Report {
+  readonly result: EnqueueResult;
+
+  constructor(
+    campaign: string,
+    dryRun: boolean,
+    /** The most rows each list keeps. */
+    private readonly max: number,
+  ) {
+    this.result = {
+      campaign,
+      dryRun,
+      enqueued: 0,
+      duplicates: 0,
+      duplicateIds: [],
+      duplicateRows: [],
+      rejected: [],
+      rejectedCount: 0,
+      phonesRewritten: 0,
+    };
+  }
+
+  reject(row: RejectedRow): void {
+    this.result.rejectedCount++;
+    if (this.result.rejected.length < this.max) this.result.rejected.push(row);
+  }
+
+  duplicate(row: DuplicateRow): void {
+    const r = this.result;
+    r.duplicates++;
+    if (r.duplicateRows.length < this.max) {
+      r.duplicateRows.push(row);
+      r.duplicateIds.push(row.id);
+    }
+  }
+
+  progress(rows: number): EnqueueProgress {
+    const r = this.result;
+    return { rows, enqueued: r.enqueued, duplicates: r.duplicates, rejected: r.rejectedCount };
+  }
+}
 
 /** The most characters of a rejected row's id that its report keeps. */
 export const REPORTED_ID_CHARS = 100;

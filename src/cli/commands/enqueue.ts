@@ -12,6 +12,9 @@ import { addTimingFlags, timingFromFlags, type TimingFlags } from '../timing-fla
 import { EXIT, intArg, printable } from '../util.js';
 import { EnqueueProgressView } from '../progress.js';
 
+/** Duplicates the human report names, one line each (--json lists up to maxReportedRejects). */
+const SHOWN_DUPLICATES = 20;
+
 interface EnqueueFlags extends TimingFlags {
   campaign: string;
   file: string;
@@ -24,6 +27,7 @@ interface EnqueueFlags extends TimingFlags {
   format?: string;
   country: string;
   maxRowChars: number;
+  dryRun?: boolean;
   json?: boolean;
 }
 
@@ -58,8 +62,12 @@ export function enqueueCommand(program: Command): void {
       MAX_ROW_CHARS,
     )
     .option(
+      '--dry-run',
+      'validate and report every row as enqueue would (new, duplicate, rejected); write nothing',
+    )
+    .option(
       '--json',
-      'end with one JSON line: {campaign, enqueued, duplicates, phonesRewritten, rejected}',
+      'end with one JSON line: {campaign, dryRun, enqueued, duplicates, duplicateRows, phonesRewritten, rejected}',
     );
   addTimingFlags(cmd, false).action(async (flags: EnqueueFlags) => {
     process.exitCode = await enqueue(flags);
@@ -121,6 +129,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
       {
         defaults,
         ...timing,
+        dryRun: flags.dryRun === true,
         onProgress: (p) => progress.update(p),
       },
     );
@@ -134,8 +143,17 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     if (res.rejectedCount > res.rejected.length) {
       out.write(`… and ${res.rejectedCount - res.rejected.length} more rejected rows\n`);
     }
+    const dups = res.duplicateRows.slice(0, SHOWN_DUPLICATES);
+    for (const d of dups) {
+      const of = d.of === 'input' ? 'an earlier row has it' : 'already on this queue';
+      out.write(`duplicate line ${d.line} (id ${d.id}): ${of}\n`);
+    }
+    if (res.duplicates > dups.length) {
+      out.write(`… and ${res.duplicates - dups.length} more duplicates (--json lists them)\n`);
+    }
+    const verb = res.dryRun ? 'would be enqueued (dry run: nothing written)' : 'enqueued';
     out.write(
-      `campaign ${res.campaign}: ${res.enqueued} enqueued, ${res.duplicates} duplicate, ${res.rejectedCount} rejected` +
+      `campaign ${res.campaign}: ${res.enqueued} ${verb}, ${res.duplicates} duplicate, ${res.rejectedCount} rejected` +
         (res.phonesRewritten > 0
           ? ` (${res.phonesRewritten} phone numbers rewritten to international form)`
           : '') +
@@ -145,8 +163,10 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
       process.stdout.write(
         JSON.stringify({
           campaign: res.campaign,
+          dryRun: res.dryRun,
           enqueued: res.enqueued,
           duplicates: res.duplicates,
+          duplicateRows: res.duplicateRows,
           phonesRewritten: res.phonesRewritten,
           rejected: res.rejected.map((r) => ({ line: r.line, id: r.id ?? null, errors: r.errors })),
         }) + '\n',
