@@ -8,7 +8,7 @@
  * | `vb:msg` | hash | id → the message's record JSON, from enqueue until it ends | ~150–300 B while not ended |
  * | `vb:done` | hash | id → finished record: its record + `package`, `result` or `failed`, then `delivery` | ~300–550 B once ended |
  * | `vb:c:<c>:state` | hash | id → state letter (campaign/state.ts) | ~30 B |
- * | `vb:c:<c>:counts` | hash | counts by state, code, delivery; `finishedAt` | — |
+ * | `vb:c:<c>:counts` | hash | counts by state, code, delivery; `finishedAt`, `trackUntil` | — |
  * | `vb:bl:<c>` | list | ids not yet released, in order | ~10 B while queued |
  * | `vb:campaigns` | zset | campaign → when first enqueued (µs) | — |
  * | `vb:ready` | set | campaigns with a backlog that may send (or must be swept) now | — |

@@ -127,7 +127,15 @@ describe('the viber-bulk command', () => {
       },
       opensAt: null,
       byStatus: {},
-      delivery: { tracking: 0, delivered: 0, read: 0, undelivered: 0, unknown: 0, byStatus: {} },
+      delivery: {
+        tracking: 0,
+        delivered: 0,
+        read: 0,
+        undelivered: 0,
+        unknown: 0,
+        byStatus: {},
+        until: null,
+      },
     });
   });
 
@@ -253,6 +261,20 @@ describe('the viber-bulk command', () => {
     const real = lastJson((await cli([...args, '--json'], env)).stdout);
     expect(json).toEqual({ ...(real as object), dryRun: true });
     expect(await rig.inspector.counts('dry')).toMatchObject({ total: 3, waiting: 3 });
+  });
+
+  it('campaigns shows a sent campaign still tracked as tracking, with until when, as purge says', async () => {
+    await rig.producer.enqueue('tracked', sampleMessages(5, 1));
+    await rig.startWorker({ trackAfterMs: 60_000 });
+    const c = await rig.producer.waitUntilFinished('tracked', { timeoutMs: 30_000 });
+    const until = new Date(c.delivery.until as number).toISOString();
+    const r = await cli(['campaigns'], env);
+    expect(r.stdout).toMatch(
+      new RegExp(`^tracked +5 total +5 completed +0 failed  tracking until ${until} `, 'm'),
+    );
+    const p = await cli(['purge', '--campaign', 'tracked'], env);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain(`until ${until} at the latest`);
   });
 
   it('prints rejected ids with their control characters escaped, and reports a non-scalar id instead of crashing', async () => {

@@ -87,6 +87,24 @@ describe('purging a campaign', () => {
     });
   });
 
+  it('refuses a sent campaign still tracked, saying until when at the latest; --force removes it', async () => {
+    rig = await createRig('purgetrack');
+    await rig.producer.enqueue('t', sampleMessages(10, 1));
+    const before = Date.now();
+    await rig.startWorker({ trackAfterMs: 60_000, trackForMs: 120_000, readWindowMs: 60_000 });
+    const c = await rig.producer.waitUntilFinished('t', { timeoutMs: 30_000 });
+    expect(c).toMatchObject({ completed: 10, delivery: { tracking: 10 } });
+    // The last acceptance plus trackForMs and readWindowMs.
+    const until = c.delivery.until as number;
+    expect(until).toBeGreaterThanOrEqual(before + 180_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 180_000);
+    await expect(rig.producer.purge('t')).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: `campaign t is sent, and delivery tracking still follows 10 of its messages, until ${new Date(until).toISOString()} at the latest: purge it after that, or now with --force (its results then lack the delivery reports still to come)`,
+    });
+    expect(await rig.producer.purge('t', { force: true })).toBe(10);
+  });
+
   it('purges what finished longer ago than asked, and only that; a worker does it on its own with keepFinishedMs', async () => {
     rig = await createRig('purgeold');
     await rig.producer.enqueue('done', sampleMessages(20, 1));

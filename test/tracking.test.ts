@@ -78,6 +78,7 @@ function finalCounts(want: Expected) {
     undelivered: want.undelivered,
     unknown: 0,
     byStatus: want.byStatus,
+    until: null, // tracking over
   };
 }
 
@@ -178,6 +179,7 @@ describe('delivery tracking', () => {
       undelivered: 0,
       unknown: 0,
       byStatus: { '116': 200 },
+      until: null,
     });
     expect(seenDelivered).toBeGreaterThan(50);
   });
@@ -325,7 +327,7 @@ describe('delivery tracking', () => {
             },
           ],
           1000,
-          2000,
+          { firstDue: 2000, until: 5000 },
         );
       await store.activate('c', [1]);
       await accepted(job?.id ?? '');
@@ -361,6 +363,7 @@ describe('delivery tracking', () => {
       undelivered: 0,
       unknown: 20,
       byStatus: { '150': 20 },
+      until: null,
     });
     const r = await rig.inspector.result(3);
     expect(r).toMatchObject({ deliveryCode: 150, delivery: 'CODE_150', deliveredAt: null });
@@ -383,6 +386,7 @@ describe('delivery tracking', () => {
       undelivered: 0,
       unknown: 0,
       byStatus: {},
+      until: null,
     });
     expect(await rig.inspector.result(1)).toMatchObject({
       deliveryCode: null,

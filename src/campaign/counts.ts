@@ -48,6 +48,11 @@ export interface DeliveryCounts {
   unknown: number;
   /** Messages by their latest delivery code. */
   byStatus: Record<string, number>;
+  /**
+   * While any is tracked: when the campaign's tracking ends at the latest (ms; the last
+   * acceptance plus the worker's trackForMs and readWindowMs), else null.
+   */
+  until: number | null;
 }
 
 /** The counts view of one campaign from what the store read (`now` for its schedule). */
@@ -79,6 +84,7 @@ export function countsOf(
       undelivered: num('undelivered'),
       unknown: num('unknown'),
       byStatus: byDelivery,
+      until: num('tracking') > 0 && raw['trackUntil'] ? Number(raw['trackUntil']) : null,
     },
     schedule: timingView(timing, deadline),
   } as CampaignCounts;

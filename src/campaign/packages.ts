@@ -85,17 +85,24 @@ export class PackageStore {
 
   /**
    * Settles one attempt at a package in one script call; returns how many ids it still holds.
-   * @param firstDue with tracking on, when an accepted message is first asked about (ms)
+   * @param tracking with tracking on: when an accepted message is first asked about, and when
+   *                 its tracking ends at the latest (ms)
    */
   async settle(
     campaign: string,
     packageId: string,
     changes: readonly PackageChange[],
     now: number,
-    firstDue: number | undefined,
+    tracking: { firstDue: number; until: number } | undefined,
   ): Promise<number> {
     const k = this.keys;
-    const args: (string | number)[] = [campaign, packageId, now, firstDue ?? ''];
+    const args: (string | number)[] = [
+      campaign,
+      packageId,
+      now,
+      tracking?.firstDue ?? '',
+      tracking?.until ?? '',
+    ];
     for (const c of changes) args.push(c.id, c.op, c.state, c.record ?? '');
     return this.redis.vbPkgSettle(
       k.state(campaign),

@@ -71,6 +71,16 @@ export async function purgeCampaign(
     );
   }
   const unfinished = Object.entries(forbid);
+  if (unfinished.length === 1 && forbid['tracking']) {
+    const until =
+      c.delivery.until === null
+        ? ''
+        : `, until ${new Date(c.delivery.until).toISOString()} at the latest`;
+    throw new InvalidOptionError(
+      `campaign ${campaign} is sent, and delivery tracking still follows ${forbid['tracking']} of its messages${until}: ` +
+        'purge it after that, or now with --force (its results then lack the delivery reports still to come)',
+    );
+  }
   if (unfinished.length > 0) {
     throw new InvalidOptionError(
       `campaign ${campaign} is not finished (${unfinished.map(([k, n]) => `${n} ${k}`).join(', ')}): ` +

@@ -22,8 +22,9 @@
   KEYS[8] packages zset, KEYS[9] messages in packages, KEYS[10] backlog list, KEYS[11] ready set,
   KEYS[12] control hash
   ARGV[1] campaign, ARGV[2] package id, ARGV[3] now (ms, acceptance),
-  ARGV[4] first due of tracking (ms; '' = tracking off)
-  ARGV[5..] quads: id, op, new state, record JSON ('' unless op e)
+  ARGV[4] first due of tracking (ms; '' = tracking off), ARGV[5] when tracking of the messages
+  accepted now ends at the latest (ms): the campaign's counts keep the latest as trackUntil
+  ARGV[6..] quads: id, op, new state, record JSON ('' unless op e)
   Returns the number of ids the package still holds (0: it is gone).
 ]]
 --- @include "includes/counts"
@@ -46,7 +47,7 @@ local moved = function(id, new)
   end
   return old
 end
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local id, op, new, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if holds[id] then
     holds[id] = nil
@@ -88,6 +89,10 @@ if gone > 0 then redis.call('DECRBY', KEYS[9], gone) end
 if #back > 0 then
   for i = #back, 1, -1 do redis.call('LPUSH', KEYS[10], back[i]) end
   redis.call('SADD', KEYS[11], ARGV[1])
+end
+if (delta['tracking'] or 0) > 0 then
+  local latest = tonumber(redis.call('HGET', KEYS[2], 'trackUntil') or '0')
+  if tonumber(ARGV[5]) > latest then redis.call('HSET', KEYS[2], 'trackUntil', ARGV[5]) end
 end
 flush(KEYS[2])
 return #stay

@@ -98,6 +98,12 @@ export class Tracker {
     this.redis = redis as RedisClient & TrackCommands;
   }
 
+  /** When an accepted message is first asked about, and how long it is tracked at most, ms. */
+  get span(): { afterMs: number; horizonMs: number } {
+    const o = this.opts;
+    return { afterMs: o.trackAfterMs, horizonMs: o.trackForMs + o.readWindowMs };
+  }
+
   get trackKey(): string {
     return this.keys.track;
   }

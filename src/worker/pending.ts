@@ -80,6 +80,9 @@ export interface BatchContext {
   onAccepted(): void;
   /** The account cannot send: stop taking work. */
   onHalt(halt: HaltReason): void;
-  /** Delivery tracking: accepted messages start being tracked, first asked after this, ms. */
-  trackAfterMs: number | undefined;
+  /**
+   * Delivery tracking (undefined when off): accepted messages start being tracked, first asked
+   * `afterMs` after acceptance, and are tracked `horizonMs` at the most (trackForMs + readWindowMs).
+   */
+  tracking: { afterMs: number; horizonMs: number } | undefined;
 }

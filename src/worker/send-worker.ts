@@ -311,7 +311,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       onThrottle: () => this.throttle(),
       onAccepted: () => (this.throttleStreak = 0),
       onHalt: (h) => this.halt(h),
-      trackAfterMs: this.tracker ? this.options.trackAfterMs : undefined,
+      tracking: this.tracker?.span,
     };
   }
 

@@ -128,7 +128,10 @@ export async function settle(
       attempt.id,
       changes,
       now,
-      ctx.trackAfterMs === undefined ? undefined : now + ctx.trackAfterMs,
+      ctx.tracking && {
+        firstDue: now + ctx.tracking.afterMs,
+        until: now + ctx.tracking.horizonMs,
+      },
     );
   } catch (err) {
     ctx.logger.error(

@@ -21,11 +21,13 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
     scheduled: c.scheduled,
     control: c.control,
     schedule: c.schedule,
-    opensAt: c.opensAt === null ? null : new Date(c.opensAt).toISOString(),
+    opensAt: iso(c.opensAt),
     byStatus: c.byStatus,
-    delivery: c.delivery,
+    delivery: { ...c.delivery, until: iso(c.delivery.until) },
   };
 }
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 function describe(c: CampaignCounts): string[] {
   const lines = [
@@ -124,7 +126,15 @@ export function statusCommands(program: Command): void {
         }
         if (all.length === 0) process.stdout.write('no campaigns on this queue\n');
         for (const c of all) {
-          const state = c.control ?? (finished(c) >= c.total ? 'done' : 'running');
+          // Sent but still tracked: not done (purge refuses it, and says the same).
+          const until = c.delivery.until;
+          const state =
+            c.control ??
+            (finished(c) < c.total
+              ? 'running'
+              : until !== null
+                ? `tracking until ${iso(until)}`
+                : 'done');
           process.stdout.write(
             `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state.padEnd(9)} ${c.schedule.priority}\n`,
           );
