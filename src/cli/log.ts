@@ -20,6 +20,17 @@ export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<objec
 }
 
 /**
+ * How pino-pretty shows the CLI's logs on a terminal: one line an event, its fields after the
+ * message (a batch report is one line, not one line per field), times of day, no pid or host.
+ */
+export const PRETTY_OPTIONS = {
+  colorize: true,
+  singleLine: true,
+  translateTime: 'SYS:HH:MM:ss.l',
+  ignore: 'pid,hostname',
+} as const;
+
+/**
  * The CLI's logger, on stderr (stdout stays for command output): JSON lines, or pino-pretty's
  * coloured lines when stderr is a terminal (LOG_FORMAT=json|pretty overrides). The key is never
  * put in a log object; scrubSecrets, at any depth, is a second line of defence should one ever be.
@@ -40,12 +51,7 @@ export function createLogger(
       options,
       pino.transport({
         target: 'pino-pretty',
-        options: {
-          destination: 2,
-          colorize: true,
-          translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname',
-        },
+        options: { ...PRETTY_OPTIONS, destination: 2 },
       }),
     );
   }
