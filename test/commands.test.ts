@@ -13,7 +13,15 @@ import { buildSendPackage } from '../src/xml/build.js';
 import { parseSendAnswer } from '../src/xml/parse.js';
 import { CLI, killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, wholeMessage, within, messageCounts } from './helpers.js';
+import {
+  REDIS_URL,
+  sampleMessages,
+  waitFor,
+  wholeMessage,
+  within,
+  messageCounts,
+} from './helpers.js';
+import { redisAnswers } from '../src/redis.js';
 
 /** Deliveries for the status/results checks: quick, a mix of fates, reads. */
 const SIM: DeliverySimulation = {
@@ -101,6 +109,17 @@ describe('the CLI commands, as a user runs them', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it('npm run demo with no Redis starts its own, and a Ctrl-C stops that redis-server with the demo', async () => {
+    // Nothing answers on port 1: the demo starts a private redis-server.
+    const demo = run(DEMO, [], { REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' });
+    const [, port] = await demo.waitFor(/starting redis-server on port (\d+)/);
+    const url = `redis://127.0.0.1:${port as string}`;
+    await waitFor(() => redisAnswers(url), 'the private redis-server to answer');
+    demo.child.kill('SIGINT'); // to the demo alone, not its process group
+    expect((await demo.ended()).code).toBe(130);
+    await waitFor(async () => !(await redisAnswers(url)), 'the private redis-server to stop', 5000);
   });
 
   it('viber-bulk sandbox speaks the protocol until SIGTERM, then reports what it took', async () => {

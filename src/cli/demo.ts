@@ -53,6 +53,13 @@ async function redisForDemo(url: string): Promise<{ url: string; server?: ChildP
       stdio: 'ignore',
     },
   );
+  // Ctrl-C (or a SIGTERM to the demo alone) stops the redis-server it started, then the demo.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      server.kill('SIGTERM');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
   const local = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50 && !(await redisAnswers(local)); i++) await sleep(100);
   return { url: local, server };

@@ -1,7 +1,7 @@
 /**
  * Reading XML: both sides of the protocol read packages through this module — gateway answers
- * (xml/parse.ts) and, in the sandbox, requests (sandbox/protocol.ts) — with fast-xml-parser, the
- * design card's XML library, configured to behave like a conformant, non-validating XML parser:
+ * (xml/parse.ts) and, in the sandbox, requests (sandbox/protocol.ts) — with fast-xml-parser,
+ * configured to behave like a conformant, non-validating XML parser:
  *
  * - `XMLValidator` first: whatever is not well-formed is refused with the line and column it
  *   gives (mismatched or unclosed tags, a bare `&`, a repeated attribute…).
