@@ -197,6 +197,7 @@ describe('the CLI commands, as a user runs them', () => {
       undelivered: count((c) => c !== 102 && c !== 116),
       unknown: 0,
       byStatus,
+      until: null, // tracking over
     });
     const human = (await run(CLI, ['status', '--campaign', 'd'], env).ended()).stdout;
     expect(human).toContain(

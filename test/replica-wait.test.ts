@@ -60,7 +60,10 @@ describe('enqueue with a replica (WAIT)', () => {
       }
       // Chunks are pipelined: those written to the primary but not acknowledged were not
       // reported; the same input again finds them (duplicates) and adds the rest, each id once.
-      const again = await producer.enqueue('c', rows);
+      // (A patient producer for the re-run: on a loaded machine a caught-up replica may still
+      // take over 500 ms to acknowledge a chunk.)
+      const patient = new Producer({ connection: primary.url, queueName, chunkSize: 100 });
+      const again = await patient.enqueue('c', rows).finally(() => patient.close());
       expect(again.enqueued + again.duplicates).toBe(300);
       // Everything reported is on the replica already: WAIT returned only once it was.
       const onReplica = new Redis(base + 1, '127.0.0.1');
