@@ -400,6 +400,7 @@ describe('the delivery promise under faults', () => {
         undelivered: n(105) + n(103) + n(108),
         unknown: 0,
         byStatus: fromJobs,
+        until: null, // tracking over
       });
     } finally {
       await checkInvariants(run); // closes the run's connections
