@@ -6,6 +6,8 @@
  * Lifecycle:
  *   running  --account problem-->  halted   (fetches nothing more; held jobs go back to the queue;
  *                                            the `halted` event says why)
+ *   running  --Redis OOM-->        waiting  (fetch, dispatch, tracking paused; memory-guard.ts
+ *                                            probes with a write, and running resumes when one passes)
  *   running|halted --close()-->    draining (no new packages; packages in flight finish)
  *   draining --shutdownTimeoutMs--> aborting (requests and rate-limit waits are aborted, their
  *                                            packages handed back to the queue, untouched)
