@@ -519,12 +519,10 @@ describe('the viber-bulk command', () => {
     const doneKey = `bull:${rig.queueName}:vb:done`;
     const rec = JSON.parse((await r.hget(doneKey, '7')) ?? '{}') as FinishedRecord;
     expect(rec.failed?.reason).toBe('203 ERR_RECIPIENT: incorrect recipient number');
-    await r.hset(
-      doneKey,
-      '7',
-      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: tricky } }),
-    );
-    r.disconnect();
+    /** Message 7's failure reason, as a gateway or proxy might have worded it. */
+    const failWith = (reason: string) =>
+      r.hset(doneKey, '7', JSON.stringify({ ...rec, failed: { ...rec.failed, reason } }));
+    await failWith(tricky);
     const [nd2, csv2] = await Promise.all([
       cli(['results', '--campaign', 'run', '--format', 'ndjson'], env),
       cli(['results', '--campaign', 'run', '--format', 'csv', '--raw'], env),
@@ -545,13 +543,7 @@ describe('the viber-bulk command', () => {
 
     // Without --raw, no cell can start a spreadsheet formula: a failure reason from the gateway
     // that opens with = (and every phone's +) comes out quoted with a leading '.
-    const r2 = new Redis(REDIS_URL);
-    await r2.hset(
-      doneKey,
-      '7',
-      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: '=HYPERLINK("http://x")' } }),
-    );
-    r2.disconnect();
+    await failWith('=HYPERLINK("http://x")');
     const guarded = Papa.parse<Record<string, string>>(
       (await cli(['results', '--campaign', 'run', '--format', 'csv'], env)).stdout,
       { header: true, skipEmptyLines: true },
@@ -564,14 +556,8 @@ describe('the viber-bulk command', () => {
     }
 
     // Nor does a reason's control character reach a terminal raw: escaped, unless --raw.
-    const r3 = new Redis(REDIS_URL);
     const ansi = 'proxy: \u001b[2Jcleared\u0007';
-    await r3.hset(
-      doneKey,
-      '7',
-      JSON.stringify({ ...rec, failed: { ...rec.failed, reason: ansi } }),
-    );
-    r3.disconnect();
+    await failWith(ansi);
     const [shown, raw] = await Promise.all([
       cli(['results', '--campaign', 'run', '--format', 'csv'], env),
       cli(['results', '--campaign', 'run', '--format', 'csv', '--raw'], env),
@@ -579,6 +565,7 @@ describe('the viber-bulk command', () => {
     expect(shown.stdout).not.toContain('\u001b');
     expect(shown.stdout).toContain('proxy: \\x1b[2Jcleared\\x07');
     expect(raw.stdout).toContain(ansi);
+    r.disconnect();
 
     // The key: not in logs (trace level), exports, or anywhere in Redis, keys or values.
     expect(logs).not.toContain(rig.apiKey);

@@ -12,7 +12,8 @@ import type {
   SendJobData,
   SendJobResult,
 } from '../src/job.js';
-import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
 import { Dispatcher, type DispatchReport } from '../src/dispatch/dispatcher.js';
 
@@ -314,4 +315,21 @@ export async function endedByJobs(
     n += (ended?.messages ?? []).filter((m) => m.status === status).length;
   }
   return n;
+}
+
+/** A pino logger at `level` whose JSON lines land, parsed, in `lines` (tests read what it logged). */
+export function jsonLogger<T = Record<string, unknown>>(
+  level: string,
+): { logger: Logger; lines: T[] } {
+  const lines: T[] = [];
+  const logger = pino(
+    { level },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as T);
+        done();
+      },
+    }),
+  );
+  return { logger, lines };
 }

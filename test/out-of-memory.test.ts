@@ -3,16 +3,14 @@
  * every refused write at once, says so once, keeps every message, and sends them all once memory
  * returns. A private redis-server, whose maxmemory the test moves with CONFIG SET.
  */
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inspector } from '../src/inspect/inspector.js';
 import { Producer } from '../src/producer/producer.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { createWorker, type SendWorker } from '../src/worker/send-worker.js';
 import { PrivateRedis } from './private-redis.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { jsonLogger, sampleMessages, waitFor } from './helpers.js';
 
 describe('a worker when Redis is out of memory', () => {
   const redis = new PrivateRedis(19_900 + Math.floor(Math.random() * 90));
@@ -42,16 +40,7 @@ describe('a worker when Redis is out of memory', () => {
     await admin.config('SET', 'maxmemory', '1');
     await expect(admin.set('probe', 'x')).rejects.toThrow(/^OOM /);
 
-    const lines: Array<{ level: number; msg?: string; forMs?: number }> = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = jsonLogger<{ level: number; msg?: string; forMs?: number }>('info');
     worker = await createWorker({
       connection: redis.url,
       queueName: 'oom',

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
@@ -7,14 +6,15 @@ import type { Fault } from '../src/sandbox/server.js';
 import type { HaltReason } from '../src/worker/outcome.js';
 import { createRig, type Rig } from './fixture.js';
 import {
+  jsonLogger,
+  messageCounts,
+  messages,
+  messageView,
   releaseQueued,
   sampleMessages,
   testRedis,
   waitFor,
   waitForSettled,
-  messages,
-  messageCounts,
-  messageView,
 } from './helpers.js';
 
 /** A sandbox that accepts a re-sent id again: a double send shows in its counts. */
@@ -166,16 +166,7 @@ describe('the send worker against a misbehaving gateway', () => {
     const throttled = { kind: 'package-error', code: 212 } as const;
     rig.sandbox.inject(throttled, throttled, throttled, throttled, throttled);
     await rig.producer.enqueue('c', sampleMessages(10, 1));
-    const lines: Array<{ msg?: string; pauseMs?: number }> = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = jsonLogger<{ msg?: string; pauseMs?: number }>('warn');
     // The same rule as the defaults (1 s doubling, capped at 60 s), at test scale.
     await rig.startWorker({
       batchSize: 10,
@@ -226,16 +217,7 @@ describe('the send worker against a misbehaving gateway', () => {
   it("logs an account problem at pino's error level, its own fields shadowing none of pino's", async () => {
     rig = await createRig('haltlog', NO_DEDUPE);
     await rig.producer.enqueue('c', sampleMessages(5, 1));
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = jsonLogger<Record<string, unknown>>('info');
     const w = await rig.startWorker({ gateway: { apiKey: 'wrong-key' } as never, logger });
     // The key is not reachable from the worker's public object.
     expect(JSON.stringify(w.options)).not.toContain('wrong-key');
