@@ -132,8 +132,8 @@ export function statusCommands(program: Command): void {
             c.control ??
             (finished(c) < c.total
               ? 'running'
-              : until !== null
-                ? `tracking until ${iso(until)}`
+              : c.delivery.tracking > 0
+                ? `tracking${until === null ? '' : ` until ${iso(until)}`}`
                 : 'done');
           process.stdout.write(
             `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state.padEnd(9)} ${c.schedule.priority}\n`,
