@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 
 /** Redis's refusal of a write for want of memory (a reply that opens with `OOM `). */
-export function isOutOfMemory(err: unknown): boolean {
+function isOutOfMemory(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('OOM ');
 }
 

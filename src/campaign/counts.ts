@@ -98,3 +98,8 @@ export function countsOf(
   out.opensAt = gate.from > now ? gate.from : null;
   return out;
 }
+
+/** Messages of the campaign that ended: accepted, failed, cancelled or expired. */
+export function endedOf(c: CampaignCounts): number {
+  return c.completed + c.failed + c.cancelled + c.expired;
+}

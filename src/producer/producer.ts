@@ -15,7 +15,7 @@ import {
   type ScheduleView,
   type TimingSettings,
 } from '../campaign/timing.js';
-import type { CampaignCounts } from '../campaign/counts.js';
+import { endedOf, type CampaignCounts } from '../campaign/counts.js';
 import type { SendJobData } from '../job.js';
 import type { MessageType } from '../message.js';
 import { closeRedis, openRedis, type OwnedRedis, type RedisClient } from '../redis.js';
@@ -142,7 +142,7 @@ export class Producer {
       if (Date.now() + everyMs > until) {
         const what = sent ? 'its delivery tracking to end' : 'its messages to be sent';
         throw new WaitTimeoutError(
-          `campaign ${campaign}: waited ${timeoutMs} ms for ${what}; ${c.total - waitingOf(c)} of ${c.total} sent or ended`,
+          `campaign ${campaign}: waited ${timeoutMs} ms for ${what}; ${endedOf(c)} of ${c.total} sent or ended`,
         );
       }
       await sleep(everyMs);
@@ -237,11 +237,6 @@ export class Producer {
     })();
     return this.closing;
   }
-}
-
-/** Waiting, scheduled, in a package or being sent: not ended. */
-function waitingOf(c: CampaignCounts): number {
-  return c.waiting + c.scheduled + c.active + c.delayed + c.paused;
 }
 
 async function* numbered(messages: Source<unknown>): AsyncGenerator<InputRow> {

@@ -100,7 +100,7 @@ export class Report {
 }
 
 /** The most characters of a rejected row's id that its report keeps. */
-export const REPORTED_ID_CHARS = 100;
+const REPORTED_ID_CHARS = 100;
 
 /**
  * What a rejected row's report keeps of its id: a number as it is, a string cut to

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATE_NAMES } from '../../campaign/state.js';
-import type { CampaignCounts } from '../../campaign/counts.js';
+import { endedOf, type CampaignCounts } from '../../campaign/counts.js';
 import { Inspector } from '../../inspect/inspector.js';
 import { codeName } from '../../xml/codes.js';
 import { readEnv } from '../env.js';
@@ -47,8 +47,6 @@ function describe(c: CampaignCounts): string[] {
   return [...lines, ...funnel(c)];
 }
 
-const finished = (c: CampaignCounts) => c.completed + c.failed + c.cancelled + c.expired;
-
 async function watch(inspector: Inspector, campaign: string): Promise<void> {
   const tty = process.stdout.isTTY;
   let stop = false;
@@ -59,7 +57,7 @@ async function watch(inspector: Inspector, campaign: string): Promise<void> {
   while (!stop && !stdoutGone()) {
     const c = await inspector.counts(campaign);
     const now = Date.now();
-    const done = finished(c);
+    const done = endedOf(c);
     if (prev && now > prev.at) rate = Math.round(((done - prev.done) * 1000) / (now - prev.at));
     prev = { at: now, done };
     const lines = [`${bar(done, c.total)} ${done}/${c.total}  ${rate} msg/s`, ...describe(c)];
@@ -130,7 +128,7 @@ export function statusCommands(program: Command): void {
           const until = c.delivery.until;
           const state =
             c.control ??
-            (finished(c) < c.total
+            (endedOf(c) < c.total
               ? 'running'
               : c.delivery.tracking > 0
                 ? `tracking${until === null ? '' : ` until ${iso(until)}`}`
