@@ -69,8 +69,9 @@ export interface FailedEnd {
 }
 
 /**
- * What Redis keeps of a message once it ended (`<prefix>vb:done`, id -> this as JSON): its record
- * and `result` (accepted) or `failed`, then `delivery` as tracking learns it.
+ * A message once it ended (`<prefix>vb:done`, id -> this as JSON): its record and `result`
+ * (accepted) or `failed`, then `delivery` as tracking learns it. Redis keeps it without the
+ * fields derivable from the rest (campaign/records.ts `readFinished` puts them back).
  */
 export type FinishedRecord = SendJobData & {
   /** The package it ended in (its BullMQ job's id). */

@@ -1,13 +1,12 @@
 import {
   decodeInfo,
   encodeInfo,
-  parseGatewayDate,
   startInfo,
   trackStep,
   type TrackingSettings,
 } from '../src/tracking/delivery.js';
 import { fateOf, parseOutcomes, parseRange, statusAt, type Fate } from '../src/sandbox/delivery.js';
-import type { StatusResult } from '../src/xml/parse.js';
+import { parseGatewayDate, type StatusResult } from '../src/xml/parse.js';
 
 const S: TrackingSettings = {
   trackAfterMs: 60_000,

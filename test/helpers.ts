@@ -15,6 +15,7 @@ import type {
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { CampaignStore } from '../src/campaign/store.js';
+import { readFinished } from '../src/campaign/records.js';
 import { Dispatcher, type DispatchReport } from '../src/dispatch/dispatcher.js';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -250,10 +251,12 @@ export async function messages(queue: Queue, states: ViewState[]): Promise<Messa
       const done = await r.hmget(queue.toKey('vb:done'), ...ids);
       const queued = await r.hmget(queue.toKey('vb:msg'), ...ids);
       ids.forEach((id, i) => {
-        const raw = done[i] ?? queued[i];
-        const rec = (
-          raw ? JSON.parse(raw) : { campaign: c, message: { id: Number(id) } }
-        ) as FinishedRecord;
+        // A finished record as every reader of ours sees it (readFinished puts back the fields
+        // Redis does not keep); until it ends, the message's queued record.
+        const rec = (readFinished(done[i]) ??
+          (queued[i]
+            ? JSON.parse(queued[i])
+            : { campaign: c, message: { id: Number(id) } })) as FinishedRecord;
         out.push({
           id: `m${id}`,
           data: rec,

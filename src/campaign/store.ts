@@ -12,8 +12,8 @@ import { PurgeStore } from './purge-store.js';
 import { PackageStore } from './packages.js';
 import type { HeldLetter } from './state.js';
 import { CampaignSchedule, parseTiming } from './schedule.js';
-import type { FinishedRecord } from '../job.js';
 import { countsOf, type CampaignControl, type CampaignCounts } from './counts.js';
+import { readFinished } from './records.js';
 
 const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -118,7 +118,7 @@ export class CampaignStore {
     const records = await this.records(ids);
     const args: (string | number)[] = [campaign];
     ids.forEach((id, i) => {
-      const rec = parseRecord(records[i]);
+      const rec = readFinished(records[i]);
       if (!rec?.failed) return;
       const { failed: _failed, result: _result, delivery: _delivery, package: pkg, ...data } = rec;
       if (pkg) packages.add(pkg);
@@ -297,16 +297,5 @@ export class CampaignStore {
         page.push([Number(flat[i]), flat[i + 1] as string]);
       if (page.length > 0) yield page;
     } while (cursor !== '0');
-  }
-}
-
-/** A finished record, if the text is one. */
-function parseRecord(text: string | null | undefined): FinishedRecord | undefined {
-  if (!text) return undefined;
-  try {
-    const r = JSON.parse(text) as FinishedRecord | null;
-    return r && typeof r === 'object' ? r : undefined;
-  } catch {
-    return undefined;
   }
 }

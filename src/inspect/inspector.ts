@@ -7,7 +7,8 @@ import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import { decodeState, type StateName } from '../campaign/state.js';
 import type { CampaignCounts } from '../campaign/counts.js';
 import { assertCampaignName, CampaignStore } from '../campaign/store.js';
-import type { FinishedRecord, SendJobData } from '../job.js';
+import type { SendJobData } from '../job.js';
+import { readFinished } from '../campaign/records.js';
 
 import {
   closeRedis,
@@ -126,7 +127,7 @@ export class Inspector {
     const done = (rows[0]?.[1] ?? []) as Array<string | null>;
     const queued = (rows[1]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
-      const record = parseJson<FinishedRecord>(done[i]);
+      const record = readFinished(done[i]);
       const { state, code } = decodeState(raw);
       const job = record ?? parseJson<SendJobData>(queued[i]);
       const result = record?.result;

@@ -24,16 +24,15 @@
  * `tracking` while tracked; `delivered` (102 or 116, once), `read` (116), `undelivered`, `unknown`
  * once each; `dcode:<n>` the messages whose latest delivery code is n.
  */
-import { codeName } from '../xml/codes.js';
-import type { StatusResult } from '../xml/parse.js';
+import { codeName, DELIVERED, READ } from '../xml/codes.js';
+import { parseGatewayDate, type StatusResult } from '../xml/parse.js';
 import type { DeliveryRecord } from '../job.js';
 
 /** Codes that do not change again (../shared/spec/alphasms-xml-api.md). 116 READ is final too. */
 export const FINAL_CODES: ReadonlySet<number> = new Set([
   102, 103, 104, 105, 108, 109, 111, 112, 113,
 ]);
-export const DELIVERED = 102;
-export const READ = 116;
+export { DELIVERED, READ };
 
 export interface TrackingSettings {
   /** First `<status>` this long after acceptance, ms. */
@@ -67,15 +66,6 @@ export interface TrackStep {
   record: DeliveryRecord;
   /** Count changes for the campaign's counts hash: field → by. */
   deltas: Record<string, number>;
-}
-
-/** `date_completed` (`2024-11-11T12:00:00`, no zone) as ms, read as UTC; undefined if unreadable. */
-export function parseGatewayDate(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(s.trim());
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 const iso = (ms: number | undefined): string | null =>

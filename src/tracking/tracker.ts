@@ -29,7 +29,7 @@ import type { RateLimiter } from '../gateway/rate-limiter.js';
 import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
 import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
-import type { DeliveryRecord, FinishedRecord } from '../job.js';
+import { withDelivery } from '../campaign/records.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -245,16 +245,5 @@ export class Tracker {
     await this.redis.vbTrackRecord(this.trackKey, this.infoKey, this.keys.done, ...args);
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
-  }
-}
-
-/** A finished record with its delivery set ('' when there is no readable record to set it on). */
-function withDelivery(raw: string | null | undefined, delivery: DeliveryRecord): string {
-  if (!raw) return '';
-  try {
-    const rec = JSON.parse(raw) as FinishedRecord | null;
-    return rec && typeof rec === 'object' ? JSON.stringify({ ...rec, delivery }) : '';
-  } catch {
-    return '';
   }
 }

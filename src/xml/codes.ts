@@ -9,6 +9,10 @@ export interface CodeInfo {
   meaning: string;
 }
 
+/** A message delivered (final), and read (116: final too; its date_completed is the read time). */
+export const DELIVERED = 102;
+export const READ = 116;
+
 /** Per-message codes: the text of each `<msg>` in send and status answers. */
 export const MESSAGE_CODES: Readonly<Record<number, CodeInfo>> = {
   1: { name: 'OK', meaning: 'accepted by the gateway' },

@@ -149,3 +149,12 @@ export function parseSendAnswer(body: string | Uint8Array, sentIds: readonly num
   }
   return { kind: 'results', results, missing };
 }
+
+/** `date_completed` (`2024-11-11T12:00:00`, no zone) as ms, read as UTC; undefined if unreadable. */
+export function parseGatewayDate(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(s.trim());
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
+  return Number.isNaN(ms) ? undefined : ms;
+}
