@@ -2,12 +2,11 @@
  * Finished records, composed whole in TypeScript from a message's stored record and its end:
  * nothing in Redis edits JSON (Lua's cjson would round ids past 10^14).
  *
- * Redis keeps a record without what can be derived from the rest (`packResult`, `packDelivery`):
- * a result's `status` (the name of its `statusCode`), a delivery's `name` (of its `code`),
- * `completedAt` (its `dateCompleted` read as UTC), `readAt` (the same, for a 116) and fields
- * that are null. `readFinished` puts them back, so every reader sees the whole FinishedRecord.
- * ~95 bytes less a tracked message: a record of a campaign whose rows carry their own text and
- * image drops from jemalloc's 768-byte class to its 640-byte one (BENCHMARKS.md row 6e).
+ * Redis keeps a record without what can be derived from the rest: a result's `statusCode` and
+ * `status` (a result is an acceptance: 1, OK), a delivery's `name` (of its `code`), `completedAt`
+ * (its `dateCompleted` read as UTC), `readAt` (the same, for a 116), `deliveredAt` when it is that
+ * same time, and fields that are null. `readFinished` puts them back, so every reader sees the
+ * whole FinishedRecord. It saves ~110 bytes a tracked message (BENCHMARKS.md row 6e).
  */
 import type {
   DeliveryRecord,
@@ -19,6 +18,11 @@ import type {
 import { codeName, READ } from '../xml/codes.js';
 import { parseGatewayDate } from '../xml/parse.js';
 import { unsentReason } from './state.js';
+
+/** The code of an accepted message, the only one a result holds. */
+const ACCEPTED = 1;
+/** Delivery states of a message that was delivered: it has a deliveredAt. */
+const WAS_DELIVERED: ReadonlySet<DeliveryRecord['state']> = new Set(['delivered', 'read', 'done']);
 
 /** A stored record, if the text is one: JSON with its campaign and a message of this id. */
 export function parseStored(text: string | null | undefined, id: number): SendJobData | undefined {
@@ -88,24 +92,26 @@ export function readFinished(text: string | null | undefined): FinishedRecord | 
   if (!r || typeof r !== 'object' || Array.isArray(r)) return undefined;
   const out: FinishedRecord = { ...r };
   if (r.result && typeof r.result === 'object') {
-    out.result = { ...r.result, status: codeName('message', r.result.statusCode) };
+    const statusCode = r.result.statusCode ?? ACCEPTED;
+    out.result = { ...r.result, statusCode, status: codeName('message', statusCode) };
   }
   if (r.delivery && typeof r.delivery === 'object') out.delivery = unpackDelivery(r.delivery);
   return out;
 }
 
-function packResult(r: SendJobResult): Omit<SendJobResult, 'status'> {
-  const { status: _derived, ...kept } = r;
-  return kept;
+function packResult(r: SendJobResult): Partial<SendJobResult> {
+  const { status: _name, statusCode, ...kept } = r;
+  return statusCode === ACCEPTED ? kept : { ...kept, statusCode };
 }
 
 /** A delivery without its derivable fields, and without those that are null. */
 function packDelivery(d: DeliveryRecord): Partial<DeliveryRecord> {
-  const { name: _n, completedAt: _c, readAt: _r, ...kept } = d;
+  const { name: _n, completedAt, readAt: _r, ...kept } = d;
   const out: Partial<DeliveryRecord> = {};
   for (const [k, v] of Object.entries(kept)) {
     if (v !== null) Object.assign(out, { [k]: v });
   }
+  if (WAS_DELIVERED.has(d.state) && d.deliveredAt === completedAt) delete out.deliveredAt;
   return out;
 }
 
@@ -113,13 +119,14 @@ function unpackDelivery(d: Partial<DeliveryRecord>): DeliveryRecord {
   const code = d.code ?? null;
   const completed = parseGatewayDate(d.dateCompleted ?? undefined);
   const completedAt = completed === undefined ? null : new Date(completed).toISOString();
+  const state = d.state ?? 'tracking';
   return {
     code,
     name: code === null ? null : codeName('message', code),
-    state: d.state ?? 'tracking',
+    state,
     dateCompleted: d.dateCompleted ?? null,
     completedAt,
-    deliveredAt: d.deliveredAt ?? null,
+    deliveredAt: d.deliveredAt ?? (WAS_DELIVERED.has(state) ? completedAt : null),
     readAt: code === READ ? completedAt : null,
     smsCount: d.smsCount ?? null,
     checkedAt: d.checkedAt ?? '',
