@@ -9,6 +9,7 @@
  * | `vb:done` | hash | id → finished record: its record + `package`, `result` or `failed`, then `delivery` | ~300–550 B once ended |
  * | `vb:c:<c>:state` | hash | id → state letter (campaign/state.ts) | ~30 B |
  * | `vb:c:<c>:counts` | hash | counts by state, code, delivery; `finishedAt`, `trackUntil` | — |
+ * | `vb:c:<c>:tl` | hash | messages accepted (`a:<minute>`) and delivered (`d:<minute>`) per minute since epoch | — (~2 fields a minute of sending) |
  * | `vb:bl:<c>` | list | ids not yet released, in order | ~10 B while queued |
  * | `vb:campaigns` | zset | campaign → when first enqueued (µs) | — |
  * | `vb:ready` | set | campaigns with a backlog that may send (or must be swept) now | — |
@@ -29,7 +30,7 @@
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it
  * only learns inside the call, with the spelling below; so does the tracking record script for
- * the counts of the campaigns in one answer. No key of BullMQ's is spelled here or anywhere of
+ * the counts and timelines of the campaigns in one answer. No key of BullMQ's is spelled here or anywhere of
  * ours: a package becomes a BullMQ job through `Queue.addBulk`, and is read, moved and removed
  * through BullMQ's public API only.
  */
@@ -103,6 +104,9 @@ export class QueueKeys {
   }
   counts(campaign: string): string {
     return `${this.base}vb:c:${campaign}:counts`;
+  }
+  timeline(campaign: string): string {
+    return `${this.base}vb:c:${campaign}:tl`;
   }
   backlog(campaign: string): string {
     return `${this.base}vb:bl:${campaign}`;

@@ -65,15 +65,15 @@ describe('the dashboard, hardened', () => {
       'paused',
     );
     const writes: Array<[string, string, string?]> = [
-      ['POST', `api/queues/${q}/add`, JSON.stringify({ name: 'send', data: { x: 1 } })],
-      ['PUT', `api/queues/${q}/retry/failed`],
-      ['PUT', `api/queues/${q}/promote`],
-      ['PUT', `api/queues/${q}/clean/completed`],
-      ['PUT', `api/queues/${q}/empty`],
-      ['PUT', `api/queues/${q}/pause`],
-      ['PUT', `api/queues/pause`],
-      ['PUT', `api/queues/${q}/m1/remove`],
-      ['DELETE', `api/queues/${q}/m1`],
+      ['POST', `queues/api/queues/${q}/add`, JSON.stringify({ name: 'send', data: { x: 1 } })],
+      ['PUT', `queues/api/queues/${q}/retry/failed`],
+      ['PUT', `queues/api/queues/${q}/promote`],
+      ['PUT', `queues/api/queues/${q}/clean/completed`],
+      ['PUT', `queues/api/queues/${q}/empty`],
+      ['PUT', `queues/api/queues/${q}/pause`],
+      ['PUT', `queues/api/queues/pause`],
+      ['PUT', `queues/api/queues/${q}/m1/remove`],
+      ['DELETE', `queues/api/queues/${q}/m1`],
     ];
     const auths: Array<Record<string, string>> = [{ authorization: AUTH }, {}];
     for (const auth of auths) {
@@ -96,7 +96,7 @@ describe('the dashboard, hardened', () => {
     expect(await rig.queue.isPaused()).toBe(false);
     expect((await messageView(rig.queue, 1))?.id).toBe('m1');
     // Reading still works.
-    const page = await send(new URL('api/queues', dashboard.url).href, 'GET', {
+    const page = await send(new URL('queues/api/queues', dashboard.url).href, 'GET', {
       authorization: AUTH,
     });
     expect(page.status).toBe(200);

@@ -64,9 +64,11 @@ describe('the dashboard, in a real headless Chromium', () => {
     });
     try {
       const page = await context.newPage();
-      await page.goto(dashboard.url);
+      await page.goto(`${dashboard.url}queues`);
       await page.getByText(rig.queueName).first().waitFor({ timeout: 20_000 });
-      await page.goto(`${dashboard.url}queue/${encodeURIComponent(rig.queueName)}?status=waiting`);
+      await page.goto(
+        `${dashboard.url}queues/queue/${encodeURIComponent(rig.queueName)}?status=waiting`,
+      );
       // Job ids are package ids; the page lists them with the messages each holds.
       await page.getByText('p1', { exact: true }).first().waitFor({ timeout: 20_000 });
       const text = await page.locator('body').innerText();

@@ -80,13 +80,18 @@ export class PurgeStore {
   }
 
   /**
-   * Removes what the store keeps of a campaign: states, counts, control, listing (purge). UNLINK:
+   * Removes what the store keeps of a campaign: states, counts, timeline, control, listing (purge). UNLINK:
    * a million-message state hash is freed in the background, not while Redis serves others.
    */
   async forget(campaign: string): Promise<void> {
     await this.redis
       .multi()
-      .unlink(this.keys.state(campaign), this.keys.counts(campaign), this.keys.backlog(campaign))
+      .unlink(
+        this.keys.state(campaign),
+        this.keys.counts(campaign),
+        this.keys.timeline(campaign),
+        this.keys.backlog(campaign),
+      )
       .hdel(this.keys.control, campaign)
       .hdel(this.keys.deadlines, campaign)
       .hdel(this.keys.timing, campaign)

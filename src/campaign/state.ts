@@ -12,7 +12,7 @@
  *
  * The producer writes the initial `w` in the same Lua call that queues the message (enqueue-8.lua);
  * a message in a package is still `w` until its worker marks it active (activate-5.lua refuses
- * p/x); pkgSettle-12.lua writes every outcome of an attempt at a package (d stays in the package
+ * p/x); pkgSettle-13.lua writes every outcome of an attempt at a package (d stays in the package
  * for its job's next attempt, p goes back to the backlog only while the campaign is paused); the
  * dispatcher's sweep ends packages of cancelled (x) and expired (e) campaigns the same way;
  * campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and f → w through transition-2.lua and

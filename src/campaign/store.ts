@@ -261,6 +261,42 @@ export class CampaignStore {
     return this.redis.zrange(this.keys.campaigns, 0, -1);
   }
 
+  /** Known campaigns with when each was first enqueued (ms), newest first. */
+  async campaignsByAge(): Promise<Array<{ campaign: string; enqueuedAt: number }>> {
+    const flat = await this.redis.zrange(this.keys.campaigns, 0, -1, 'REV', 'WITHSCORES');
+    const out: Array<{ campaign: string; enqueuedAt: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ campaign: flat[i] as string, enqueuedAt: Math.floor(Number(flat[i + 1]) / 1000) });
+    return out;
+  }
+
+  /** When a campaign was first enqueued (ms), or null if the queue does not know it. */
+  async enqueuedAt(campaign: string): Promise<number | null> {
+    const score = await this.redis.zscore(this.keys.campaigns, campaign);
+    return score === null ? null : Math.floor(Number(score) / 1000);
+  }
+
+  /**
+   * A campaign's messages accepted and delivered per minute (minute start, ms), in minute order:
+   * O(minutes it sent or was delivered in), never O(messages).
+   */
+  async timeline(
+    campaign: string,
+  ): Promise<Array<{ at: number; accepted: number; delivered: number }>> {
+    const raw = await this.redis.hgetall(this.keys.timeline(campaign));
+    const by = new Map<number, { at: number; accepted: number; delivered: number }>();
+    for (const [field, v] of Object.entries(raw)) {
+      const m = /^([ad]):(\d+)$/.exec(field);
+      if (!m) continue;
+      const at = Number(m[2]) * 60_000;
+      const row = by.get(at) ?? { at, accepted: 0, delivered: 0 };
+      if (m[1] === 'a') row.accepted += Number(v);
+      else row.delivered += Number(v);
+      by.set(at, row);
+    }
+    return [...by.values()].sort((a, b) => a.at - b.at);
+  }
+
   /** Which campaign an id was enqueued in, if any. */
   async campaignOf(id: number): Promise<string | undefined> {
     // Its record or queued data says; no per-id index is kept beside it (it would cost ~50

@@ -9,7 +9,8 @@
   KEYS[1] track zset, KEYS[2] info hash, KEYS[3] finished records hash
   ARGV[1] key prefix of the queue (bull:<queue>:)
   ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, the whole record
-            JSON ('' = leave it), deltas ('field=by;field=by' or '')
+            JSON ('' = leave it), deltas ('field=by;field=by' or ''): a field `tl:<f>` goes to
+            the campaign's timeline hash as <f> (delivered per minute), any other to its counts
   Returns the number of messages recorded.
 ]]
 local base = ARGV[1]
@@ -34,7 +35,11 @@ for i = 2, #ARGV, 7 do
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'
       for field, by in string.gmatch(deltas, '([^=;]+)=([^;]+)') do
-        redis.call('HINCRBY', counts, field, tonumber(by))
+        if string.sub(field, 1, 3) == 'tl:' then
+          redis.call('HINCRBY', base .. 'vb:c:' .. campaign .. ':tl', string.sub(field, 4), tonumber(by))
+        else
+          redis.call('HINCRBY', counts, field, tonumber(by))
+        end
       end
     end
   end

@@ -4,11 +4,14 @@
  *      was given) is refused, so a page on another site cannot reach it through DNS rebinding.
  *   2. Basic auth, when a user and password are set: both halves compared in constant time,
  *      through their SHA-256 digests, so neither which half was wrong nor a length shows.
- *   3. Read-only: anything but GET and HEAD is refused before bull-board sees it (bull-board's
- *      own readOnlyMode is set too); controls belong to the CLI and library, which keep the
- *      campaign counts in step.
+ *   3. Writes: anything but GET and HEAD is refused (405) unless it is a POST to one of the
+ *      console's controls (pause, resume, cancel, retry-failed) on a dashboard with credentials;
+ *      bull-board never sees one (its own readOnlyMode is set too). A control request that shows
+ *      another site (`Origin` not this dashboard's, or `Sec-Fetch-Site` not same-origin) gets
+ *      403, and one from a browser (either header present) must carry the page's CSRF token in
+ *      `X-CSRF-Token`. A script with credentials and neither header (curl) needs no token.
  * Without a user and password the dashboard listens on loopback only (startDashboard refuses
- * another host).
+ * another host) and has no controls.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
@@ -40,13 +43,54 @@ export function basicAuth(user: string, password: string): RequestHandler {
   };
 }
 
-export const readOnly: RequestHandler = (req, res, next) => {
-  if (req.method === 'GET' || req.method === 'HEAD') {
+/** The console's controls: the only requests that may change anything. */
+const CONTROL = /^\/api\/campaigns\/[^/]+\/(?:pause|resume|cancel|retry-failed)$/;
+
+export interface WriteGuardOptions {
+  /** Controls exist only on a dashboard with credentials. */
+  controls: boolean;
+  /** The CSRF token the console's pages send with each control. */
+  token: string;
+  /** The origins (`http://host:port`) this dashboard serves. */
+  origins: () => Set<string>;
+}
+
+export function writeGuard(opts: WriteGuardOptions): RequestHandler {
+  return (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      next();
+      return;
+    }
+    if (!opts.controls || req.method !== 'POST' || !CONTROL.test(req.path)) {
+      const why = opts.controls
+        ? 'only the campaign controls change anything'
+        : 'the dashboard is read-only without DASHBOARD_USER and DASHBOARD_PASSWORD';
+      res
+        .set('Allow', opts.controls ? 'GET, HEAD, POST' : 'GET, HEAD')
+        .status(405)
+        .send(why);
+      return;
+    }
+    const origin = req.headers.origin;
+    const site = req.headers['sec-fetch-site'];
+    if (
+      (origin !== undefined && !opts.origins().has(origin.toLowerCase())) ||
+      (site !== undefined && site !== 'same-origin')
+    ) {
+      res.status(403).json({ error: 'a request from another site changes nothing' });
+      return;
+    }
+    const token = req.headers['x-csrf-token'];
+    if (
+      (origin !== undefined || site !== undefined) &&
+      !(typeof token === 'string' && sameSecret(token, opts.token))
+    ) {
+      res.status(403).json({ error: 'missing or wrong CSRF token: reload the page' });
+      return;
+    }
     next();
-    return;
-  }
-  res.set('Allow', 'GET, HEAD').status(405).send('the dashboard is read-only');
-};
+  };
+}
 
 /** 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {

@@ -1,8 +1,9 @@
 /**
- * The dashboard: bull-board for the queue(s), on express, read-only, behind a Host check and, when
- * a user and password are configured, HTTP basic auth (guard.ts says what each stops). Without
- * them it serves loopback only. The campaign controls stay in the CLI and library, where they keep
- * the campaign counts in step.
+ * The dashboard: the campaign console (`/`, `/campaigns/<name>`, its JSON API under `/api`) for
+ * the first queue, and bull-board for the queue(s) at `/queues`, read-only; on express, behind a
+ * Host check and, when a user and password are configured, HTTP basic auth (guard.ts says what
+ * each stops). Without them it serves loopback only and the console has no controls; with them
+ * its Pause, Resume, Cancel and Retry failed call the library functions the CLI calls.
  */
 import { assertQueueName, checkKnownKeys, optionKeys } from '../options.js';
 import type { Server } from 'node:http';
@@ -11,8 +12,13 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import express from 'express';
-import { basicAuth, hostCheck, isLoopback, readOnly, servedHosts } from './guard.js';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { randomBytes } from 'node:crypto';
+import { basicAuth, hostCheck, isLoopback, servedHosts, writeGuard } from './guard.js';
+import { consoleApi } from './console-api.js';
+import { consolePages } from './console-pages.js';
+import { CampaignStore } from '../campaign/store.js';
+import { Inspector } from '../inspect/inspector.js';
 import { PackageView } from './package-view.js';
 import { InvalidOptionError } from '../errors.js';
 import type { PackageJobData } from '../job.js';
@@ -94,7 +100,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   const onError = opts.onError ?? (() => undefined);
   for (const q of queues) q.on('error', onError);
   const adapter = new ExpressAdapter();
-  adapter.setBasePath('/');
+  adapter.setBasePath('/queues');
   // Package jobs name their package: the job view shows the messages it holds (read ahead).
   const views = queues.map((q) => new PackageView(redis.client, q.toKey('')));
   const refresh = (): Promise<unknown> =>
@@ -119,8 +125,30 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   let allowed = new Set<string>();
   app.use(hostCheck(() => allowed));
   if (user !== undefined && password !== undefined) app.use(basicAuth(user, password));
-  app.use(readOnly);
-  app.use('/', adapter.getRouter());
+  const controls = user !== undefined;
+  const token = randomBytes(32).toString('base64url');
+  app.use(
+    writeGuard({
+      controls,
+      token,
+      origins: () => new Set([...allowed].map((h) => `http://${h}`)),
+    }),
+  );
+  const store = new CampaignStore(redis.client, (queues[0] as Queue).toKey(''));
+  const inspector = new Inspector({
+    connection: redis.client,
+    queueName: names[0],
+    prefix: opts.prefix,
+  });
+  app.use('/api', consoleApi({ store, queue: queues[0] as Queue, inspector }));
+  app.use('/', consolePages({ queue: names[0] as string, controls, token }));
+  app.use('/queues', adapter.getRouter());
+  // Errors answer with their status and, below 500, their message; never a stack.
+  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (status >= 500) onError(err);
+    res.status(status).json({ error: status < 500 ? err.message : 'internal error' });
+  });
   const wanted = opts.port ?? 3000;
   let server: Server;
   try {
@@ -150,6 +178,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
         await Promise.all(queues.map((q) => q.close()));
+        await inspector.close();
         if (redis.owned) await closeRedis(redis.client);
       })();
       return closing;

@@ -92,7 +92,13 @@ export class Inspector {
   async result(id: number): Promise<MessageResult | undefined> {
     const { store } = await this.ready;
     const campaign = await store.campaignOf(id);
-    if (!campaign) return undefined;
+    return campaign === undefined ? undefined : this.message(campaign, id);
+  }
+
+  /** One message of this campaign by its id, or undefined if the campaign has no such message. */
+  async message(campaign: string, id: number): Promise<MessageResult | undefined> {
+    assertCampaignName(campaign);
+    const { store } = await this.ready;
     const raw = await store.stateOf(campaign, id);
     if (!raw) return undefined;
     const [r] = await this.resultsFor(campaign, [[id, raw]]);

@@ -236,14 +236,32 @@ export class Tracker {
         step.dueAt,
         info.campaign,
         withDelivery(records[i], step.record),
-        Object.entries(step.deltas)
-          .filter(([, by]) => by !== 0)
-          .map(([f, by]) => `${f}=${by}`)
-          .join(';'),
+        deltaList(step.deltas, step.record.deliveredAt, now),
       );
     });
     await this.redis.vbTrackRecord(this.trackKey, this.infoKey, this.keys.done, ...args);
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
   }
+}
+
+/**
+ * The count changes of one step as the record script takes them, with the campaign's timeline:
+ * a message delivered now counts in the minute it was delivered (its deliveredAt).
+ */
+function deltaList(
+  deltas: Record<string, number>,
+  deliveredAt: string | null,
+  now: number,
+): string {
+  const out = Object.entries(deltas)
+    .filter(([, by]) => by !== 0)
+    .map(([f, by]) => `${f}=${by}`);
+  if ((deltas['delivered'] ?? 0) > 0) {
+    const at = deliveredAt === null ? now : Date.parse(deliveredAt);
+    out.push(
+      `tl:d:${Math.floor((Number.isFinite(at) ? at : now) / 60_000)}=${deltas['delivered']}`,
+    );
+  }
+  return out.join(';');
 }

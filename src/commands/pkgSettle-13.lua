@@ -20,7 +20,7 @@
   KEYS[1] state hash, KEYS[2] counts hash, KEYS[3] track zset, KEYS[4] track info hash,
   KEYS[5] finished records hash, KEYS[6] queued hash, KEYS[7] packages hash,
   KEYS[8] packages zset, KEYS[9] messages in packages, KEYS[10] backlog list, KEYS[11] ready set,
-  KEYS[12] control hash
+  KEYS[12] control hash, KEYS[13] the campaign's timeline hash (accepted per minute, `a:<minute>`)
   ARGV[1] campaign, ARGV[2] package id, ARGV[3] now (ms, acceptance),
   ARGV[4] first due of tracking (ms; '' = tracking off), ARGV[5] when tracking of the messages
   accepted now ends at the latest (ms): the campaign's counts keep the latest as trackUntil
@@ -37,7 +37,7 @@ local info = ARGV[1] .. '\t' .. ARGV[3] .. '\t0\t\t'
 local track = ARGV[4] ~= ''
 local paused = redis.call('HGET', KEYS[12], ARGV[1]) == 'paused'
 local back = {}
-local left = 0
+local accepted = 0
 local moved = function(id, new)
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then
@@ -56,6 +56,7 @@ for i = 6, #ARGV, 4 do
       if old then
         local fresh = redis.call('HSETNX', KEYS[5], id, rec) == 1
         redis.call('HDEL', KEYS[6], id)
+        if fresh and string.sub(new, 1, 1) == 'c' then accepted = accepted + 1 end
         if track and fresh and string.sub(new, 1, 1) == 'c'
           and redis.call('HSETNX', KEYS[4], id, info) == 1 then
           redis.call('ZADD', KEYS[3], ARGV[4], id)
@@ -89,6 +90,9 @@ if gone > 0 then redis.call('DECRBY', KEYS[9], gone) end
 if #back > 0 then
   for i = #back, 1, -1 do redis.call('LPUSH', KEYS[10], back[i]) end
   redis.call('SADD', KEYS[11], ARGV[1])
+end
+if accepted > 0 then
+  redis.call('HINCRBY', KEYS[13], 'a:' .. math.floor(tonumber(ARGV[3]) / 60000), accepted)
 end
 if (delta['tracking'] or 0) > 0 then
   local latest = tonumber(redis.call('HGET', KEYS[2], 'trackUntil') or '0')
