@@ -151,7 +151,7 @@ describe('the CLI commands, as a user runs them', () => {
     const page = await fetch(url as string, { headers: { authorization: auth } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>');
-    const api = await fetch(new URL('api/queues', url as string), {
+    const api = await fetch(new URL('queues/api/queues', url as string), {
       headers: { authorization: auth },
     });
     expect(JSON.stringify(await api.json())).toContain(rig.queueName);

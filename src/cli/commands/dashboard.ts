@@ -6,7 +6,7 @@ export function dashboardCommand(program: Command): void {
   program
     .command('dashboard')
     .description(
-      'serve bull-board for the queue, read-only (basic auth when DASHBOARD_USER and DASHBOARD_PASSWORD are set; loopback only without)',
+      'serve the campaign console (/) and bull-board (/queues); with DASHBOARD_USER and DASHBOARD_PASSWORD: basic auth and the console controls; without: read-only, loopback only',
     )
     .option('--port <n>', 'port (0: any free one)', intArg(0, 65535), 3000)
     .option('--host <host>', 'address to listen on (not loopback: needs basic auth)', '127.0.0.1')

@@ -135,6 +135,8 @@
             { label: 'accepted', stroke: '#1565c0', width: 2, points: { show: true } },
             { label: 'delivered', stroke: '#2e7d32', width: 2, points: { show: true } },
           ],
+          // A minute either side: one minute of data is a point, not a span of years.
+          scales: { x: { time: true, range: (_u, min, max) => [min - 60, max + 60] } },
           axes: [{}, { label: 'per minute' }],
         },
         data,
