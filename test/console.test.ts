@@ -219,4 +219,29 @@ describe('the campaign console, in a real headless Chromium', () => {
     expect(await curl.json()).toEqual({ campaign: 'autumn', paused: 30 });
     expect((await rig.inspector.counts('autumn')).control).toBe('paused');
   });
+
+  it('asks before it cancels, naming the campaign and how many messages it stops', async () => {
+    const page = await open('/campaigns/autumn');
+    await page.locator('#status', { hasText: /^paused/ }).waitFor({ timeout: 10_000 });
+    const asked: string[] = [];
+    const answer = { accept: false };
+    page.on('dialog', (d) => {
+      asked.push(d.message());
+      void (answer.accept ? d.accept() : d.dismiss());
+    });
+    const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
+    await cancel.click();
+    await waitFor(() => asked.length === 1, 'the confirmation');
+    expect(asked[0]).toBe('Cancel campaign autumn? It stops 30 messages not sent yet.');
+    // Dismissed: nothing changed.
+    expect((await rig.inspector.counts('autumn')).control).toBe('paused');
+    answer.accept = true;
+    await cancel.click();
+    await page.locator('#status', { hasText: /^cancelled/ }).waitFor({ timeout: 10_000 });
+    expect(await rig.inspector.counts('autumn')).toMatchObject({
+      control: 'cancelled',
+      cancelled: 30,
+    });
+    await page.close();
+  });
 });

@@ -135,6 +135,14 @@ describe('delivery tracking', () => {
     expect(counts.delivery).toEqual(finalCounts(want));
     expect(want.read).toBeGreaterThan(0);
     expect(want.undelivered).toBeGreaterThan(0);
+    // The campaign's per-minute timeline (the console's chart) adds up to what the gateway
+    // accepted and what it says was delivered.
+    const tr = await testRedis();
+    const timeline = await new CampaignStore(tr, rig.queue.toKey(''))
+      .timeline('c')
+      .finally(() => tr.disconnect());
+    expect(timeline.reduce((n, t) => n + t.accepted, 0)).toBe(rig.sandbox.accepted.size);
+    expect(timeline.reduce((n, t) => n + t.delivered, 0)).toBe(want.delivered);
     // Each message's finished record (vb:done) carries its result and its fate as the gateway
     // gave it.
     const redis = await testRedis();

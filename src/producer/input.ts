@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import Papa from 'papaparse';
+import type Papa from 'papaparse';
 import { InvalidInputError } from '../errors.js';
 import type { InputRow } from './enqueue.js';
 
@@ -67,6 +67,8 @@ function checkHeader(header: string[]): string[] {
  * breaks inside their quoted fields; empty lines are skipped but counted.
  */
 async function* readCsv(input: Readable, maxChars: number): AsyncGenerator<InputRow> {
+  // Loaded here: a CLI process that reads no CSV (a worker) never holds it.
+  const { default: PapaParse } = await import('papaparse');
   const decoder = new StringDecoder('utf8');
   let parser: Papa.Parser | undefined;
   let breakChar: '\n' | '\r' = '\n';
@@ -117,7 +119,7 @@ async function* readCsv(input: Readable, maxChars: number): AsyncGenerator<Input
           text[first] === '\r' && (first + 1 === text.length || text[first + 1] === '\n');
         const newline = first === -1 ? '\n' : crlf ? '\r\n' : (text[first] as '\n' | '\r');
         breakChar = newline === '\r' ? '\r' : '\n';
-        parser = new Papa.Parser({ delimiter: ',', quoteChar: '"', newline });
+        parser = new PapaParse.Parser({ delimiter: ',', quoteChar: '"', newline });
       }
       const all = pending + text;
       const result = parser.parse(all, base, true) as Papa.ParseResult<string[]>;

@@ -7,11 +7,13 @@ import {
   timingFromFlags,
   type TimingFlags,
 } from '../timing-flags.js';
-import { Producer } from '../../producer/producer.js';
+import type { Producer } from '../../producer/producer.js';
 import { readEnv } from '../env.js';
 
 async function withProducer<T>(fn: (p: Producer) => Promise<T>): Promise<T> {
   const env = readEnv();
+  // Loaded here: validation (zod, libphonenumber) is enqueue's, and a worker process never needs it.
+  const { Producer } = await import('../../producer/producer.js');
   const producer = new Producer({ connection: env.redisUrl, queueName: env.queueName });
   try {
     return await fn(producer);

@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Command } from 'commander';
-import { Producer } from '../../producer/producer.js';
 import { formatOf, MAX_ROW_CHARS, readRows, type InputFormat } from '../../producer/input.js';
 import { MESSAGE_TYPES, type MessageType } from '../../message.js';
 import type { MessageDefaults } from '../../producer/validate.js';
@@ -117,6 +116,8 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     }),
   );
 
+  // Loaded here: validation (zod, libphonenumber) is enqueue's, and a worker process never needs it.
+  const { Producer } = await import('../../producer/producer.js');
   const producer = new Producer({
     connection: env.redisUrl,
     queueName: env.queueName,
