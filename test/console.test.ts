@@ -3,13 +3,13 @@
  * sandbox gateway: what an operator sees and does. The gateway's own record of what it accepted
  * is the oracle for sends, not the console's numbers.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const USER = 'ops';
 const PASSWORD = 's3cret pass';
 const AUTH = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
@@ -37,8 +37,6 @@ describe('the campaign console, in a real headless Chromium', () => {
   const springAccepted = () => [...rig.sandbox.accepted.keys()].filter((id) => id <= 2000).length;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     rig = await createRig('console');
     await rig.producer.enqueue('spring', sampleMessages(2000, 1));
     await rig.producer.enqueue('autumn', sampleMessages(30, 5001), {
@@ -51,18 +49,7 @@ describe('the campaign console, in a real headless Chromium', () => {
       user: USER,
       password: PASSWORD,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({
       httpCredentials: { username: USER, password: PASSWORD },
     });

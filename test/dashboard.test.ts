@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { createRig, type Rig } from './fixture.js';
 import { REDIS_URL, releaseQueued, sampleMessages } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('the dashboard, in a real headless Chromium', () => {
   let rig: Rig;
@@ -12,8 +10,6 @@ describe('the dashboard, in a real headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     rig = await createRig('dash');
     // Campaign-wide fields as defaults: jobs name the shared set, the job view shows them merged.
     await rig.producer.enqueue(
@@ -30,18 +26,7 @@ describe('the dashboard, in a real headless Chromium', () => {
       user: 'ops',
       password: 's3cret pass',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
