@@ -10,7 +10,12 @@
  * earlier row of the input had is a duplicate as it would have been.
  */
 import type { Redis } from 'ioredis';
-import { CampaignPurgingError, hasCode, RedisUnavailableError } from '../errors.js';
+import {
+  CampaignPurgingError,
+  hasCode,
+  InvalidOptionError,
+  RedisUnavailableError,
+} from '../errors.js';
 import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
 import type { CampaignStore } from '../campaign/store.js';
 import type { TimingSettings } from '../campaign/timing.js';
@@ -20,6 +25,7 @@ import type { OwnedRedis } from '../redis.js';
 import type { ResolvedProducerOptions } from './options.js';
 import { Report, reportedId, type EnqueueProgress, type EnqueueResult } from './report.js';
 import { validateMessage, type MessageDefaults } from './validate.js';
+import { isTemplate, templateProblem } from './template.js';
 
 /** One input item with where it came from: a file line, or an index for library calls. */
 export interface InputRow {
@@ -76,7 +82,20 @@ export async function enqueueRows(
 ): Promise<EnqueueResult> {
   const { store, options: po } = ctx;
   const dryRun = options.dryRun === true;
-  const shared = sharedSet(options.defaults);
+  const defaults = options.defaults ?? {};
+  for (const field of ['text', 'url'] as const) {
+    const problem = isTemplate(defaults[field]) ? templateProblem(defaults[field]) : undefined;
+    if (problem)
+      throw new InvalidOptionError(
+        `the campaign's ${field} (--${field}): ${problem}; nothing enqueued`,
+      );
+  }
+  // A personalised field is each message's own once filled: the shared set does not carry it.
+  const shared = sharedSet({
+    ...defaults,
+    text: isTemplate(defaults.text) ? undefined : defaults.text,
+    url: isTemplate(defaults.url) ? undefined : defaults.url,
+  });
   if (!dryRun) {
     // Before any message is claimed: a dispatcher must never see the campaign without its
     // timing; likewise the shared fields and the job opts, before any message that needs them.

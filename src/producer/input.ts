@@ -39,20 +39,28 @@ export function readRows(
   input: Readable,
   format: InputFormat,
   maxRowChars = MAX_ROW_CHARS,
+  extraColumns: readonly string[] = [],
 ): AsyncGenerator<InputRow> {
-  return format === 'csv' ? readCsv(input, maxRowChars) : readNdjson(input, maxRowChars);
+  return format === 'csv'
+    ? readCsv(input, maxRowChars, extraColumns)
+    : readNdjson(input, maxRowChars);
 }
 
-function checkHeader(header: string[]): string[] {
+/**
+ * The header's columns, lower-cased; a column that is neither a message field nor in `extra`
+ * (the columns the campaign's `{{placeholders}}` name) is refused: it is most likely a typo.
+ */
+function checkHeader(header: string[], extra: readonly string[]): string[] {
   const cols = header.map((h) => h.trim().toLowerCase());
   const missing = REQUIRED.filter((c) => !cols.includes(c));
-  const unknown = cols.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
+  const known = new Set<string>([...CSV_COLUMNS, ...extra.map((c) => c.toLowerCase())]);
+  const unknown = cols.filter((c) => !known.has(c));
   if (missing.length > 0 || unknown.length > 0) {
     const parts = [];
     if (missing.length > 0) parts.push(`missing column(s) ${missing.join(', ')}`);
     if (unknown.length > 0) parts.push(`unknown column(s) ${unknown.join(', ')}`);
     throw new InvalidInputError(
-      `CSV header: ${parts.join('; ')} (columns: ${CSV_COLUMNS.join(', ')}; id and phone required)`,
+      `CSV header: ${parts.join('; ')} (columns: ${CSV_COLUMNS.join(', ')}, and those the text's or URL's {{placeholders}} name; id and phone required)`,
       1,
     );
   }
@@ -66,7 +74,11 @@ function checkHeader(header: string[]): string[] {
  * here). Line numbers are counted from the records themselves: one line each, plus the line
  * breaks inside their quoted fields; empty lines are skipped but counted.
  */
-async function* readCsv(input: Readable, maxChars: number): AsyncGenerator<InputRow> {
+async function* readCsv(
+  input: Readable,
+  maxChars: number,
+  extra: readonly string[],
+): AsyncGenerator<InputRow> {
   // Loaded here: a CLI process that reads no CSV (a worker) never holds it.
   const { default: PapaParse } = await import('papaparse');
   const decoder = new StringDecoder('utf8');
@@ -89,7 +101,7 @@ async function* readCsv(input: Readable, maxChars: number): AsyncGenerator<Input
       const error = errors.get(i);
       if (columns === undefined) {
         if (error) throw new InvalidInputError(`CSV header: ${quoteProblem(error)}`, at);
-        columns = checkHeader(fields);
+        columns = checkHeader(fields, extra);
       } else if (error) {
         yield { line: at, error: quoteProblem(error) };
       } else if (fields.length === 1 && fields[0] === '') {

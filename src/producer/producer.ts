@@ -49,6 +49,11 @@ export interface MessageRow {
   image?: string;
   button?: string;
   url?: string;
+  /**
+   * Values for the `{{column}}` placeholders of the text or the button URL (personalised
+   * texts; a file's rows have them as their own columns). Not stored beyond the filled text.
+   */
+  columns?: Record<string, string | number>;
 }
 
 /** What waitUntilFinished waits for. */

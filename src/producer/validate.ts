@@ -8,6 +8,7 @@ import type { FieldProblem } from '../errors.js';
 import { MESSAGE_TYPES, type ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import { normalizePhone, type CountryCode } from './phone.js';
+import { fillTemplate, isTemplate } from './template.js';
 
 /** Campaign-wide values a row may leave out (the CLI's --sender, --text, --image, --type). */
 export type MessageDefaults = Partial<Omit<ViberMessage, 'id' | 'phone'>>;
@@ -171,6 +172,11 @@ export function validateMessage(
     button: pick('button'),
     url: pick('url'),
   };
+  // Personalised: {{column}} filled from the row (template.ts); a problem names the column.
+  if (isTemplate(merged.text) || isTemplate(merged.url)) {
+    const filled = fillPlaceholders(merged, row);
+    if (filled) return { ok: false, problems: [filled] };
+  }
   const parsed = schemaFor(rules).safeParse(merged);
   const phone =
     typeof merged.phone === 'string' ? normalizePhone(merged.phone, rules.country) : undefined;
@@ -201,4 +207,30 @@ export function validateMessage(
     if (m.url !== undefined) message.url = m.url;
   }
   return { ok: true, message, phoneRewritten: e164 !== m.phone };
+}
+
+/**
+ * Fills the text's and URL's placeholders in place from the row's own columns (a file's row) or
+ * its `columns` (a library row); the first problem, if any.
+ */
+function fillPlaceholders(
+  m: { text: unknown; url: unknown },
+  input: Readonly<Record<string, unknown>>,
+): FieldProblem | undefined {
+  const extra = input['columns'];
+  const row =
+    typeof extra === 'object' && extra !== null && !Array.isArray(extra)
+      ? { ...input, ...(extra as Record<string, unknown>) }
+      : input;
+  if (isTemplate(m.text)) {
+    const f = fillTemplate(m.text, row);
+    if (!f.ok) return { field: 'text', rule: f.rule };
+    m.text = f.text;
+  }
+  if (isTemplate(m.url)) {
+    const f = fillTemplate(m.url, row, encodeURIComponent);
+    if (!f.ok) return { field: 'url', rule: f.rule };
+    m.url = f.text;
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Command } from 'commander';
 import { formatOf, MAX_ROW_CHARS, readRows, type InputFormat } from '../../producer/input.js';
+import { placeholderColumns } from '../../producer/template.js';
 import { MESSAGE_TYPES, type MessageType } from '../../message.js';
 import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
@@ -40,14 +41,14 @@ export function enqueueCommand(program: Command): void {
       'CSV with header (id,phone required) or .ndjson/.jsonl; - for stdin',
     )
     .option('--sender <name>', 'sender for rows without one')
-    .option('--text <text>', 'text for rows without one')
+    .option('--text <text>', 'text for rows without one; {{column}} is filled from each row')
     .option('--image <url>', 'image URL for rows without one')
     .option(
       '--type <type>',
       `message type for rows without one: ${MESSAGE_TYPES.join('|')} (default: image when an image is given, else text)`,
     )
     .option('--button <caption>', 'button caption for rows without one')
-    .option('--url <url>', 'button URL for rows without one')
+    .option('--url <url>', 'button URL for rows without one; {{column}} is filled from each row')
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
     .option(
       '--country <code>',
@@ -126,7 +127,10 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   try {
     const res = await producer.enqueueRows(
       flags.campaign,
-      readRows(input, format, flags.maxRowChars),
+      readRows(input, format, flags.maxRowChars, [
+        ...placeholderColumns(flags.text),
+        ...placeholderColumns(flags.url),
+      ]),
       {
         defaults,
         ...timing,
