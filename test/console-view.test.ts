@@ -4,7 +4,7 @@
  * would see the campaign.
  */
 import { countsOf } from '../src/campaign/counts.js';
-import { consoleState, maskPhone, pageOf } from '../src/dashboard/console-view.js';
+import { consoleState, maskPhone, pageOf, summaryOf } from '../src/dashboard/console-view.js';
 import { DEFAULT_TIMING } from '../src/campaign/timing.js';
 
 const NOW = Date.UTC(2026, 11, 7, 12, 0);
@@ -70,6 +70,18 @@ describe('a campaign in the console', () => {
     expect(p.timeline).toEqual([
       { at: new Date(NOW - 60_000).toISOString(), accepted: 8, delivered: 6 },
     ]);
+  });
+
+  it('has a finish time once nothing of it waits or is on the wire, however it ended', () => {
+    const at = NOW - 5000;
+    const ended = { total: 10, completed: 4, finishedAt: at };
+    expect(
+      summaryOf(counts({ ...ended, cancelled: 6 }, { control: 'cancelled' }), NOW).finishedAt,
+    ).toBe(new Date(at).toISOString());
+    expect(summaryOf(counts({ ...ended, failed: 6 }), NOW).finishedAt).toBe(
+      new Date(at).toISOString(),
+    );
+    expect(summaryOf(counts({ total: 10, completed: 4, waiting: 6 }), NOW).finishedAt).toBeNull();
   });
 
   it('shows a phone with its middle hidden', () => {

@@ -98,7 +98,8 @@ export function summaryOf(c: CampaignCounts, enqueuedAt: number | null): Campaig
     weight: c.schedule.weight,
     campaignRate: c.schedule.campaignRate,
     startedAt: iso(enqueuedAt),
-    finishedAt: state === 'finished' || state === 'tracking' ? iso(c.finishedAt) : null,
+    // Set once nothing of it waits or is on the wire (sent, failed, cancelled or expired).
+    finishedAt: c.total > 0 && endedOf(c) >= c.total ? iso(c.finishedAt) : null,
   };
 }
 
