@@ -131,7 +131,8 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     writeGuard({
       controls,
       token,
-      origins: () => new Set([...allowed].map((h) => `http://${h}`)),
+      // Its own hosts, over http or https (a TLS proxy in front keeps the Host it was given).
+      origins: () => new Set([...allowed].flatMap((h) => [`http://${h}`, `https://${h}`])),
     }),
   );
   const store = new CampaignStore(redis.client, (queues[0] as Queue).toKey(''));
