@@ -160,6 +160,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   } catch (err) {
     clearInterval(refresher);
     await Promise.all(queues.map((q) => q.close().catch(() => undefined)));
+    await inspector.close();
     if (redis.owned) await closeRedis(redis.client);
     const code = (err as { code?: string }).code;
     throw new InvalidOptionError(
