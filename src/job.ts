@@ -34,7 +34,7 @@ export interface PackageMessageResult {
   /** The gateway's msg_id; null when it was not accepted. */
   msgId: number | null;
   /** completed, failed, cancelled or expired. */
-  status: 'completed' | 'failed' | 'cancelled' | 'expired';
+  status: 'completed' | 'failed' | 'cancelled' | 'expired' | 'suppressed';
   /** Why it was not accepted. */
   error?: string;
 }

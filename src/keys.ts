@@ -26,6 +26,7 @@
  * | `vb:shared` | hash | content hash → campaign-wide fields JSON | — |
  * | `vb:pace`, `vb:track-pace` (+ `:pause`) | string | the rate limiters' next slot, a 212 pause | — |
  * | `vb:track` / `vb:trk` | zset / hash | tracked id → next question / its tracking state | ~40 B while tracked |
+ * | `vb:suppressed` | set | phones (E.164) never to be messaged: the queue's suppression list | — (~60–80 B an entry) |
  * | `vb:probe` | string | a worker's write probe while Redis is out of memory (expires in 1 s) | — |
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it
@@ -95,6 +96,9 @@ export class QueueKeys {
   }
   get track(): string {
     return `${this.base}vb:track`;
+  }
+  get suppressed(): string {
+    return `${this.base}vb:suppressed`;
   }
   get trackInfo(): string {
     return `${this.base}vb:trk`;

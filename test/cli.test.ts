@@ -88,6 +88,7 @@ describe('the viber-bulk command', () => {
       campaign: 'spring',
       dryRun: false,
       enqueued: 2,
+      suppressed: 0,
       duplicates: 1,
       duplicateRows: [{ line: 6, id: 1, of: 'input' }],
       phonesRewritten: 1,
@@ -114,6 +115,7 @@ describe('the viber-bulk command', () => {
       paused: 0,
       cancelled: 0,
       expired: 0,
+      suppressed: 0,
       scheduled: 0,
       control: null,
       schedule: {

@@ -99,7 +99,7 @@ export function countsOf(
   return out;
 }
 
-/** Messages of the campaign that ended: accepted, failed, cancelled or expired. */
+/** Messages of the campaign that ended: accepted, failed, cancelled, expired or suppressed. */
 export function endedOf(c: CampaignCounts): number {
-  return c.completed + c.failed + c.cancelled + c.expired;
+  return c.completed + c.failed + c.cancelled + c.expired + c.suppressed;
 }

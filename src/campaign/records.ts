@@ -56,11 +56,19 @@ export function finishedRecord(
 export function unsentRecord(
   stored: SendJobData | undefined,
   at: { campaign: string; id: number; package: string },
-  how: 'cancelled' | 'expired',
+  how: 'cancelled' | 'expired' | 'suppressed',
   attempts: number,
 ): string {
   return finishedRecord(stored, at, {
     failed: { reason: unsentReason(how, at.campaign), attempts },
+  });
+}
+
+/** The finished record of a message whose phone is suppressed at enqueue: never sent. */
+export function suppressedRecord(stored: SendJobData): string {
+  return JSON.stringify({
+    ...stored,
+    failed: { reason: unsentReason('suppressed', stored.campaign), attempts: 0 },
   });
 }
 

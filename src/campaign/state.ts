@@ -9,6 +9,8 @@
  *   p        paused: its campaign is paused; parked in its campaign's backlog until resumed
  *   x        cancelled: its campaign was cancelled before it was sent
  *   e        expired: its campaign's deadline (`expires`) passed before it was sent
+ *   u        suppressed: its phone is on the queue's suppression list (at enqueue, or when its
+ *            package was opened); never sent
  *
  * The producer writes the initial `w` in the same Lua call that queues the message (enqueue-8.lua);
  * a message in a package is still `w` until its worker marks it active (activate-5.lua refuses
@@ -19,7 +21,15 @@
  * requeue-6.lua. Every script keeps the counts in step.
  */
 export type StateName =
-  'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'cancelled' | 'expired';
+  | 'waiting'
+  | 'active'
+  | 'delayed'
+  | 'completed'
+  | 'failed'
+  | 'paused'
+  | 'cancelled'
+  | 'expired'
+  | 'suppressed';
 
 export const STATE_NAMES: readonly StateName[] = [
   'waiting',
@@ -30,6 +40,7 @@ export const STATE_NAMES: readonly StateName[] = [
   'paused',
   'cancelled',
   'expired',
+  'suppressed',
 ];
 
 const BY_LETTER: Readonly<Record<string, StateName>> = {
@@ -41,6 +52,7 @@ const BY_LETTER: Readonly<Record<string, StateName>> = {
   p: 'paused',
   x: 'cancelled',
   e: 'expired',
+  u: 'suppressed',
 };
 
 export const state = {
@@ -52,6 +64,7 @@ export const state = {
   paused: 'p',
   cancelled: 'x',
   expired: 'e',
+  suppressed: 'u',
 } as const;
 
 /** Decodes a stored state string: its name and the gateway code, if any. */
@@ -63,7 +76,11 @@ export function decodeState(raw: string): { state: StateName; code: number | und
 }
 
 /** Why a message was never sent (its failure reason, or its record's in results). */
-export function unsentReason(state: 'cancelled' | 'expired', campaign: string): string {
+export function unsentReason(
+  state: 'cancelled' | 'expired' | 'suppressed',
+  campaign: string,
+): string {
+  if (state === 'suppressed') return 'suppressed: its phone is on the suppression list';
   return state === 'cancelled'
     ? `cancelled: campaign ${campaign} was cancelled`
     : `expired: campaign ${campaign} passed its deadline before this was sent`;

@@ -26,11 +26,12 @@ export function assertCampaignName(campaign: string, what = 'campaign'): void {
   }
 }
 
-export type EnqueueOutcome = 'new' | 'duplicate' | 'duplicate-in-call';
+export type EnqueueOutcome = 'new' | 'duplicate' | 'duplicate-in-call' | 'suppressed';
 const ENQUEUE_OUTCOMES: Readonly<Record<number, EnqueueOutcome>> = {
   0: 'new',
   2: 'duplicate',
   3: 'duplicate-in-call',
+  4: 'suppressed',
 };
 
 interface StoreCommands {
@@ -69,15 +70,15 @@ export class CampaignStore {
   /**
    * Enqueues messages for a campaign in one round trip: each `[id, record JSON]` is deduped by
    * id across the queue and kept until the dispatcher releases it; one outcome per message, in
-   * order.
+   * order. A message marked suppressed comes with its finished record instead: it ends at once.
    */
   async enqueue(
     campaign: string,
-    messages: ReadonlyArray<readonly [number, string]>,
+    messages: ReadonlyArray<readonly [number, string, boolean?]>,
   ): Promise<EnqueueOutcome[]> {
     if (messages.length === 0) return [];
     const args: (string | number)[] = [campaign];
-    for (const [id, data] of messages) args.push(id, data);
+    for (const [id, data, suppressed] of messages) args.push(id, data, suppressed ? 'u' : '');
     let raw: number[];
     try {
       raw = await this.redis.vbEnqueue(
@@ -212,6 +213,13 @@ export class CampaignStore {
     for (let i = 0; i + 1 < flat.length; i += 2)
       held.set(Number(flat[i]), flat[i + 1] as HeldLetter);
     return held;
+  }
+
+  /** Which of these phones (E.164) are on the queue's suppression list: one command. */
+  async suppressedOf(phones: readonly string[]): Promise<boolean[]> {
+    if (phones.length === 0) return [];
+    const hits = await this.redis.smismember(this.keys.suppressed, ...phones);
+    return hits.map((h) => h === 1);
   }
 
   /** Stores a shared set once (content-addressed: a set with this hash is this set). */

@@ -16,12 +16,14 @@
   KEYS[7] finished hash   id -> finished record
   KEYS[8] purging hash    campaign -> when its purge began
   ARGV[1] campaign
-  ARGV[2..] pairs: id, record JSON
+  ARGV[2..] triples: id, record JSON, how: '' to queue it, 'u' when its phone is suppressed
+            (then the record is its finished record: it ends at once, state u, never queued)
 
   Returns one number per id:
     0 new: queued now, state w, counted
     2 duplicate: already queued, sent or ended (by this campaign or another)
     3 duplicate within this call
+    4 new, suppressed: state u, its finished record written, counted, never queued
   or the error PURGING (nothing written) while the campaign is being purged.
 ]]
 if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
@@ -32,16 +34,24 @@ local backlog = {}
 local stored = {}
 local seen = {}
 local fresh = 0
-for i = 2, #ARGV, 2 do
+local suppressed = 0
+for i = 2, #ARGV, 3 do
   local id = ARGV[i]
+  local how = ARGV[i + 2]
   local r
   if seen[id] then
     r = 3
   elseif redis.call('HEXISTS', KEYS[6], id) == 1 or redis.call('HEXISTS', KEYS[7], id) == 1 then
     r = 2
-  elseif redis.call('HSETNX', KEYS[1], id, 'w') == 1 then
-    fresh = fresh + 1
-    r = 0
+  elseif redis.call('HSETNX', KEYS[1], id, how == 'u' and 'u' or 'w') == 1 then
+    if how == 'u' then
+      suppressed = suppressed + 1
+      redis.call('HSET', KEYS[7], id, ARGV[i + 1])
+      r = 4
+    else
+      fresh = fresh + 1
+      r = 0
+    end
   else
     r = 2
   end
@@ -72,6 +82,10 @@ if fresh > 0 then
   redis.call('HINCRBY', KEYS[2], 'total', fresh)
   redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
   redis.call('HDEL', KEYS[2], 'finishedAt')
+end
+if suppressed > 0 then
+  redis.call('HINCRBY', KEYS[2], 'total', suppressed)
+  redis.call('HINCRBY', KEYS[2], 'suppressed', suppressed)
 end
 -- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
 -- are first enqueued within the same clock tick.

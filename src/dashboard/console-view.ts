@@ -60,6 +60,7 @@ export interface CampaignSummary {
     paused: number;
     cancelled: number;
     expired: number;
+    suppressed: number;
     delivered: number;
     read: number;
     undelivered: number;
@@ -89,6 +90,7 @@ export function summaryOf(c: CampaignCounts, enqueuedAt: number | null): Campaig
       paused: c.paused,
       cancelled: c.cancelled,
       expired: c.expired,
+      suppressed: c.suppressed,
       delivered: c.delivery.delivered,
       read: c.delivery.read,
       undelivered: c.delivery.undelivered,

@@ -17,6 +17,7 @@ import {
   RedisUnavailableError,
 } from '../errors.js';
 import { compact, sharedSet, type SharedSet } from '../campaign/shared.js';
+import { suppressedRecord } from '../campaign/records.js';
 import type { CampaignStore } from '../campaign/store.js';
 import type { TimingSettings } from '../campaign/timing.js';
 import type { SendJobData } from '../job.js';
@@ -165,12 +166,20 @@ async function enqueueChunk(
   report: Report,
   shared: SharedSet | undefined,
 ): Promise<number> {
-  const entries = items.map(({ message: m }): [number, string] => {
+  // One command a chunk: which phones are on the suppression list.
+  const suppressed = await wrap(
+    campaign,
+    report,
+    ctx.store.suppressedOf(items.map((i) => i.message.phone)),
+  );
+  const entries = items.map(({ message: m }, i): [number, string, boolean] => {
     const stored = shared ? compact(m, shared) : undefined;
     const data: SendJobData = stored?.shares
       ? { campaign, message: stored.message, shared: (shared as SharedSet).hash }
       : { campaign, message: m };
-    return [m.id, JSON.stringify(data)];
+    return suppressed[i]
+      ? [m.id, suppressedRecord(data), true]
+      : [m.id, JSON.stringify(data), false];
   });
   const outcomes = await wrap(campaign, report, ctx.store.enqueue(campaign, entries));
   if (ctx.replicas > 0) await wrap(campaign, report, replicated(ctx, ctx.replicas));
@@ -178,6 +187,7 @@ async function enqueueChunk(
   outcomes.forEach((o, i) => {
     const { message, line } = items[i] as Item;
     if (o === 'new') added++;
+    else if (o === 'suppressed') report.result.suppressed++;
     else report.duplicate({ line, id: message.id, of: o === 'duplicate' ? 'queue' : 'input' });
   });
   return added;
@@ -191,19 +201,23 @@ async function checkChunk(
   report: Report,
   seen: Set<number>,
 ): Promise<number> {
-  const taken = await wrap(
+  const [taken, suppressed] = await wrap(
     campaign,
     report,
-    store.taken(
-      campaign,
-      items.map((i) => i.message.id),
-    ),
+    Promise.all([
+      store.taken(
+        campaign,
+        items.map((i) => i.message.id),
+      ),
+      store.suppressedOf(items.map((i) => i.message.phone)),
+    ]),
   );
   let fresh = 0;
   items.forEach(({ message, line }, i) => {
     const id = message.id;
     if (seen.has(id)) report.duplicate({ line, id, of: 'input' });
     else if (taken[i]) report.duplicate({ line, id, of: 'queue' });
+    else if (suppressed[i]) report.result.suppressed++;
     else fresh++;
     seen.add(id);
   });

@@ -34,6 +34,7 @@ import {
 } from './options.js';
 import { enqueueRows, type EnqueueOptions, type InputRow, type Source } from './enqueue.js';
 import type { EnqueueResult } from './report.js';
+import { SuppressionList } from './suppression.js';
 
 /**
  * A row as the library takes it: `id` and `phone` always; the other fields may come from the
@@ -93,6 +94,15 @@ export class Producer {
     queue.on('error', () => {}); // failures reach the caller through the awaited calls
     const replicas = await replicasToWaitFor(redis.client, this.options.waitReplicas);
     return { redis, queue, store: new CampaignStore(redis.client, queue.toKey('')), replicas };
+  }
+
+  /**
+   * The queue's suppression list (suppression.ts): phones never messaged, normalised as enqueue
+   * normalises them (this producer's country).
+   */
+  async suppressions(): Promise<SuppressionList> {
+    const { redis, store } = await this.ready;
+    return new SuppressionList(redis.client, store.keys, this.options.limits.country);
   }
 
   /** The queue and store, once connected. */

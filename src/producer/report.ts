@@ -32,6 +32,11 @@ export interface EnqueueResult {
   dryRun: boolean;
   /** Messages added to the queue by this call. */
   enqueued: number;
+  /**
+   * Messages whose phone is on the queue's suppression list: recorded (state `suppressed`, in the
+   * counts) and never sent; not in `enqueued`.
+   */
+  suppressed: number;
   /** Messages whose id was already queued (earlier call, other campaign, or earlier in this input). */
   duplicates: number;
   /** Their ids, in input order (the first `maxReportedRejects`). */
@@ -70,6 +75,7 @@ export class Report {
       campaign,
       dryRun,
       enqueued: 0,
+      suppressed: 0,
       duplicates: 0,
       duplicateIds: [],
       duplicateRows: [],

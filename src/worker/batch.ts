@@ -40,6 +40,7 @@ export async function runBatch(
     parked: 0,
     cancelled: 0,
     expired: 0,
+    suppressed: 0,
     held: 0,
     codes: {},
   };
@@ -82,7 +83,19 @@ export async function runBatch(
       }
       sendable.push(p);
     }
-    await send(sendable, ctx, decisions, report);
+    // One command a package: phones put on the suppression list since enqueue end unsent.
+    const off = await ctx.store.suppressedOf(
+      sendable.map((p) => (p.message as ViberMessage).phone),
+    );
+    await send(
+      sendable.filter((p, i) => {
+        if (off[i]) decisions.set(p, { action: 'suppress' });
+        return !off[i];
+      }),
+      ctx,
+      decisions,
+      report,
+    );
   } catch (err) {
     // Shutdown abort, or Redis failing under us: hand back whatever is not decided yet.
     for (const p of items) {

@@ -22,6 +22,7 @@ const OUTCOMES = [
   'parked',
   'cancelled',
   'expired',
+  'suppressed',
 ] as const;
 
 const DELIVERY_ENDS = ['delivered', 'read', 'undelivered', 'unknown'] as const;

@@ -26,6 +26,8 @@ export type Decision =
   | { action: 'cancel' }
   /** Its campaign's deadline passed before it was sent: it ends unsent. */
   | { action: 'expire' }
+  /** Its phone is on the queue's suppression list: it ends unsent. */
+  | { action: 'suppress' }
   /** Its campaign is before its start or outside its window: back to the campaign's backlog. */
   | { action: 'hold' }
   /**

@@ -54,6 +54,8 @@ export interface BatchReport {
   cancelled: number;
   /** Messages of campaigns past their deadline, ended instead of sent. */
   expired: number;
+  /** Messages whose phone is suppressed, ended instead of sent. */
+  suppressed: number;
   /** Messages of campaigns before their start or outside their window, put back in their backlog. */
   held: number;
   /** Times the gateway throttled this batch (212) before taking it. */

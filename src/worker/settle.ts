@@ -49,9 +49,10 @@ function changeOf(
     change: end(state, { failed: { reason, attempts: tries } }),
     line: { id: p.id, msgId: null, status: 'failed' as const, error: reason },
   });
-  const unsent = (how: 'cancelled' | 'expired') => {
+  const unsent = (how: 'cancelled' | 'expired' | 'suppressed') => {
     const record = unsentRecord(p.stored, at, how, attempt.attemptsMade);
-    const state = how === 'cancelled' ? st.cancelled : st.expired;
+    const state =
+      how === 'cancelled' ? st.cancelled : how === 'expired' ? st.expired : st.suppressed;
     return {
       change: { id: p.id, op: 'e' as const, state, record },
       line: { id: p.id, msgId: null, status: how },
@@ -81,6 +82,8 @@ function changeOf(
       return unsent('cancelled');
     case 'expire':
       return unsent('expired');
+    case 'suppress':
+      return unsent('suppressed');
     case 'park':
       return { change: { id: p.id, op: 'p', state: st.waiting } };
     case 'hold':
@@ -162,6 +165,9 @@ function count(report: BatchReport, d: Decision, change: PackageChange): void {
       return;
     case 'expire':
       report.expired++;
+      return;
+    case 'suppress':
+      report.suppressed++;
       return;
     case 'park':
       report.parked++;

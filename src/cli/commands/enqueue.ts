@@ -67,7 +67,7 @@ export function enqueueCommand(program: Command): void {
     )
     .option(
       '--json',
-      'end with one JSON line: {campaign, dryRun, enqueued, duplicates, duplicateRows, phonesRewritten, rejected}',
+      'end with one JSON line: {campaign, dryRun, enqueued, suppressed, duplicates, duplicateRows, phonesRewritten, rejected}',
     );
   addTimingFlags(cmd, false).action(async (flags: EnqueueFlags) => {
     process.exitCode = await enqueue(flags);
@@ -159,6 +159,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     const verb = res.dryRun ? 'would be enqueued (dry run: nothing written)' : 'enqueued';
     out.write(
       `campaign ${res.campaign}: ${res.enqueued} ${verb}, ${res.duplicates} duplicate, ${res.rejectedCount} rejected` +
+        (res.suppressed > 0 ? `, ${res.suppressed} suppressed (never sent)` : '') +
         (res.phonesRewritten > 0
           ? ` (${res.phonesRewritten} phone numbers rewritten to international form)`
           : '') +
@@ -170,6 +171,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
           campaign: res.campaign,
           dryRun: res.dryRun,
           enqueued: res.enqueued,
+          suppressed: res.suppressed,
           duplicates: res.duplicates,
           duplicateRows: res.duplicateRows,
           phonesRewritten: res.phonesRewritten,

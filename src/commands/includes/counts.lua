@@ -4,7 +4,7 @@
   50 moving from active to completed is 3 HINCRBYs, not 150.
 ]]
 local stateNames = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
-  p = 'paused', x = 'cancelled', e = 'expired' }
+  p = 'paused', x = 'cancelled', e = 'expired', u = 'suppressed' }
 
 local delta = {}
 local function bump(st, by)

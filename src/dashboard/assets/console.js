@@ -156,6 +156,7 @@
         ['paused', c.counts.paused],
         ['cancelled', c.counts.cancelled],
         ['expired', c.counts.expired],
+        ['suppressed', c.counts.suppressed],
       ]);
       fill(
         $('funnel'),
