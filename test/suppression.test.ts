@@ -46,6 +46,17 @@ describe('the suppression list', () => {
     expect(c).toMatchObject({ completed: 28, suppressed: 2 });
     const sent = [...rig.sandbox.accepted.keys()].sort((a, b) => a - b);
     expect(sent).toEqual(msgs.map((m) => m.id).filter((id) => id !== 5 && id !== 8));
+    // A campaign whose every message is suppressed has ended, with its finish time.
+    const all = await rig.producer.enqueue(
+      'optout',
+      msgs.filter((m) => m.id === 5 || m.id === 8).map((m) => ({ ...m, id: m.id + 1000 })),
+    );
+    expect(all).toMatchObject({ enqueued: 0, suppressed: 2 });
+    expect(await rig.inspector.counts('optout')).toMatchObject({
+      total: 2,
+      suppressed: 2,
+      finishedAt: expect.any(Number),
+    });
     expect(await rig.inspector.result(5)).toMatchObject({
       state: 'suppressed',
       msgId: null,

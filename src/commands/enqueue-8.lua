@@ -86,6 +86,16 @@ end
 if suppressed > 0 then
   redis.call('HINCRBY', KEYS[2], 'total', suppressed)
   redis.call('HINCRBY', KEYS[2], 'suppressed', suppressed)
+  -- A campaign whose every message so far is suppressed has finished (purge --older-than).
+  local open = 0
+  for _, v in ipairs(redis.call('HMGET', KEYS[2], 'waiting', 'active', 'delayed', 'paused')) do
+    open = open + (tonumber(v) or 0)
+  end
+  if open == 0 then
+    local t = redis.call('TIME')
+    redis.call('HSETNX', KEYS[2], 'finishedAt',
+      tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
 end
 -- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
 -- are first enqueued within the same clock tick.
