@@ -3,15 +3,12 @@
  * message was enqueued or after. The oracle is the sandbox's own record of what reached the
  * gateway, not our counts.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runCli } from './cli-run.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, waitFor } from './helpers.js';
-
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+import { sampleMessages, waitFor } from './helpers.js';
 
 describe('the suppression list', () => {
   let rig: Rig;
@@ -87,10 +84,13 @@ describe('the suppression list', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vb-suppress-'));
     try {
       const env = { VIBER_QUEUE: rig.queueName };
-      const add = await cli(['suppress', 'add', '+38 (097) 123-45-67', '--json'], env);
+      const add = await runCli(['suppress', 'add', '+38 (097) 123-45-67', '--json'], env);
       expect(add.code).toBe(0);
       expect(JSON.parse(add.stdout)).toMatchObject({ added: 1, invalid: [] });
-      const check = await cli(['suppress', 'check', '380971234567', '0971234568', '--json'], env);
+      const check = await runCli(
+        ['suppress', 'check', '380971234567', '0971234568', '--json'],
+        env,
+      );
       expect(JSON.parse(check.stdout)).toEqual([
         { phone: '380971234567', e164: '+380971234567', suppressed: true },
         { phone: '0971234568', e164: '+380971234568', suppressed: false },
@@ -99,20 +99,20 @@ describe('the suppression list', () => {
       await writeFile(csv, 'name,phone\nAnn,097 123 45 68\nBob,+380971234567\nEve,12\n');
       const txt = join(dir, 'optout.txt');
       await writeFile(txt, '+380971234569\n\n0971234570\n');
-      const imp = await cli(['suppress', 'import', '--file', csv, '--json'], env);
+      const imp = await runCli(['suppress', 'import', '--file', csv, '--json'], env);
       expect(imp.code).toBe(1); // one row is not a mobile number, named with its line
       expect(JSON.parse(imp.stdout)).toEqual({ added: 1, unchanged: 1, invalid: 1 });
       expect(imp.stderr).toContain('(line 4): 12');
-      expect((await cli(['suppress', 'import', '--file', txt], env)).code).toBe(0);
-      const list = await cli(['suppress', 'list', '--json'], env);
+      expect((await runCli(['suppress', 'import', '--file', txt], env)).code).toBe(0);
+      const list = await runCli(['suppress', 'list', '--json'], env);
       expect(JSON.parse(list.stdout)).toEqual([
         '+380971234567',
         '+380971234568',
         '+380971234569',
         '+380971234570',
       ]);
-      expect((await cli(['suppress', 'remove', '0971234567'], env)).code).toBe(0);
-      const plain = await cli(['suppress', 'list'], env);
+      expect((await runCli(['suppress', 'remove', '0971234567'], env)).code).toBe(0);
+      const plain = await runCli(['suppress', 'list'], env);
       expect(plain.stdout.trim().split('\n').sort()).toEqual([
         '+380971234568',
         '+380971234569',
@@ -123,24 +123,3 @@ describe('the suppression list', () => {
     }
   });
 });
-
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, REDIS_URL, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}

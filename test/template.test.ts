@@ -5,17 +5,15 @@
  * template is refused before anything is written.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fillTemplate, templateProblem } from '../src/producer/template.js';
 import { validateMessage } from '../src/producer/validate.js';
+import { runCli } from './cli-run.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, testRedis, waitFor } from './helpers.js';
+import { testRedis, waitFor } from './helpers.js';
 
 const NAMES = ['Олена', 'Zoë 🎉', '<b>&amp; "Tom" & Jerry</b>', "O'Brien\u00a0Jr."];
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 describe('a personalised text (pure)', () => {
   it('is filled from the row, each value exactly as written', () => {
@@ -110,7 +108,7 @@ describe('personalised texts, enqueue to gateway', () => {
         NAMES.map((n, i) => `${11 + i},+38097123457${i},${quoted(n)}`).join('\n') +
         '\n',
     );
-    const run = await cliRun(
+    const run = await runCli(
       [
         'enqueue',
         '--campaign',
@@ -122,7 +120,7 @@ describe('personalised texts, enqueue to gateway', () => {
         '--text',
         'Hi {{name}} 👋',
       ],
-      rig,
+      { VIBER_QUEUE: rig.queueName },
     );
     expect(run.code).toBe(0);
     await rig.startWorker();
@@ -148,9 +146,9 @@ describe('personalised texts, enqueue to gateway', () => {
   it('refuses a campaign text with a broken placeholder before anything is written (exit 2)', async () => {
     const csv = join(dir, 'c.csv');
     await writeFile(csv, 'id,phone,name\n1,+380971234567,Ann\n');
-    const run = await cliRun(
+    const run = await runCli(
       ['enqueue', '--campaign', 'broken', '--file', csv, '--sender', 'Shop', '--text', 'Hi {{name'],
-      rig,
+      { VIBER_QUEUE: rig.queueName },
     );
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('placeholder "{{name" has no closing }}');
@@ -163,24 +161,3 @@ describe('personalised texts, enqueue to gateway', () => {
     }
   });
 });
-
-function cliRun(
-  args: string[],
-  rig: Rig,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, REDIS_URL, VIBER_QUEUE: rig.queueName },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
