@@ -1,7 +1,7 @@
-/** Runs the built CLI to its end as a user would (`node dist/cli/main.js …`), killed after 30 s. */
+/** Runs the built CLI to its end as a user would (`node dist/cli/main.js …`). */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { REDIS_URL } from './helpers.js';
+import { REDIS_URL, within } from './helpers.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -11,7 +11,16 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+/**
+ * One CLI command with `stdin` as its input; one that has not ended after `timeoutMs` is killed
+ * and the call fails, naming the command.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin = '',
+  timeoutMs = 30_000,
+): Promise<CliRun> {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, REDIS_URL, ...env },
   });
@@ -19,12 +28,12 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
+  child.stdin.end(stdin);
+  const ended = new Promise<CliRun>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
   );
+  return within(ended, timeoutMs, `viber-bulk ${args.join(' ')}`).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
 }

@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import Papa from 'papaparse';
+import { CLI, runCli } from './cli-run.js';
 import { createRig, type Rig } from './fixture.js';
 import {
   REDIS_URL,
@@ -17,37 +17,8 @@ import {
   messageCounts,
 } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one CLI command to its end; one that has not ended after `timeoutMs` is killed and fails. */
-function cli(
-  args: string[],
-  env: Record<string, string>,
-  stdin?: string,
-  timeoutMs = 30_000,
-): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, REDIS_URL, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(stdin ?? '');
-  const ended = new Promise<Run>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return within(ended, timeoutMs, `viber-bulk ${args.join(' ')}`).catch((err: Error) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
-}
+/** Runs one CLI command to its end (test/cli-run.ts). */
+const cli = runCli;
 
 /** A well-formed mobile number the sandbox refuses with 203, as the gateway may. */
 const REFUSED = '+380661234567';
