@@ -7,7 +7,7 @@
  *   level 0  src/*.ts (errors, message, options, redis, job: shapes and plumbing every room uses)
  *   level 1  src/xml, src/commands (pure XML; the Lua scripts and their loader)
  *   level 2  src/campaign, src/gateway, src/sandbox
- *   level 3  src/dispatch, src/tracking, src/producer, src/inspect
+ *   level 3  src/dispatch, src/tracking, src/producer, src/inspect, src/webhook
  *   level 4  src/worker
  *   level 5  src/dashboard
  *   level 6  src/cli, src/index.ts (the only places that wire everything together)
@@ -16,7 +16,7 @@ const LEVELS = [
   ['src/(?!index\\.ts)[^/]+\\.ts$'],
   ['src/xml/', 'src/commands/'],
   ['src/campaign/', 'src/gateway/', 'src/sandbox/'],
-  ['src/dispatch/', 'src/tracking/', 'src/producer/', 'src/inspect/'],
+  ['src/dispatch/', 'src/tracking/', 'src/producer/', 'src/inspect/', 'src/webhook/'],
   ['src/worker/'],
   ['src/dashboard/'],
   ['src/cli/', 'src/index\\.ts$'],

@@ -10,6 +10,7 @@ import type { RedisClient } from '../src/redis.js';
 import type { SendJobData, SendJobResult } from '../src/job.js';
 import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
 import { script } from '../src/commands/index.js';
+import { QueueKeys } from '../src/keys.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
@@ -24,7 +25,7 @@ const SIM: DeliverySimulation = {
 };
 
 /**
- * Records one status answer for message 1 of campaign c as a worker would (trackRecord-3.lua),
+ * Records one status answer for message 1 of campaign c as a worker would (trackRecord-6.lua),
  * ending its tracking: `record` is its delivery record, `deltas` the count changes.
  */
 async function endTracking(
@@ -34,11 +35,12 @@ async function endTracking(
   record: string,
   deltas: string,
 ): Promise<void> {
-  redis.defineCommand('record', { numberOfKeys: 3, lua: script('trackRecord').lua });
+  redis.defineCommand('record', { numberOfKeys: 6, lua: script('trackRecord').lua });
   await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
     `${base}vb:track`,
     `${base}vb:trk`,
     `${base}vb:done`,
+    ...new QueueKeys(base).outbox,
     base,
     '1',
     info,
@@ -280,7 +282,7 @@ describe('delivery tracking', () => {
     const redis = await testRedis();
     try {
       redis.defineCommand('claim', { numberOfKeys: 2, lua: script('trackClaim').lua });
-      redis.defineCommand('record', { numberOfKeys: 3, lua: script('trackRecord').lua });
+      redis.defineCommand('record', { numberOfKeys: 6, lua: script('trackRecord').lua });
       const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '7', info);
@@ -300,7 +302,13 @@ describe('delivery tracking', () => {
         '{}',
         'dcode:102=1;delivered=1',
       ];
-      const keys = [`${base}vb:track`, `${base}vb:trk`, `${base}vb:done`, base];
+      const keys = [
+        `${base}vb:track`,
+        `${base}vb:trk`,
+        `${base}vb:done`,
+        ...new QueueKeys(base).outbox,
+        base,
+      ];
       expect(await r.record(...keys, ...delivered(info))).toBe(1);
       expect(await r.record(...keys, ...delivered(info))).toBe(0);
       expect(await redis.hgetall(`${base}vb:c:c:counts`)).toEqual({

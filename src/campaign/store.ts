@@ -90,6 +90,7 @@ export class CampaignStore {
         this.keys.queued,
         this.keys.done,
         this.keys.purging,
+        ...this.keys.outbox,
         ...args,
       );
     } catch (err) {
@@ -183,11 +184,12 @@ export class CampaignStore {
     onlyFrom = '',
   ): Promise<number[]> {
     if (changes.length === 0) return [];
-    const args: (string | number)[] = [onlyFrom];
+    const args: (string | number)[] = [onlyFrom, campaign];
     for (const [id, st] of changes) args.push(id, st);
     const moved = await this.redis.vbTransition(
       this.keys.state(campaign),
       this.keys.counts(campaign),
+      ...this.keys.outbox,
       ...args,
     );
     return moved.map(Number);

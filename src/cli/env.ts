@@ -9,6 +9,9 @@ export interface CliEnv {
   gatewayUrl: string;
   apiKey: string | undefined;
   logLevel: string;
+  /** WEBHOOK_URL and WEBHOOK_SECRET: the worker's webhook endpoint and signing secret. */
+  webhookUrl: string | undefined;
+  webhookSecret: string | undefined;
 }
 
 /**
@@ -49,6 +52,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     gatewayUrl: env['ALPHASMS_URL'] || 'https://alphasms.ua/api/xml.php',
     apiKey: env['ALPHASMS_API_KEY'] || undefined,
     logLevel: env['LOG_LEVEL'] || 'info',
+    webhookUrl: env['WEBHOOK_URL'] || undefined,
+    webhookSecret: env['WEBHOOK_SECRET'] || undefined,
   };
 }
 

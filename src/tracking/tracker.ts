@@ -60,6 +60,17 @@ interface TrackCommands {
   vbTrackRelease(...args: (string | number)[]): Promise<number>;
 }
 
+export interface TrackerHooks {
+  logger: Logger;
+  /** The gateway said 212: pause every worker of the queue. */
+  onThrottle(): Promise<void>;
+  onReport(report: DeliveryReport): void;
+  /** A status answer came back (throttling is over). */
+  onAnswered(): void;
+  /** While Redis is out of memory, rounds wait (and log nothing: the guard does). */
+  memory?: MemoryGuard;
+}
+
 export class Tracker {
   private readonly keys: QueueKeys;
   private readonly redis: RedisClient & TrackCommands;
@@ -80,16 +91,7 @@ export class Tracker {
     private readonly pace: RateLimiter,
     /** The send path's pacer: its 212 pause holds status requests too. */
     private readonly sendPace: RateLimiter,
-    private readonly hooks: {
-      logger: Logger;
-      /** The gateway said 212: pause every worker of the queue. */
-      onThrottle(): Promise<void>;
-      onReport(report: DeliveryReport): void;
-      /** A status answer came back (throttling is over). */
-      onAnswered(): void;
-      /** While Redis is out of memory, rounds wait (and log nothing: the guard does). */
-      memory?: MemoryGuard;
-    },
+    private readonly hooks: TrackerHooks,
     /** How long a claimed id stays with this worker before any worker may take it, ms. */
     private readonly leaseMs: number,
   ) {
@@ -239,7 +241,13 @@ export class Tracker {
         deltaList(step.deltas, step.record.deliveredAt, now),
       );
     });
-    await this.redis.vbTrackRecord(this.trackKey, this.infoKey, this.keys.done, ...args);
+    await this.redis.vbTrackRecord(
+      this.trackKey,
+      this.infoKey,
+      this.keys.done,
+      ...this.keys.outbox,
+      ...args,
+    );
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
   }

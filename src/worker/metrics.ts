@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of a worker process (prom-client), fed by the worker's `batch` reports and
  * the gateway client's per-request observations, plus BullMQ's own queue metrics and the queue's
- * job counts read at scrape time. Served by `viber-bulk worker --metrics-port N` at /metrics.
+ * job counts read at scrape time, and the webhook sender's (webhook-metrics.ts). Served by
+ * `viber-bulk worker --metrics-port N` at /metrics.
  * Labels carry outcomes and status codes only: never message content, and never the key.
  */
 import { createServer, type Server } from 'node:http';
@@ -12,6 +13,7 @@ import { MESSAGE_CODES } from '../xml/codes.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport } from './pending.js';
 import type { SendWorker } from './send-worker.js';
+import { registerWebhookMetrics } from './webhook-metrics.js';
 
 const OUTCOMES = [
   'completed',
@@ -150,6 +152,7 @@ export class WorkerMetrics {
       this.latency.observe({ kind: o.kind, result: o.result }, o.durationMs / 1000);
     };
     worker.gateway.onRetry = () => this.retries.inc();
+    registerWebhookMetrics(r, worker);
   }
 
   private onBatch(b: BatchReport): void {

@@ -10,6 +10,13 @@ import {
   stripUndefined,
 } from '../options.js';
 
+import {
+  resolveWebhookOptions,
+  webhookView,
+  type ResolvedWebhookOptions,
+  type WebhookOptions,
+  type WebhookOptionsView,
+} from '../webhook/options.js';
 import { DEFAULT_REDIS_URL, queuePrefix, type RedisConnection } from '../redis.js';
 
 /** Options of a send worker (library: `createWorker(opts)`; CLI: `viber-bulk worker`). */
@@ -167,14 +174,22 @@ export interface SendWorkerOptions {
    */
   keepFinishedMs?: number;
   /**
+   * Signed webhooks (src/webhook): every change of a message's outcome, and each campaign's end,
+   * POSTed to this endpoint at least once. Off without it.
+   */
+  webhook?: WebhookOptions;
+  /**
    * Logger (pino). Default: a silent one.
    */
   logger?: Logger;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<SendWorkerOptions, 'logger' | 'lowBalance'>> & {
+export type ResolvedWorkerOptions = Required<
+  Omit<SendWorkerOptions, 'logger' | 'lowBalance' | 'webhook'>
+> & {
   logger: Logger | undefined;
   lowBalance: number | undefined;
+  webhook: ResolvedWebhookOptions | undefined;
 };
 
 export const WORKER_DEFAULTS = {
@@ -231,6 +246,7 @@ const KNOWN = optionKeys<SendWorkerOptions>({
   balanceIntervalMs: true,
   lowBalance: true,
   keepFinishedMs: true,
+  webhook: true,
   logger: true,
 });
 
@@ -275,6 +291,7 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     balanceIntervalMs: intInRange('balanceIntervalMs', o.balanceIntervalMs, 0, 86_400_000),
     lowBalance: opts.lowBalance,
     keepFinishedMs: intInRange('keepFinishedMs', o.keepFinishedMs, 0, 3650 * 86_400_000),
+    webhook: opts.webhook === undefined ? undefined : resolveWebhookOptions(opts.webhook),
     logger: opts.logger,
   };
   const timeoutMs = opts.gateway.timeoutMs ?? 15_000;
@@ -287,7 +304,16 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
   return r;
 }
 
-/** A worker's options as it shows them: the gateway's without the API key. */
-export type WorkerOptionsView = Omit<ResolvedWorkerOptions, 'gateway'> & {
+/** A worker's options as it shows them: the gateway's without the API key, no webhook secret. */
+export type WorkerOptionsView = Omit<ResolvedWorkerOptions, 'gateway' | 'webhook'> & {
   gateway: GatewayClient['options'];
+  webhook: WebhookOptionsView | undefined;
 };
+
+export function workerView(o: ResolvedWorkerOptions, gateway: GatewayClient): WorkerOptionsView {
+  return {
+    ...o,
+    gateway: gateway.options,
+    webhook: o.webhook === undefined ? undefined : webhookView(o.webhook),
+  };
+}

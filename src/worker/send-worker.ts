@@ -13,8 +13,8 @@
  *                                            packages handed back to the queue, untouched)
  *   draining|aborting --> closed    (BullMQ worker closed, HTTP pool closed, our Redis quit)
  *
- * Beside it runs the delivery tracker (src/tracking, unless `track: false`): accepted messages are
- * asked about with `<status>` until their delivery code is final. It stops first on close().
+ * Beside it run the delivery tracker (src/tracking, unless `track: false`: `<status>` until each
+ * accepted message's code is final) and, with `webhook`, the webhook sender (src/webhook).
  */
 import { EventEmitter } from 'node:events';
 import { MetricsTime, Queue, WaitingError, Worker } from 'bullmq';
@@ -37,13 +37,16 @@ import {
   type OwnedRedis,
   type RedisClient,
 } from '../redis.js';
-import { Tracker, type DeliveryReport } from '../tracking/tracker.js';
+import type { Tracker, DeliveryReport } from '../tracking/tracker.js';
+import { trackerFor } from './tracking.js';
 import type { Balance } from '../xml/parse.js';
 import type { BatchContext, BatchReport } from './pending.js';
 import { processPackage, type PackageJob } from './process.js';
 import { awaitBullWorkerClosed, dropIfUnreachable } from './bullmq-close.js';
+import { WebhookSender, type WebhookReport } from '../webhook/sender.js';
 import {
   resolveWorkerOptions,
+  workerView,
   type ResolvedWorkerOptions,
   type WorkerOptionsView,
   type SendWorkerOptions,
@@ -63,6 +66,8 @@ export interface SendWorkerEvents {
   /** The balance fell under `lowBalance`. */
   lowBalance: [Balance];
   halted: [HaltReason];
+  /** One webhook request and what it came to. */
+  webhook: [WebhookReport];
   error: [Error];
 }
 
@@ -81,6 +86,7 @@ export async function createWorker(opts: SendWorkerOptions): Promise<SendWorker>
   await worker.checkRedis();
   worker.dispatcher.start();
   worker.tracker?.start();
+  await worker.webhooks?.start();
   worker.watchBalance();
   worker.keepFinished();
   return worker;
@@ -101,6 +107,8 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
   private readonly limiter: RateLimiter;
   /** Delivery tracking; undefined with `track: false`. */
   readonly tracker: Tracker | undefined;
+  /** Webhook delivery, on a Redis connection of its own; undefined without `webhook`. */
+  readonly webhooks: WebhookSender | undefined;
   /** Releases backlogs into the queue (priority, fair share, timing). */
   readonly dispatcher: Dispatcher;
   /** The account's balance as last asked, if it was. */
@@ -120,14 +128,13 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
     private readonly redis: OwnedRedis,
   ) {
     super();
-    this.options = { ...options, gateway: gateway.options };
+    this.options = workerView(options, gateway);
     this.gateway = gateway;
     this.log = options.logger ?? pino({ level: 'silent' });
     const batchSize =
       options.rate > 0 ? Math.min(options.batchSize, options.rate) : options.batchSize;
-    const base = `${options.prefix}:${options.queueName}:`;
-    this.store = new CampaignStore(redis.client, base);
-    this.shared = new SharedCache(redis.client, base);
+    this.store = new CampaignStore(redis.client, `${options.prefix}:${options.queueName}:`);
+    this.shared = new SharedCache(redis.client, this.store.keys.base);
     this.limiter = new RateLimiter(
       redis.client,
       this.store.keys.sendPace,
@@ -164,34 +171,21 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       this.memory,
     );
     if (options.track) {
-      const g = gateway.options;
-      this.tracker = new Tracker(
-        redis.client,
-        base,
-        {
-          trackAfterMs: options.trackAfterMs,
-          trackMaxIntervalMs: options.trackMaxIntervalMs,
-          trackForMs: options.trackForMs,
-          readWindowMs: options.readWindowMs,
-          batchSize: options.trackBatchSize,
-          rate: options.trackRate,
+      this.tracker = trackerFor(redis.client, this.store.keys, options, gateway, this.limiter, {
+        logger: this.log,
+        onThrottle: () => this.throttle(),
+        onAnswered: () => (this.throttleStreak = 0),
+        memory: this.memory,
+        onReport: (r) => {
+          this.log.debug(r, 'delivery checked');
+          this.emit('delivery', r);
         },
-        gateway,
-        new RateLimiter(redis.client, this.store.keys.trackPace, options.trackRate, 1000),
-        this.limiter,
-        {
-          logger: this.log,
-          onThrottle: () => this.throttle(),
-          onAnswered: () => (this.throttleStreak = 0),
-          memory: this.memory,
-          onReport: (r) => {
-            this.log.debug(r, 'delivery checked');
-            this.emit('delivery', r);
-          },
-        },
-        // A round may take the whole retry budget of one request; past that, its ids come back.
-        g.timeoutMs * (g.retries + 1) + g.retryMaxDelayMs * g.retries + 5000,
-      );
+      });
+    }
+    const hooks = { logger: this.log, onReport: (r: WebhookReport) => this.emit('webhook', r) };
+    if (options.webhook) {
+      const own = redis.client.duplicate(); // a slow endpoint never queues behind our commands
+      this.webhooks = new WebhookSender(own, this.store.keys, options.webhook, hooks);
     }
     this.worker = new Worker<PackageJobData, PackageJobResult>(
       options.queueName,
@@ -381,6 +375,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
       clearInterval(this.retentionTimer);
       this.memory.close();
       await step(async () => this.tracker?.close(), 'tracker');
+      await step(async () => this.webhooks?.close(), 'webhooks');
       await step(() => this.dispatcher.close(), 'dispatcher');
       if (!this.halted) await step(() => this.sendLingering(), 'linger');
       const closingWorker = this.worker.close();

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../../worker/metrics.js';
 import type { SendWorker } from '../../worker/send-worker.js';
 import { takeEarlySignals } from '../early-signals.js';
-import { readEnv, requireApiKey } from '../env.js';
+import { InvalidOptionError } from '../../errors.js';
+import type { WebhookOptions } from '../../webhook/options.js';
+import { readEnv, requireApiKey, type CliEnv } from '../env.js';
 import { EXIT, intArg, parseDuration } from '../util.js';
 
 interface WorkerFlags {
@@ -29,6 +31,37 @@ interface WorkerFlags {
   lowBalance?: number;
   keepFinished?: string;
   releaseAhead?: number;
+  webhookUrl?: string;
+  webhookSecret?: string;
+  webhookRetryFor: string;
+  webhookBatchSize: number;
+  webhookTimeoutMs: number;
+  webhookOutboxLimit: number;
+}
+
+/** The worker's webhook options from its flags and environment; none without a URL. */
+function webhookOf(flags: WorkerFlags, env: CliEnv): WebhookOptions | undefined {
+  const url = flags.webhookUrl ?? env.webhookUrl;
+  const secret = flags.webhookSecret ?? env.webhookSecret;
+  if (url === undefined) {
+    if (secret !== undefined) {
+      throw new InvalidOptionError('a webhook secret without --webhook-url (or WEBHOOK_URL)');
+    }
+    return undefined;
+  }
+  if (secret === undefined) {
+    throw new InvalidOptionError(
+      '--webhook-url needs a signing secret: WEBHOOK_SECRET (or --webhook-secret, which ps shows)',
+    );
+  }
+  return {
+    url,
+    secret,
+    retryForMs: parseDuration(flags.webhookRetryFor, '--webhook-retry-for'),
+    batchSize: flags.webhookBatchSize,
+    timeoutMs: flags.webhookTimeoutMs,
+    outboxLimit: flags.webhookOutboxLimit,
+  };
 }
 
 export function workerCommand(program: Command): void {
@@ -131,9 +164,29 @@ export function workerCommand(program: Command): void {
       '--keep-finished <duration>',
       'purge campaigns finished (and no longer tracked) longer ago than this: 30d, 12h…',
     )
+    .option('--webhook-url <url>', 'POST signed outcome events here (env WEBHOOK_URL)')
+    .option(
+      '--webhook-secret <secret>',
+      'signing secret, whsec_<base64> or any text (env WEBHOOK_SECRET: ps does not show it)',
+    )
+    .option('--webhook-retry-for <duration>', 'retry a failing event this long: 24h, 90m…', '24h')
+    .option('--webhook-batch-size <n>', 'most events per webhook request', intArg(1, 1000), 100)
+    .option(
+      '--webhook-timeout-ms <n>',
+      'deadline of one whole webhook request',
+      intArg(100, 600_000),
+      10_000,
+    )
+    .option(
+      '--webhook-outbox-limit <n>',
+      'most events the outbox holds; past it new events are dropped and counted',
+      intArg(1, 100_000_000),
+      1_000_000,
+    )
     .action(async (flags: WorkerFlags) => {
       const env = readEnv();
       const apiKey = requireApiKey(env);
+      const webhook = webhookOf(flags, env);
       // Signals are ours from here on, before anything connects: a SIGTERM while the worker
       // starts (a supervisor stopping a fleet it just restarted) is a clean stop, exit 0, not a
       // death by signal. BullMQ may fetch jobs before it reports ready, so the worker is created
@@ -192,6 +245,7 @@ export function workerCommand(program: Command): void {
           flags.keepFinished === undefined
             ? 0
             : parseDuration(flags.keepFinished, '--keep-finished'),
+        webhook,
         logger,
       });
       const first = await Promise.race([created, stopRequested]);

@@ -1,7 +1,8 @@
 --[[
   Count bookkeeping of a campaign's counts hash: bump() per message, flush(countsKey) once per
   campaign at the end of a script. Changes are summed here and written once per field: a batch of
-  50 moving from active to completed is 3 HINCRBYs, not 150.
+  50 moving from active to completed is 3 HINCRBYs, not 150. flush() returns true when this call
+  finished the campaign (set its finishedAt), for the host's campaign.finished event.
 ]]
 local stateNames = { w = 'waiting', a = 'active', d = 'delayed', c = 'completed', f = 'failed',
   p = 'paused', x = 'cancelled', e = 'expired', u = 'suppressed' }
@@ -30,9 +31,9 @@ local function flush(countsKey)
   end
   if open == 0 then
     local t = redis.call('TIME')
-    redis.call('HSETNX', countsKey, 'finishedAt',
-      tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  else
-    redis.call('HDEL', countsKey, 'finishedAt')
+    return redis.call('HSETNX', countsKey, 'finishedAt',
+      tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) == 1
   end
+  redis.call('HDEL', countsKey, 'finishedAt')
+  return false
 end

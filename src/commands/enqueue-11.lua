@@ -15,6 +15,9 @@
   KEYS[6] queued hash     id -> its record JSON, until the message ends
   KEYS[7] finished hash   id -> finished record
   KEYS[8] purging hash    campaign -> when its purge began
+  KEYS[9..11] the webhook outbox (includes/outbox.lua): a message suppressed here gets its
+          message.suppressed, and a campaign whose every message so far is suppressed its
+          campaign.finished
   ARGV[1] campaign
   ARGV[2..] triples: id, record JSON, how: '' to queue it, 'u' when its phone is suppressed
             (then the record is its finished record: it ends at once, state u, never queued)
@@ -26,9 +29,12 @@
     4 new, suppressed: state u, its finished record written, counted, never queued
   or the error PURGING (nothing written) while the campaign is being purged.
 ]]
+--- @include "includes/nowMs"
+--- @include "includes/outbox"
 if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
   return redis.error_reply('PURGING campaign ' .. ARGV[1] .. ' is being purged')
 end
+local outbox = outboxOf(KEYS[9], KEYS[10], KEYS[11], nowMs())
 local out = {}
 local backlog = {}
 local stored = {}
@@ -47,6 +53,7 @@ for i = 2, #ARGV, 3 do
     if how == 'u' then
       suppressed = suppressed + 1
       redis.call('HSET', KEYS[7], id, ARGV[i + 1])
+      outbox.ended('u', ARGV[1], id, '')
       r = 4
     else
       fresh = fresh + 1
@@ -91,12 +98,11 @@ if suppressed > 0 then
   for _, v in ipairs(redis.call('HMGET', KEYS[2], 'waiting', 'active', 'delayed', 'paused')) do
     open = open + (tonumber(v) or 0)
   end
-  if open == 0 then
-    local t = redis.call('TIME')
-    redis.call('HSETNX', KEYS[2], 'finishedAt',
-      tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  if open == 0 and redis.call('HSETNX', KEYS[2], 'finishedAt', nowMs()) == 1 then
+    outbox.finished(ARGV[1], KEYS[2])
   end
 end
+outbox.close()
 -- Campaigns are listed oldest first: a new one is scored after every one listed, even when two
 -- are first enqueued within the same clock tick.
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then

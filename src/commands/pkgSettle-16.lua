@@ -20,7 +20,10 @@
   KEYS[1] state hash, KEYS[2] counts hash, KEYS[3] track zset, KEYS[4] track info hash,
   KEYS[5] finished records hash, KEYS[6] queued hash, KEYS[7] packages hash,
   KEYS[8] packages zset, KEYS[9] messages in packages, KEYS[10] backlog list, KEYS[11] ready set,
-  KEYS[12] control hash, KEYS[13] the campaign's timeline hash (accepted per minute, `a:<minute>`)
+  KEYS[12] control hash, KEYS[13] the campaign's timeline hash (accepted per minute, `a:<minute>`),
+  KEYS[14..16] the webhook outbox: config hash, due zset, events hash (includes/outbox.lua): a
+  message whose state moves to an end gets its event (accepted, failed, cancelled, expired,
+  suppressed), and the campaign its campaign.finished when this settles its last open message
   ARGV[1] campaign, ARGV[2] package id, ARGV[3] now (ms, acceptance),
   ARGV[4] first due of tracking (ms; '' = tracking off), ARGV[5] when tracking of the messages
   accepted now ends at the latest (ms): the campaign's counts keep the latest as trackUntil
@@ -28,6 +31,7 @@
   Returns the number of ids the package still holds (0: it is gone).
 ]]
 --- @include "includes/counts"
+--- @include "includes/outbox"
 local pkg = redis.call('HGET', KEYS[7], ARGV[2])
 if not pkg then return 0 end
 local tab = string.find(pkg, '\t', 1, true)
@@ -38,6 +42,7 @@ local track = ARGV[4] ~= ''
 local paused = redis.call('HGET', KEYS[12], ARGV[1]) == 'paused'
 local back = {}
 local accepted = 0
+local outbox = outboxOf(KEYS[14], KEYS[15], KEYS[16], ARGV[3])
 local moved = function(id, new)
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then
@@ -53,6 +58,7 @@ for i = 6, #ARGV, 4 do
     holds[id] = nil
     if op == 'e' then
       local old = moved(id, new)
+      if old and old ~= new then outbox.ended(new, ARGV[1], id, rec) end
       if old then
         local fresh = redis.call('HSETNX', KEYS[5], id, rec) == 1
         redis.call('HDEL', KEYS[6], id)
@@ -98,5 +104,6 @@ if (delta['tracking'] or 0) > 0 then
   local latest = tonumber(redis.call('HGET', KEYS[2], 'trackUntil') or '0')
   if tonumber(ARGV[5]) > latest then redis.call('HSET', KEYS[2], 'trackUntil', ARGV[5]) end
 end
-flush(KEYS[2])
+if flush(KEYS[2]) then outbox.finished(ARGV[1], KEYS[2]) end
+outbox.close()
 return #stay

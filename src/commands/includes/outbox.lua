@@ -1,0 +1,120 @@
+--[[
+  The webhook outbox (src/webhook): a script that changes a message's outcome writes its event in
+  the same step, so a change is never without its event, nor an event without its change. Off
+  (one HMGET a call, nothing written) until a worker with a webhook URL turns it on.
+
+  outboxOf(cfg, due, events, now) -> writer:
+    w.on                    the outbox is on
+    w.message(kind, campaign, id, extra)
+                            queues message.<kind>; extra is '' or more JSON members, each
+                            starting with a comma (',"msgId":5')
+    w.ended(state, campaign, id, record)
+                            queues the event of a message that ended in that state (c accepted,
+                            f failed, x cancelled, e expired, u suppressed), with what its
+                            finished record says (msgId; code and reason)
+    w.finished(campaign, countsKey)
+                            queues campaign.finished with the campaign's ended counts
+    w.close()               writes what was queued: one HSET and one ZADD per 1,000 events
+  Keys: cfg hash vb:wh (cap: most events held, absent = off; epoch; seq; held; dropped),
+  due zset vb:wh:due (event id -> when to send it, ms), events hash vb:wh:ev (event id -> JSON).
+  An event's JSON has no id (its field is the id) and `at` in ms; the sender adds both forms.
+  Past `cap` events held (due or given up), new ones are dropped and counted in `dropped`.
+
+  Texts copied into events come from JSON records as they are, escapes and all: the only values
+  written unquoted are digits and campaign names (letters, digits, '_', '.', '-').
+]]
+-- The gateway's msg_id in a finished record, as digits ('' if it has none): a result's first member.
+local function msgIdOf(record)
+  return string.match(record, '"result":{"msgId":(%d+)') or ''
+end
+
+-- A string member of a finished record's `failed`, still JSON-escaped ('' if there is none).
+local function failedMember(record, name)
+  local at = string.find(record, '"failed":{', 1, true)
+  if not at then return '' end
+  local key = '"' .. name .. '":"'
+  local s = string.find(record, key, at, true)
+  if not s then return '' end
+  local i = s + #key
+  local from = i
+  while i <= #record do
+    local ch = string.sub(record, i, i)
+    if ch == '\\' then
+      i = i + 2
+    elseif ch == '"' then
+      return string.sub(record, from, i - 1)
+    else
+      i = i + 1
+    end
+  end
+  return ''
+end
+
+local ENDED_AS = { c = 'accepted', f = 'failed', x = 'cancelled', e = 'expired', u = 'suppressed' }
+
+local function outboxOf(cfg, due, events, now)
+  local c = redis.call('HMGET', cfg, 'cap', 'epoch', 'held')
+  local w = { on = c[1] ~= false }
+  local bodies = {}
+
+  function w.message(kind, campaign, id, extra)
+    if not w.on then return end
+    bodies[#bodies + 1] = '{"type":"message.' .. kind .. '","campaign":"' .. campaign ..
+      '","messageId":' .. id .. extra .. ',"at":' .. now .. '}'
+  end
+
+  -- The event of a message that ended in state st (state.ts letters) with this finished record.
+  function w.ended(st, campaign, id, record)
+    local kind = ENDED_AS[string.sub(st, 1, 1)]
+    if not kind or not w.on then return end
+    local extra = ''
+    if kind == 'accepted' then
+      local msgId = msgIdOf(record)
+      if msgId ~= '' then extra = ',"msgId":' .. msgId end
+    elseif kind == 'failed' then
+      local code = string.sub(st, 3)
+      if code ~= '' then extra = ',"code":' .. code end
+      local reason = failedMember(record, 'reason')
+      if reason ~= '' then extra = extra .. ',"reason":"' .. reason .. '"' end
+    end
+    w.message(kind, campaign, id, extra)
+  end
+
+  function w.finished(campaign, countsKey)
+    if not w.on then return end
+    local names = { 'total', 'completed', 'failed', 'cancelled', 'expired', 'suppressed' }
+    local v = redis.call('HMGET', countsKey, unpack(names))
+    local parts = {}
+    for i, name in ipairs(names) do parts[i] = '"' .. name .. '":' .. (tonumber(v[i]) or 0) end
+    bodies[#bodies + 1] = '{"type":"campaign.finished","campaign":"' .. campaign ..
+      '","counts":{' .. table.concat(parts, ',') .. '},"at":' .. now .. '}'
+  end
+
+  function w.close()
+    if #bodies == 0 then return end
+    local room = math.max(0, tonumber(c[1]) - (tonumber(c[3]) or 0))
+    local keep = math.min(#bodies, room)
+    if keep < #bodies then redis.call('HINCRBY', cfg, 'dropped', #bodies - keep) end
+    if keep > 0 then
+      local prefix = c[2] .. '.' .. redis.call('HINCRBY', cfg, 'seq', 1) .. '.'
+      for from = 1, keep, 1000 do
+        local to = math.min(from + 999, keep)
+        local fields, members = {}, {}
+        for i = from, to do
+          fields[#fields + 1] = prefix .. i
+          fields[#fields + 1] = bodies[i]
+          members[#members + 1] = now
+          members[#members + 1] = prefix .. i
+        end
+        redis.call('HSET', events, unpack(fields))
+        redis.call('ZADD', due, unpack(members))
+      end
+      redis.call('HINCRBY', cfg, 'held', keep)
+      c[3] = (tonumber(c[3]) or 0) + keep
+    end
+    bodies = {}
+  end
+
+  return w
+end
+

@@ -1,0 +1,99 @@
+/**
+ * Webhook events as a receiver gets them, and the pieces of a request that do not need the
+ * network: the body, its Standard Webhooks id, the wait before the next attempt. Pure.
+ */
+import { createHash } from 'node:crypto';
+
+export type WebhookEventType =
+  | 'message.accepted'
+  | 'message.failed'
+  | 'message.delivered'
+  | 'message.read'
+  | 'message.undelivered'
+  | 'message.unknown'
+  | 'message.expired'
+  | 'message.cancelled'
+  | 'message.suppressed'
+  | 'campaign.finished';
+
+/** One event; fields that do not apply to its type are absent. */
+export interface WebhookEvent {
+  /** The event's own id, unique on the queue (and across a Redis that lost its data). */
+  id: string;
+  type: WebhookEventType;
+  campaign: string;
+  /** The message's id as it was enqueued (message events). */
+  messageId?: number;
+  /** The gateway's msg_id (accepted, and the delivery events of an accepted message). */
+  msgId?: number;
+  /** The gateway's code: a failure's, or the latest delivery code. */
+  code?: number;
+  /** Why it failed (message.failed). */
+  reason?: string;
+  /** The campaign's messages by how they ended (campaign.finished). */
+  counts?: Record<string, number>;
+  /** When the change was recorded, ISO 8601 UTC. */
+  at: string;
+}
+
+interface Stored {
+  type: WebhookEventType;
+  campaign: string;
+  messageId?: number;
+  msgId?: number;
+  code?: number;
+  reason?: string;
+  counts?: Record<string, number>;
+  at: number;
+}
+
+/** An event from its id and the JSON a script stored (no id, `at` in ms); undefined if unreadable. */
+export function eventOf(id: string, body: string): WebhookEvent | undefined {
+  let s: Stored;
+  try {
+    s = JSON.parse(body) as Stored;
+  } catch {
+    return undefined;
+  }
+  if (!s || typeof s.type !== 'string' || typeof s.at !== 'number') return undefined;
+  // Members in the order the README documents them; those that do not apply are absent.
+  return {
+    id,
+    type: s.type,
+    campaign: s.campaign,
+    ...(s.messageId !== undefined && { messageId: s.messageId }),
+    ...(s.msgId !== undefined && { msgId: s.msgId }),
+    ...(s.code !== undefined && { code: s.code }),
+    ...(s.reason !== undefined && { reason: s.reason }),
+    ...(s.counts !== undefined && { counts: s.counts }),
+    at: new Date(s.at).toISOString(),
+  };
+}
+
+/** The request body: `{ "events": [ … ] }`. */
+export function requestBody(events: readonly WebhookEvent[]): string {
+  return JSON.stringify({ events });
+}
+
+/**
+ * The request's `webhook-id`: the same for the same events (a retry of a request is recognisably
+ * the same message), different for any other set.
+ */
+export function requestId(eventIds: readonly string[]): string {
+  return `msg_${createHash('sha256').update(eventIds.join(',')).digest('base64url').slice(0, 24)}`;
+}
+
+/**
+ * The wait before attempt `tries + 1` of a request whose events failed `tries` times: doubling
+ * from `firstMs` up to `maxMs`, each wait drawn from its upper half (jitter: senders that failed
+ * together do not come back together).
+ */
+export function retryDelay(
+  tries: number,
+  firstMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const full = Math.min(maxMs, firstMs * 2 ** Math.min(Math.max(tries - 1, 0), 40));
+  return Math.round(full / 2 + (random() * full) / 2);
+}
