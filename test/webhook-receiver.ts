@@ -21,6 +21,8 @@ export interface Receiver {
   unsigned: number;
   /** webhook-id of each request taken. */
   requestIds: string[];
+  /** Requests read and not answered yet (held by `hold`). */
+  pending: number;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,11 @@ export interface ReceiverOptions {
   secret: string;
   /** The status to answer a verified request with (n counts requests from 1); default 200. */
   answer?: (n: number) => number;
+  /**
+   * While it returns a promise for a request's path, the request waits for it, and is then
+   * answered 503 without taking its events (a receiver that went down meanwhile).
+   */
+  hold?: (path: string) => Promise<void> | undefined;
 }
 
 /** The HMAC key a secret stands for: base64 after `whsec_`, else the text's UTF-8 bytes. */
@@ -56,10 +63,20 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
     answered: new Map(),
     unsigned: 0,
     requestIds: [],
+    pending: 0,
   };
   let n = 0;
   const server: Server = createServer((req, res) => {
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body) => {
+      const held = opts.hold?.(req.url ?? '');
+      if (held) {
+        r.pending++;
+        await held;
+        r.pending--;
+        r.answered.set(503, (r.answered.get(503) ?? 0) + 1);
+        res.writeHead(503).end();
+        return;
+      }
       const id = String(req.headers['webhook-id'] ?? '');
       const ts = String(req.headers['webhook-timestamp'] ?? '');
       const sig = String(req.headers['webhook-signature'] ?? '');

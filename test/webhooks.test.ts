@@ -10,7 +10,7 @@ import type { SendWorkerOptions } from '../src/worker/options.js';
 import { runCli } from './cli-run.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { redisEnv, sampleMessages, waitFor } from './helpers.js';
+import { jsonLogger, sampleMessages, waitFor } from './helpers.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const SECRET = 'whsec_' + Buffer.from('a test signing key of 32 bytes..').toString('base64');
@@ -70,7 +70,7 @@ describe('webhooks', () => {
   it('tells of every outcome, each event signed and shaped as documented', async () => {
     rig = await createRig('whshape', {
       delivery: SIM,
-      codeFor: (m) => (m.id % 10 === 3 ? 203 : undefined),
+      codeFor: (m) => (Number(m.id) % 10 === 3 ? 203 : undefined),
     });
     receiver = await startReceiver({ secret: SECRET });
     const w = await rig.startWorker({
@@ -132,5 +132,253 @@ describe('webhooks', () => {
     expect(new Set(receiver.events.map((e) => e.id)).size).toBe(receiver.events.length);
     expect(receiver.unsigned).toBe(0);
     await w.close();
+  });
+
+  it('delivers every outcome at least once, signed, through 500s to a fifth of requests and a worker killed -9', async () => {
+    rig = await createRig('whkill', { delivery: SIM, latencyMs: 10 });
+    let gate: Promise<void> | undefined;
+    let open = () => {};
+    receiver = await startReceiver({
+      secret: SECRET,
+      answer: (n) => (n % 5 === 0 ? 500 : 200),
+      hold: (path) => (path.endsWith('&from=a') ? gate : undefined),
+    });
+    const args = [
+      '--rate',
+      '150',
+      '--track-after-ms',
+      '100',
+      '--track-max-interval-ms',
+      '200',
+      '--read-window-ms',
+      '2000',
+      '--webhook-timeout-ms',
+      '1000',
+      // The killed worker's packages come back within seconds.
+      '--timeout-ms',
+      '1000',
+      '--lock-duration-ms',
+      '3000',
+      '--stalled-interval-ms',
+      '1000',
+    ];
+    // One endpoint; each worker names itself in the query, so that the receiver can hold a's.
+    const env = (from: string) => ({
+      WEBHOOK_URL: `${receiver!.url}&from=${from}`,
+      WEBHOOK_SECRET: SECRET,
+    });
+    const a = startCliWorker(rig, args, undefined, env('a'));
+    const b = startCliWorker(rig, args, undefined, env('b'));
+    await rig.producer.enqueue('c', sampleMessages(300, 1));
+    await waitFor(
+      () => receiver!.events.filter((e) => e.type === 'message.accepted').length >= 60 || undefined,
+      'some events to arrive',
+      30_000,
+      20,
+    );
+    // a's next request waits: a is killed holding events it took and will never settle.
+    gate = new Promise<void>((resolve) => (open = resolve));
+    await waitFor(() => receiver!.pending >= 1 || undefined, "a request of a's", 10_000, 5);
+    a.child.kill('SIGKILL');
+    await a.exited();
+    gate = undefined;
+    open();
+    const got = await waitFor(
+      async () => {
+        const c = await rig.inspector.counts('c');
+        if (c.completed < 300 || c.delivery.tracking > 0) return undefined;
+        const want = expectedOf(rig, SIM);
+        const have = typesById(receiver!.events);
+        const all = [...want].every(([id, t]) => have.get(id)?.join() === t.join());
+        const finished = receiver!.events.some((e) => e.type === 'campaign.finished');
+        return all && finished ? have : undefined;
+      },
+      'every message to have all its events',
+      60_000,
+      200,
+    );
+    expect(got.size).toBe(300);
+    expect(receiver.answered.get(500) ?? 0).toBeGreaterThan(0);
+    expect(receiver.unsigned).toBe(0);
+    for (const w of [a, b]) expect(w.logs()).not.toContain(SECRET.slice(6));
+    for (const w of [a, b]) expect(w.logs()).not.toContain('t0ken');
+    b.child.kill('SIGTERM');
+    expect((await b.exited()).code).toBe(0);
+  });
+
+  it('stops at a 410 until `webhooks --enable`, then delivers what it held', async () => {
+    rig = await createRig('wh410');
+    let gone = true;
+    const secret = 'a plain-text secret, ü included';
+    receiver = await startReceiver({ secret, answer: () => (gone ? 410 : 200) });
+    const { logger, lines } = jsonLogger<{ msg: string }>('info');
+    await rig.startWorker({
+      track: false,
+      logger,
+      webhook: { url: receiver.url, secret, flushMs: 50 },
+    });
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    const env = { VIBER_QUEUE: rig.queueName };
+    await waitFor(
+      async () => JSON.parse((await runCli(['webhooks', '--json'], env)).stdout).gone,
+      'the endpoint to be marked gone',
+      10_000,
+      100,
+    );
+    expect(lines.filter((l) => /410 Gone/.test(l.msg))).toHaveLength(1);
+    const asked = receiver.answered.get(410);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(receiver.answered.get(410)).toBe(asked); // nothing more is sent while gone
+    gone = false;
+    const enabled = await runCli(['webhooks', '--enable'], env);
+    expect(enabled.stdout).toMatch(/endpoint taken back/);
+    await waitFor(
+      () => receiver!.events.filter((e) => e.type === 'message.accepted').length === 5 || undefined,
+      'the held events after --enable',
+      15_000,
+      100,
+    );
+    expect(receiver.unsigned).toBe(0);
+    expect(JSON.stringify(lines)).not.toContain(secret);
+  });
+
+  it('gives an event up after retryForMs of failures, keeps it for `webhooks --failed`, and sends it again on --resend', async () => {
+    rig = await createRig('whdead');
+    let failing = true;
+    receiver = await startReceiver({ secret: SECRET, answer: () => (failing ? 500 : 200) });
+    const { logger, lines } = jsonLogger<{ msg: string; events?: number }>('info');
+    await rig.startWorker({
+      track: false,
+      logger,
+      webhook: {
+        url: receiver.url,
+        secret: SECRET,
+        flushMs: 50,
+        retryForMs: 300,
+        retryDelayMs: 20,
+        retryMaxDelayMs: 50,
+      },
+    });
+    await rig.producer.enqueue('c', sampleMessages(5, 1));
+    const env = { VIBER_QUEUE: rig.queueName };
+    // 5 accepted and the campaign's end.
+    await waitFor(
+      async () =>
+        JSON.parse((await runCli(['webhooks', '--json'], env)).stdout).failed === 6 || undefined,
+      'six events to be given up',
+      15_000,
+      100,
+    );
+    const listed = JSON.parse(
+      (await runCli(['webhooks', '--failed', '--json'], env)).stdout,
+    ) as Array<{
+      event: WebhookEvent;
+      tries: number;
+      lastError: string;
+    }>;
+    expect(listed.map((f) => f.event.type).sort()).toEqual([
+      'campaign.finished',
+      ...Array(5).fill('message.accepted'),
+    ]);
+    for (const f of listed) {
+      expect(f.tries).toBeGreaterThanOrEqual(2);
+      expect(f.lastError).toBe('HTTP 500');
+    }
+    expect(lines.some((l) => l.msg.startsWith('webhook events given up'))).toBe(true);
+    expect(receiver.events).toHaveLength(0);
+    failing = false;
+    expect((await runCli(['webhooks', '--resend'], env)).stdout).toMatch(/^6 events are due again/);
+    await waitFor(() => receiver!.events.length === 6 || undefined, 'the resent events', 10_000);
+    expect(receiver.events.map((e) => e.id).sort()).toEqual(listed.map((f) => f.event.id).sort());
+    const after = JSON.parse((await runCli(['webhooks', '--json'], env)).stdout);
+    expect(after).toMatchObject({ on: true, queued: 0, failed: 0, dropped: 0 });
+  });
+
+  it('never slows sending: an endpoint that refuses connections fills the outbox to its limit, then drops, counts and warns', async () => {
+    rig = await createRig('whfull');
+    const closed = await startReceiver({ secret: SECRET });
+    const url = closed.url;
+    await closed.close(); // nothing listens there now: connections are refused
+    const { logger, lines } = jsonLogger<{ msg: string; dropped?: number }>('info');
+    const w = await rig.startWorker({
+      track: false,
+      logger,
+      webhook: { url, secret: SECRET, outboxLimit: 5, flushMs: 50 },
+    });
+    const { WorkerMetrics } = await import('../src/worker/metrics.js');
+    const m = new WorkerMetrics(w);
+    await rig.producer.enqueue('c', sampleMessages(40, 1));
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).completed === 40 ? true : undefined),
+      'the campaign to be sent',
+      15_000,
+    );
+    const stats = await w.webhooks!.stats();
+    // 40 accepted and the campaign's end: 5 held, the rest dropped.
+    expect(stats).toMatchObject({ on: true, queued: 5, dropped: 36 });
+    await waitFor(
+      () => lines.find((l) => l.msg.startsWith('webhook outbox is full')),
+      'the outbox-full warning',
+      10_000,
+    );
+    try {
+      const text = await m.text();
+      expect(text).toMatch(/^viber_bulk_webhook_events_dropped 36$/m);
+      expect(text).toMatch(/^viber_bulk_webhook_outbox_events\{state="queued"\} 5$/m);
+      expect(text).toMatch(/^viber_bulk_webhook_requests_total\{result="connection"\} [1-9]/m);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('tells of cancelled, expired and suppressed-after-enqueue messages', async () => {
+    rig = await createRig('whends');
+    receiver = await startReceiver({ secret: SECRET });
+    const webhook = { url: receiver.url, secret: SECRET, flushMs: 50 };
+    // The outbox is on once a worker with a webhook has started; this one stops at once.
+    await (await rig.startWorker({ track: false, webhook })).close();
+    rig.workers.length = 0;
+    await rig.producer.enqueue('x', sampleMessages(3, 1));
+    await rig.producer.cancel('x');
+    await rig.producer.enqueue('e', sampleMessages(3, 11), {
+      expires: new Date(Date.now() + 300),
+    });
+    await rig.producer.enqueue('s', sampleMessages(2, 21));
+    await rig.producer.suppressions().then((l) => l.add(['+380971000000'])); // message 21's phone
+    await new Promise((r) => setTimeout(r, 400));
+    await rig.startWorker({ track: false, webhook });
+    const of = (c: string) => receiver!.events.filter((e) => e.campaign === c);
+    await waitFor(
+      () => (of('x').length === 4 && of('e').length === 4 && of('s').length === 3) || undefined,
+      'the events of the three campaigns',
+      15_000,
+      100,
+    );
+    expect(
+      of('x')
+        .map((e) => `${e.type}:${e.messageId ?? ''}`)
+        .sort(),
+    ).toEqual([
+      'campaign.finished:',
+      'message.cancelled:1',
+      'message.cancelled:2',
+      'message.cancelled:3',
+    ]);
+    expect(
+      of('e')
+        .map((e) => `${e.type}:${e.messageId ?? ''}`)
+        .sort(),
+    ).toEqual([
+      'campaign.finished:',
+      'message.expired:11',
+      'message.expired:12',
+      'message.expired:13',
+    ]);
+    expect(
+      of('s')
+        .map((e) => `${e.type}:${e.messageId ?? ''}`)
+        .sort(),
+    ).toEqual(['campaign.finished:', 'message.accepted:22', 'message.suppressed:21']);
+    expect(rig.sandbox.accepted.has(21)).toBe(false);
   });
 });
