@@ -36,6 +36,7 @@ import { benchTiming } from './timing.js';
 import { benchIdle } from './idle.js';
 import { benchRedisCost } from './redis-cost.js';
 import { benchLookups, benchTracking } from './tracking.js';
+import { benchWebhooks } from './webhooks.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
 const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
@@ -336,7 +337,7 @@ async function benchMemory(): Promise<void> {
 async function main(): Promise<void> {
   const which = (
     process.env['BENCH_ONLY'] ??
-    'enqueue,send,cost,distant,rate,tracking,timing,capacity,memory,lookups,idle'
+    'enqueue,send,cost,distant,rate,tracking,timing,capacity,memory,lookups,idle,webhooks'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
@@ -383,6 +384,12 @@ async function main(): Promise<void> {
       'idle',
       async () => {
         rows.push(await benchIdle({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q }));
+      },
+    ],
+    [
+      'webhooks',
+      async () => {
+        rows.push(...(await benchWebhooks({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
       },
     ],
     [

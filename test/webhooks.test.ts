@@ -5,12 +5,14 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
-import type { WebhookEvent } from '../src/webhook/event.js';
+import { QueueKeys } from '../src/keys.js';
+import { eventOf, type WebhookEvent } from '../src/webhook/event.js';
+import { Outbox } from '../src/webhook/outbox.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { runCli } from './cli-run.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import { createRig, type Rig } from './fixture.js';
-import { jsonLogger, sampleMessages, waitFor } from './helpers.js';
+import { jsonLogger, sampleMessages, testRedis, waitFor } from './helpers.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const SECRET = 'whsec_' + Buffer.from('a test signing key of 32 bytes..').toString('base64');
@@ -380,5 +382,46 @@ describe('webhooks', () => {
         .sort(),
     ).toEqual(['campaign.finished:', 'message.accepted:22', 'message.suppressed:21']);
     expect(rig.sandbox.accepted.has(21)).toBe(false);
+  });
+
+  it('tells of a message tracking gave up on, and of a READ seen first as delivered and read, with the msg_id whole', async () => {
+    rig = await createRig('whtrack');
+    const redis = await testRedis();
+    try {
+      const keys = new QueueKeys(rig.queue.toKey(''));
+      const outbox = new Outbox(redis, keys);
+      await outbox.open(100);
+      // A msg_id past 2^32 and Lua's 14 significant digits: copied as digits, never as a number.
+      const msgId = 987_654_321_098_765;
+      const record = JSON.stringify({
+        campaign: 'c',
+        message: { id: 5, phone: '+380971234567' },
+        package: 'p1',
+        result: { msgId, sentAt: '2026-12-07T00:00:00.000Z', attempts: 1 },
+      });
+      const answer = (id: string, deltas: string) => [id, 'info', '', 0, 'c', record, deltas];
+      for (const id of ['5', '6']) {
+        await redis.hset(keys.trackInfo, id, 'info');
+        await redis.hset(keys.done, id, record);
+      }
+      const r = redis as typeof redis & { vbTrackRecord(...a: unknown[]): Promise<number> };
+      await r.vbTrackRecord(
+        keys.track,
+        keys.trackInfo,
+        keys.done,
+        ...keys.outbox,
+        keys.base,
+        ...answer('5', 'unknown=1;tracking=-1'),
+        ...answer('6', 'dcode:116=1;delivered=1;read=1;tracking=-1'),
+      );
+      const events = (await outbox.claim(10, 1000)).map((h) => eventOf(h.id, h.body));
+      expect(events.map((e) => [e?.type, e?.messageId, e?.msgId, e?.code])).toEqual([
+        ['message.unknown', 5, msgId, undefined],
+        ['message.delivered', 6, msgId, 116],
+        ['message.read', 6, msgId, 116],
+      ]);
+    } finally {
+      await redis.quit();
+    }
   });
 });
