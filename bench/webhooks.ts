@@ -117,7 +117,8 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
     },
     {
       what: '11b. the last event delivered after the last message was accepted (same runs)',
-      ours: `${fmt(drained)} ms`,
+      // Polled every 100 ms: under that, every event had arrived when the last acceptance did.
+      ours: drained < 100 ? '< 100 ms' : `${fmt(drained)} ms`,
       baseline: '—',
       ratio: '—',
       target: '≤ 5,000 ms',

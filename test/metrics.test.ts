@@ -242,6 +242,7 @@ describe('worker metrics and logs', () => {
       'start',
     );
     log.error({ key: 'k-SECRET-3' }, 'oops');
+    log.info({ webhook: { url: 'https://hooks.example', secret: 'k-SECRET-6' } }, 'webhook');
     log.info(
       { a: { b: { c: { gateway: { apiKey: 'k-SECRET-4' } } } }, list: [{ key: 'k-SECRET-5' }] },
       'deep',

@@ -1,7 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 /** Keys whose values are never logged, at any depth of a log object. */
-const SECRET = /^(api_?key|key|password|authorization)$/i;
+const SECRET = /^(api_?key|key|password|authorization|secret|webhook_?secret|signer)$/i;
 
 /**
  * A copy of a log object with every SECRET key's value censored, however deep (pino's redact

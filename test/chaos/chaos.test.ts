@@ -22,7 +22,9 @@ import {
   uniqueQueue,
   waitFor,
 } from '../helpers.js';
+import type { WebhookEvent } from '../../src/webhook/event.js';
 import { LocalCluster } from '../local-cluster.js';
+import { startReceiver } from '../webhook-receiver.js';
 import { PrivateRedis, WorkerFleet, type Exit } from './harness.js';
 
 const N = 2000;
@@ -73,6 +75,25 @@ const DELIVERY: DeliverySimulation = {
 };
 
 /** Delivery tracking at test speed (the other tests keep the defaults: nothing asked in time). */
+const HOOK_SECRET = 'a chaos webhook secret';
+
+/**
+ * What the webhook has not told yet, from the gateway's own record: each accepted message's
+ * accepted and delivery events (its fate), each refused one's failed, and the campaign's end.
+ */
+function missingEvents(events: readonly WebhookEvent[], gateway: SandboxGateway): string[] {
+  const seen = new Set(events.map((e) => `${e.type}:${e.messageId ?? ''}`));
+  const want = ['campaign.finished:'];
+  for (const a of gateway.accepted.values()) {
+    const f = fateOf(a.id, a.at, DELIVERY);
+    want.push(`message.accepted:${a.id}`);
+    want.push(`message.${f.finalCode === 102 ? 'delivered' : 'undelivered'}:${a.id}`);
+    if (f.readAt !== undefined) want.push(`message.read:${a.id}`);
+  }
+  for (let i = 0; i < N; i++) if (i % 33 === 5) want.push(`message.failed:${i + 1}`);
+  return want.filter((w) => !seen.has(w));
+}
+
 const TRACK_ARGS = [
   '--track-after-ms',
   '200',
@@ -356,7 +377,14 @@ describe('the delivery promise under faults', () => {
     await checkInvariants(run);
   });
 
-  it('follows every accepted message to its final code through faults at <status>, kill -9 and a Redis restart: the counts equal the jobs', async () => {
+  it('follows every accepted message to its final code through faults at <status>, kill -9 and a Redis restart: the counts equal the jobs, and the webhook has every outcome', async () => {
+    // A receiver answering 500 to a fifth of requests: the fleet's webhook events go through
+    // the same kill -9 and Redis restart.
+    const receiver = await startReceiver({
+      secret: HOOK_SECRET,
+      answer: (n) => (n % 5 === 0 ? 500 : 200),
+    });
+    const hookArgs = ['--webhook-url', receiver.url, '--webhook-timeout-ms', '2000'];
     const faults = [...TRANSPORT, { fault: { kind: 'package-error', code: 212 }, p: 0.1 } as const];
     const run = await campaign(
       faults.map((f) => ({ ...f, p: f.p / 2 })),
@@ -365,7 +393,7 @@ describe('the delivery promise under faults', () => {
         fleet.kill9(0);
       },
       3,
-      TRACK_ARGS,
+      [...TRACK_ARGS, ...hookArgs, '--webhook-secret', HOOK_SECRET],
       async (fleet, inspector) => {
         // Tracking goes on after the last send: kill a worker and restart Redis in the middle.
         await sleep(300);
@@ -375,6 +403,12 @@ describe('the delivery promise under faults', () => {
           async () => (await inspector.counts('chaos')).delivery.tracking === 0,
           'tracking to end',
           150_000,
+          200,
+        );
+        await waitFor(
+          () => missingEvents(receiver.events, sandbox).length === 0,
+          'every outcome at the webhook',
+          60_000,
           200,
         );
       },
@@ -402,7 +436,11 @@ describe('the delivery promise under faults', () => {
         byStatus: fromJobs,
         until: null, // tracking over
       });
+      expect(missingEvents(receiver.events, sandbox)).toEqual([]);
+      expect(receiver.unsigned).toBe(0);
+      expect(receiver.answered.get(500) ?? 0).toBeGreaterThan(0);
     } finally {
+      await receiver.close();
       await checkInvariants(run); // closes the run's connections
     }
   });
