@@ -18,6 +18,10 @@ export { createWorker, SendWorker, type HaltReason } from './worker/send-worker.
 export type { SendWorkerOptions } from './worker/options.js';
 export type { BatchReport } from './worker/pending.js';
 export { WorkerMetrics } from './worker/metrics.js';
+export type { WebhookOptions } from './webhook/options.js';
+export type { WebhookEvent, WebhookEventType } from './webhook/event.js';
+export type { WebhookReport } from './webhook/sender.js';
+export { Outbox, type OutboxStats } from './webhook/outbox.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export type { CampaignControl, CampaignCounts, DeliveryCounts } from './campaign/counts.js';
 export { GatewayClient } from './gateway/client.js';

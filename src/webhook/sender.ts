@@ -50,6 +50,7 @@ export class WebhookSender {
   private watchTimer: NodeJS.Timeout | undefined;
   private dropped: number | undefined;
   private goneLogged = false;
+  private lastFailure = { message: '', at: 0 };
   private closing: Promise<void> | undefined;
 
   /** @param redis a connection of its own, which close() quits */
@@ -115,6 +116,14 @@ export class WebhookSender {
     );
   }
 
+  /** A failed round (Redis away, say) is logged once a minute, not once a lane a second. */
+  private roundFailed(err: Error): void {
+    const now = Date.now();
+    if (err.message === this.lastFailure.message && now - this.lastFailure.at < 60_000) return;
+    this.lastFailure = { message: err.message, at: now };
+    this.hooks.logger.warn({ err: err.message }, 'webhook round failed; retrying');
+  }
+
   private async lane(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
@@ -123,7 +132,7 @@ export class WebhookSender {
         full = await this.round();
       } catch (err) {
         if (signal.aborted) break;
-        this.hooks.logger.warn({ err: (err as Error).message }, 'webhook round failed');
+        this.roundFailed(err as Error);
       }
       if (!full) await sleep(this.options.flushMs, signal);
     }
