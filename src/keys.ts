@@ -27,9 +27,10 @@
  * | `vb:pace`, `vb:track-pace` (+ `:pause`) | string | the rate limiters' next slot, a 212 pause | — |
  * | `vb:track` / `vb:trk` | zset / hash | tracked id → next question / its tracking state | ~40 B while tracked |
  * | `vb:suppressed` | set | phones (E.164) never to be messaged: the queue's suppression list | — (~60–80 B an entry) |
- * | `vb:wh` | hash | the webhook outbox: `cap` (absent: off), `epoch`, `seq`, `held`, `dropped`, `gone` | — |
- * | `vb:wh:ev` / `vb:wh:due` | hash / zset | event id → event JSON / when to send it next (ms) | ~150 B an event while held |
- * | `vb:wh:try` / `vb:wh:dead` | hash / zset | event id → `tries:firstFailure:lastError` / when it was given up | — |
+ * | `vb:wh` | hash | the webhook outbox: `cap` (absent: off), `epoch`, `seq`, `bseq`, `held`, `failed`, `dropped`, `gone` | — |
+ * | `vb:wh:new` | list | events not yet taken by a sender, JSON, oldest first | ~110 B an event while there |
+ * | `vb:wh:ev` / `vb:wh:due` | hash / zset | request id → its events (a JSON array) / when it is due (a lease, or a retry), ms | — |
+ * | `vb:wh:try` / `vb:wh:dead` | hash / zset | request id → `tries:firstFailure:lastError` / when it was given up | — |
  * | `vb:probe` | string | a worker's write probe while Redis is out of memory (expires in 1 s) | — |
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it
@@ -106,6 +107,9 @@ export class QueueKeys {
   get webhook(): string {
     return `${this.base}vb:wh`;
   }
+  get webhookNew(): string {
+    return `${this.base}vb:wh:new`;
+  }
   get webhookDue(): string {
     return `${this.base}vb:wh:due`;
   }
@@ -119,8 +123,8 @@ export class QueueKeys {
     return `${this.base}vb:wh:dead`;
   }
   /** What a script that writes webhook events takes, in order (includes/outbox.lua). */
-  get outbox(): [config: string, due: string, events: string] {
-    return [this.webhook, this.webhookDue, this.webhookEvents];
+  get outbox(): [config: string, fresh: string] {
+    return [this.webhook, this.webhookNew];
   }
   get trackInfo(): string {
     return `${this.base}vb:trk`;

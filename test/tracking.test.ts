@@ -25,7 +25,7 @@ const SIM: DeliverySimulation = {
 };
 
 /**
- * Records one status answer for message 1 of campaign c as a worker would (trackRecord-6.lua),
+ * Records one status answer for message 1 of campaign c as a worker would (trackRecord-5.lua),
  * ending its tracking: `record` is its delivery record, `deltas` the count changes.
  */
 async function endTracking(
@@ -35,7 +35,7 @@ async function endTracking(
   record: string,
   deltas: string,
 ): Promise<void> {
-  redis.defineCommand('record', { numberOfKeys: 6, lua: script('trackRecord').lua });
+  redis.defineCommand('record', { numberOfKeys: 5, lua: script('trackRecord').lua });
   await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
     `${base}vb:track`,
     `${base}vb:trk`,
@@ -282,7 +282,7 @@ describe('delivery tracking', () => {
     const redis = await testRedis();
     try {
       redis.defineCommand('claim', { numberOfKeys: 2, lua: script('trackClaim').lua });
-      redis.defineCommand('record', { numberOfKeys: 6, lua: script('trackRecord').lua });
+      redis.defineCommand('record', { numberOfKeys: 5, lua: script('trackRecord').lua });
       const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '7', info);

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
 import { QueueKeys } from '../src/keys.js';
-import { eventOf, type WebhookEvent } from '../src/webhook/event.js';
+import { eventsOf, type WebhookEvent } from '../src/webhook/event.js';
 import { Outbox } from '../src/webhook/outbox.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { runCli } from './cli-run.js';
@@ -414,8 +414,9 @@ describe('webhooks', () => {
         ...answer('5', 'unknown=1;tracking=-1'),
         ...answer('6', 'dcode:116=1;delivered=1;read=1;tracking=-1'),
       );
-      const events = (await outbox.claim(10, 1000)).map((h) => eventOf(h.id, h.body));
-      expect(events.map((e) => [e?.type, e?.messageId, e?.msgId, e?.code])).toEqual([
+      const held = await outbox.claim(10, 1000);
+      const events = eventsOf(held!.body)!.events;
+      expect(events.map((e) => [e.type, e.messageId, e.msgId, e.code])).toEqual([
         ['message.unknown', 5, msgId, undefined],
         ['message.delivered', 6, msgId, 116],
         ['message.read', 6, msgId, 116],

@@ -4,7 +4,7 @@
  * package holds is ours (`vb:pkg`); its job is BullMQ's, reached through BullMQ's public API only.
  *
  *   made (dispatch-13.lua) --job added--> taken (pkgOpen-5.lua: ids and records)
- *   taken --pkgSettle-16.lua--> gone (every id ended, parked or back in its backlog)
+ *   taken --pkgSettle-15.lua--> gone (every id ended, parked or back in its backlog)
  *                          \\--> smaller (ids retried or kept stay, for the job's next attempt)
  *   made, job gone or ended --reaper: pkgGiveBack-4.lua--> gone (ids back in their backlog)
  */
@@ -19,7 +19,7 @@ interface PackageCommands {
   vbPkgGiveBack(...args: (string | number)[]): Promise<number>;
 }
 
-/** What pkgSettle-16.lua does with one message of a package. */
+/** What pkgSettle-15.lua does with one message of a package. */
 export type PackageOp =
   /** It ended: its finished record is written, it leaves the package. */
   | 'e'

@@ -12,12 +12,12 @@
  *   u        suppressed: its phone is on the queue's suppression list (at enqueue, or when its
  *            package was opened); never sent
  *
- * The producer writes the initial `w` in the same Lua call that queues the message (enqueue-11.lua);
+ * The producer writes the initial `w` in the same Lua call that queues the message (enqueue-10.lua);
  * a message in a package is still `w` until its worker marks it active (activate-5.lua refuses
- * p/x); pkgSettle-16.lua writes every outcome of an attempt at a package (d stays in the package
+ * p/x); pkgSettle-15.lua writes every outcome of an attempt at a package (d stays in the package
  * for its job's next attempt, p goes back to the backlog only while the campaign is paused); the
  * dispatcher's sweep ends packages of cancelled (x) and expired (e) campaigns the same way;
- * campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and f → w through transition-5.lua and
+ * campaign controls (controls.ts) move w/d ⇄ p, w/d/p → x and f → w through transition-4.lua and
  * requeue-6.lua. Every script keeps the counts in step.
  */
 export type StateName =

@@ -1,6 +1,6 @@
 --[[
   Marks a campaign as being purged, in the same step as the check that it may be: from then on
-  every enqueue of it is refused (enqueue-11.lua), so no message can be enqueued into a campaign
+  every enqueue of it is refused (enqueue-10.lua), so no message can be enqueued into a campaign
   whose keys are going away — neither lost with them nor left behind as a duplicate that cannot
   be sent. A purge that stopped halfway finds its mark and carries on.
 

@@ -37,6 +37,7 @@ export interface WebhookEvent {
 }
 
 interface Stored {
+  id: string;
   type: WebhookEventType;
   campaign: string;
   messageId?: number;
@@ -47,18 +48,14 @@ interface Stored {
   at: number;
 }
 
-/** An event from its id and the JSON a script stored (no id, `at` in ms); undefined if unreadable. */
-export function eventOf(id: string, body: string): WebhookEvent | undefined {
-  let s: Stored;
-  try {
-    s = JSON.parse(body) as Stored;
-  } catch {
+/** An event as a receiver gets it, from what a script stored (`at` in ms); undefined if unreadable. */
+export function eventOf(s: Stored): WebhookEvent | undefined {
+  if (!s || typeof s.id !== 'string' || typeof s.type !== 'string' || typeof s.at !== 'number') {
     return undefined;
   }
-  if (!s || typeof s.type !== 'string' || typeof s.at !== 'number') return undefined;
   // Members in the order the README documents them; those that do not apply are absent.
   return {
-    id,
+    id: s.id,
     type: s.type,
     campaign: s.campaign,
     ...(s.messageId !== undefined && { messageId: s.messageId }),
@@ -68,6 +65,26 @@ export function eventOf(id: string, body: string): WebhookEvent | undefined {
     ...(s.counts !== undefined && { counts: s.counts }),
     at: new Date(s.at).toISOString(),
   };
+}
+
+/**
+ * A request's events from the JSON array the outbox holds: those that read, and how many did not
+ * (undefined: the array itself did not).
+ */
+export function eventsOf(body: string): { events: WebhookEvent[]; unreadable: number } | undefined {
+  let list: unknown;
+  try {
+    list = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(list)) return undefined;
+  const events: WebhookEvent[] = [];
+  for (const s of list) {
+    const e = eventOf(s as Stored);
+    if (e) events.push(e);
+  }
+  return { events, unreadable: list.length - events.length };
 }
 
 /** The request body: `{ "events": [ … ] }`. */

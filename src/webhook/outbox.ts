@@ -1,8 +1,10 @@
 /**
  * The webhook outbox in Redis (keys.ts `vb:wh*`): the scripts that change a message's outcome
- * write its event there in the same step (src/commands/includes/outbox.lua); senders take events
- * from it (a lease each), and settle what each request came to. Events survive a sender's
- * kill -9 (the lease runs out, another sender takes them) and, with AOF, a Redis restart.
+ * append its event there in the same step (src/commands/includes/outbox.lua); a sender takes a
+ * request's worth at a time, leased (whClaim-5.lua), and settles what the request came to. A
+ * request keeps its events together through retries, so its `webhook-id` stays the same. Events
+ * survive a sender's kill -9 (the lease runs out, another sender takes the request) and, with
+ * AOF, a Redis restart.
  */
 import { randomBytes } from 'node:crypto';
 import { defineCommands } from '../commands/index.js';
@@ -16,10 +18,10 @@ interface OutboxCommands {
   vbWhDead(...args: (string | number)[]): Promise<number>;
 }
 
-/** An event as the outbox holds it. */
-export interface HeldEvent {
+/** One request's events as the outbox holds them, leased to the sender that took them. */
+export interface HeldRequest {
   id: string;
-  /** Its JSON as a script wrote it: no id, `at` in ms. */
+  /** Its events as the scripts wrote them: a JSON array, each with its id and `at` in ms. */
   body: string;
   /** Failed attempts so far. */
   tries: number;
@@ -34,7 +36,7 @@ export interface OutboxStats {
   on: boolean;
   /** Most events held. */
   cap: number | undefined;
-  /** Events waiting to be delivered (due, leased or waiting for a retry). */
+  /** Events waiting to be delivered (new, in a request, or waiting for a retry). */
   queued: number;
   /** Events given up, kept for `webhooks --failed`. */
   failed: number;
@@ -83,11 +85,15 @@ export class Outbox {
     return (await this.redis.hdel(this.keys.webhook, 'gone')) === 1;
   }
 
-  /** Up to `max` due events, each leased for `leaseMs`. */
-  async claim(max: number, leaseMs: number, now = Date.now()): Promise<HeldEvent[]> {
+  /**
+   * A request's events, leased for `leaseMs`: one that is due again (a retry, or a lease that ran
+   * out) as it was, else up to `max` new events; undefined when there are none.
+   */
+  async claim(max: number, leaseMs: number, now = Date.now()): Promise<HeldRequest | undefined> {
     const k = this.keys;
     const raw = await this.redis.vbWhClaim(
       k.webhook,
+      k.webhookNew,
       k.webhookDue,
       k.webhookEvents,
       k.webhookTries,
@@ -95,53 +101,57 @@ export class Outbox {
       leaseMs,
       max,
     );
-    const out: HeldEvent[] = [];
-    for (let i = 0; i + 2 < raw.length; i += 3) {
-      out.push({ id: raw[i] as string, body: raw[i + 1] as string, ...parseTries(raw[i + 2]) });
-    }
-    return out;
+    if (raw.length < 3) return undefined;
+    return { id: raw[0] as string, body: raw[1] as string, ...parseTries(raw[2]) };
   }
 
-  /** What a request came to for each of its events; returns delivered, retried, given up. */
+  /** What a request of `events` events came to; returns delivered, retried, given up (events). */
   async settle(
-    changes: ReadonlyArray<{ id: string; op: SettleOp; due: number }>,
+    request: { id: string; op: SettleOp; due: number; events: number },
     retryForMs: number,
     lastError: string,
     now = Date.now(),
   ): Promise<{ delivered: number; retried: number; givenUp: number }> {
     const k = this.keys;
-    const args: (string | number)[] = [now, retryForMs, lastError.slice(0, 100)];
-    for (const c of changes) args.push(c.id, c.op, c.due);
     const [delivered, retried, givenUp] = await this.redis.vbWhSettle(
       k.webhook,
       k.webhookDue,
       k.webhookEvents,
       k.webhookTries,
       k.webhookDead,
-      ...args,
+      now,
+      retryForMs,
+      lastError.slice(0, 100),
+      request.id,
+      request.op,
+      request.due,
+      request.events,
     );
     return { delivered, retried, givenUp };
   }
 
   async stats(): Promise<OutboxStats> {
-    const k = this.keys;
-    const [cfg, queued, failed] = await Promise.all([
-      this.redis.hmget(k.webhook, 'cap', 'dropped', 'gone'),
-      this.redis.zcard(k.webhookDue),
-      this.redis.zcard(k.webhookDead),
-    ]);
+    const cfg = await this.redis.hmget(
+      this.keys.webhook,
+      'cap',
+      'held',
+      'failed',
+      'dropped',
+      'gone',
+    );
+    const n = (v: string | null | undefined) => Number(v ?? 0);
     return {
       on: cfg[0] !== null,
       cap: cfg[0] === null ? undefined : Number(cfg[0]),
-      queued,
-      failed,
-      dropped: Number(cfg[1] ?? 0),
-      gone: cfg[2] ?? undefined,
+      queued: n(cfg[1]) - n(cfg[2]),
+      failed: n(cfg[2]),
+      dropped: n(cfg[3]),
+      gone: cfg[4] ?? undefined,
     };
   }
 
-  /** Given-up events, oldest first, with when each was given up. */
-  async failed(offset = 0, count = 1000): Promise<Array<HeldEvent & { givenUpAt: number }>> {
+  /** Given-up requests, oldest first, with when each was given up. */
+  async failed(offset = 0, count = 100): Promise<Array<HeldRequest & { givenUpAt: number }>> {
     const k = this.keys;
     const raw = await this.redis.zrange(k.webhookDead, offset, offset + count - 1, 'WITHSCORES');
     if (raw.length === 0) return [];
@@ -157,32 +167,30 @@ export class Outbox {
     });
   }
 
-  /** Given-up events due again now (`resend`) or deleted (`discard`); returns how many. */
-  async dead(op: 'resend' | 'discard', max = 1_000_000): Promise<number> {
+  /** Given-up requests due again now (`resend`) or deleted (`discard`); returns how many events. */
+  async dead(op: 'resend' | 'discard'): Promise<number> {
     const k = this.keys;
     let n = 0;
     // A page at a time: one script call holds Redis for a bounded time.
     for (;;) {
-      const page = Math.min(1000, max - n);
-      if (page <= 0) break;
-      const moved = await this.redis.vbWhDead(
+      const before = await this.redis.zcard(k.webhookDead);
+      if (before === 0) break;
+      n += await this.redis.vbWhDead(
         k.webhook,
         k.webhookDue,
         k.webhookEvents,
         k.webhookTries,
         k.webhookDead,
         op,
-        page,
+        100,
         Date.now(),
       );
-      n += moved;
-      if (moved < page) break;
     }
     return n;
   }
 }
 
-function parseTries(raw: string | null | undefined): Omit<HeldEvent, 'id' | 'body'> {
+function parseTries(raw: string | null | undefined): Omit<HeldRequest, 'id' | 'body'> {
   const m = raw ? /^(\d+):(\d+):(.*)$/s.exec(raw) : null;
   if (!m) return { tries: 0, firstFailureAt: undefined, lastError: undefined };
   return { tries: Number(m[1]), firstFailureAt: Number(m[2]), lastError: m[3] || undefined };

@@ -1,6 +1,6 @@
 /**
  * Delivers the queue's webhook events (src/webhook/outbox.ts) to one endpoint, at least once:
- * `concurrency` lanes, each taking up to `batchSize` due events (leased), POSTing them as one
+ * `concurrency` lanes, each taking a request's worth — up to `batchSize` events — leased, POSTing it as one
  * signed request (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`), and
  * settling what the answer says: 2xx delivered; 410 the endpoint is gone (nothing more is
  * written or sent until `viber-bulk webhooks --enable`); anything else, a whole-request timeout or
@@ -14,7 +14,7 @@ import { Pool } from 'undici';
 import type { Logger } from 'pino';
 import type { QueueKeys } from '../keys.js';
 import { closeRedis, type RedisClient } from '../redis.js';
-import { eventOf, requestBody, requestId, retryDelay, type WebhookEvent } from './event.js';
+import { eventsOf, requestBody, requestId, retryDelay, type WebhookEvent } from './event.js';
 import { Outbox, type OutboxStats, type SettleOp } from './outbox.js';
 import { shownUrl, type ResolvedWebhookOptions } from './options.js';
 
@@ -143,23 +143,26 @@ export class WebhookSender {
     const o = this.options;
     // The lease outlives the request's deadline: a live sender always settles its own events.
     const held = await this.outbox.claim(o.batchSize, 2 * o.timeoutMs + 1000);
-    if (held.length === 0) return false;
-    const events: WebhookEvent[] = [];
-    const unreadable: string[] = [];
-    for (const h of held) {
-      const e = eventOf(h.id, h.body);
-      if (e) events.push(e);
-      else unreadable.push(h.id);
-    }
-    if (unreadable.length > 0) {
-      this.hooks.logger.error({ events: unreadable }, 'unreadable webhook events dropped');
-      await this.outbox.settle(
-        unreadable.map((id) => ({ id, op: 'd', due: 0 })),
-        o.retryForMs,
-        '',
+    if (!held) return false;
+    const read = eventsOf(held.body);
+    const events = read?.events ?? [];
+    if (!read || read.unreadable > 0) {
+      this.hooks.logger.error(
+        { request: held.id, unreadable: read?.unreadable ?? 'all' },
+        'unreadable webhook events dropped',
       );
     }
-    if (events.length === 0) return held.length === o.batchSize;
+    const settle = (op: SettleOp, due: number, result: string, now: number) =>
+      this.outbox.settle(
+        { id: held.id, op, due, events: events.length },
+        o.retryForMs,
+        result,
+        now,
+      );
+    if (events.length === 0) {
+      await settle('d', 0, 'unreadable', Date.now());
+      return true;
+    }
     const started = Date.now();
     const result = await this.post(events);
     const now = Date.now();
@@ -173,15 +176,9 @@ export class WebhookSender {
     } else if (this.abort.signal.aborted) op = 'b';
     else {
       op = 'r';
-      const tries = Math.max(...held.map((h) => h.tries)) + 1;
-      due = now + retryDelay(tries, o.retryDelayMs, o.retryMaxDelayMs);
+      due = now + retryDelay(held.tries + 1, o.retryDelayMs, o.retryMaxDelayMs);
     }
-    const settled = await this.outbox.settle(
-      events.map((e) => ({ id: e.id, op, due })),
-      o.retryForMs,
-      result,
-      now,
-    );
+    const settled = await settle(op, due, result, now);
     if (settled.givenUp > 0) {
       this.hooks.logger.warn(
         { events: settled.givenUp, result, retryForMs: o.retryForMs },
@@ -200,7 +197,7 @@ export class WebhookSender {
       ...settled,
       agesMs: op === 'd' ? events.map((e) => now - Date.parse(e.at)) : [],
     });
-    return result === '2xx' && held.length === o.batchSize;
+    return result === '2xx' && events.length === o.batchSize;
   }
 
   /** POSTs the events, signed; returns `2xx`, `410`, `HTTP <n>`, `timeout` or an error code. */

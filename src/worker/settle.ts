@@ -1,6 +1,6 @@
 /**
  * Settling one attempt at a package: after it is answered (or not sent), every message of it gets
- * its next step, all in one script call (pkgSettle-16.lua): ended (accepted, failed for good,
+ * its next step, all in one script call (pkgSettle-15.lua): ended (accepted, failed for good,
  * cancelled, expired) with its finished record, retried or kept in the package, or back in its
  * campaign's backlog (parked, held). Records are composed here, whole, from the message's record
  * as it was read: nothing in Redis edits JSON.

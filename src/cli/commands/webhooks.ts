@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import { QueueKeys } from '../../keys.js';
 import { closeRedis, openRedis, queuePrefix } from '../../redis.js';
-import { eventOf } from '../../webhook/event.js';
+import { eventsOf } from '../../webhook/event.js';
 import { Outbox } from '../../webhook/outbox.js';
 import { readEnv } from '../env.js';
 import { intArg, printable } from '../util.js';
@@ -36,28 +36,33 @@ async function withOutbox<T>(fn: (o: Outbox) => Promise<T>): Promise<T> {
 }
 
 async function showFailed(o: Outbox, flags: Flags): Promise<void> {
+  // Requests hold up to 1,000 events: enough of them for --limit events.
   const failed = await o.failed(0, flags.limit);
-  const rows = failed.map((f) => ({
-    event: eventOf(f.id, f.body) ?? { id: f.id, unreadable: true },
-    tries: f.tries,
-    firstFailureAt: iso(f.firstFailureAt),
-    lastError: f.lastError ?? null,
-    givenUpAt: iso(f.givenUpAt),
-  }));
+  const rows = failed
+    .flatMap((f) =>
+      (eventsOf(f.body)?.events ?? []).map((event) => ({
+        event,
+        tries: f.tries,
+        firstFailureAt: iso(f.firstFailureAt),
+        lastError: f.lastError ?? null,
+        givenUpAt: iso(f.givenUpAt),
+      })),
+    )
+    .slice(0, flags.limit);
   if (flags.json) {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
   if (rows.length === 0) process.stdout.write('no webhook events were given up\n');
   for (const r of rows) {
-    const e = r.event as Record<string, unknown>;
+    const e = r.event;
     const what = [
-      String(e['type'] ?? 'unreadable'),
-      `campaign=${String(e['campaign'] ?? '-')}`,
-      e['messageId'] === undefined ? '' : `message=${String(e['messageId'])}`,
+      e.type,
+      `campaign=${e.campaign}`,
+      e.messageId === undefined ? '' : `message=${e.messageId}`,
       `tries=${r.tries}`,
       `last=${r.lastError ?? '-'}`,
-      `id=${String(e['id'])}`,
+      `id=${e.id}`,
     ].filter((x) => x !== '');
     process.stdout.write(`${r.givenUpAt ?? '-'}  ${printable(what.join(' '))}\n`);
   }

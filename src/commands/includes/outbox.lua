@@ -3,7 +3,7 @@
   the same step, so a change is never without its event, nor an event without its change. Off
   (one HMGET a call, nothing written) until a worker with a webhook URL turns it on.
 
-  outboxOf(cfg, due, events, now) -> writer:
+  outboxOf(cfg, new, now) -> writer:
     w.on                    the outbox is on
     w.message(kind, campaign, id, extra)
                             queues message.<kind>; extra is '' or more JSON members, each
@@ -14,11 +14,12 @@
                             finished record says (msgId; code and reason)
     w.finished(campaign, countsKey)
                             queues campaign.finished with the campaign's ended counts
-    w.close()               writes what was queued: one HSET and one ZADD per 1,000 events
-  Keys: cfg hash vb:wh (cap: most events held, absent = off; epoch; seq; held; dropped),
-  due zset vb:wh:due (event id -> when to send it, ms), events hash vb:wh:ev (event id -> JSON).
-  An event's JSON has no id (its field is the id) and `at` in ms; the sender adds both forms.
-  Past `cap` events held (due or given up), new ones are dropped and counted in `dropped`.
+    w.close()               writes what was queued: one RPUSH per 1,000 events
+  Keys: cfg hash vb:wh (cap: most events held, absent = off; epoch; seq; held; failed; dropped),
+  new list vb:wh:new (event JSON, oldest first; senders take them a request at a time,
+  whClaim-5.lua). An event's JSON has its id (`<epoch>.<seq>.<n>`) and `at` in ms. Past `cap`
+  events held (new, in a request, waiting for a retry or given up), new ones are dropped and
+  counted in `dropped`.
 
   Texts copied into events come from JSON records as they are, escapes and all: the only values
   written unquoted are digits and campaign names (letters, digits, '_', '.', '-').
@@ -52,14 +53,14 @@ end
 
 local ENDED_AS = { c = 'accepted', f = 'failed', x = 'cancelled', e = 'expired', u = 'suppressed' }
 
-local function outboxOf(cfg, due, events, now)
+local function outboxOf(cfg, new, now)
   local c = redis.call('HMGET', cfg, 'cap', 'epoch', 'held')
   local w = { on = c[1] ~= false }
   local bodies = {}
 
   function w.message(kind, campaign, id, extra)
     if not w.on then return end
-    bodies[#bodies + 1] = '{"type":"message.' .. kind .. '","campaign":"' .. campaign ..
+    bodies[#bodies + 1] = '"type":"message.' .. kind .. '","campaign":"' .. campaign ..
       '","messageId":' .. id .. extra .. ',"at":' .. now .. '}'
   end
 
@@ -86,7 +87,7 @@ local function outboxOf(cfg, due, events, now)
     local v = redis.call('HMGET', countsKey, unpack(names))
     local parts = {}
     for i, name in ipairs(names) do parts[i] = '"' .. name .. '":' .. (tonumber(v[i]) or 0) end
-    bodies[#bodies + 1] = '{"type":"campaign.finished","campaign":"' .. campaign ..
+    bodies[#bodies + 1] = '"type":"campaign.finished","campaign":"' .. campaign ..
       '","counts":{' .. table.concat(parts, ',') .. '},"at":' .. now .. '}'
   end
 
@@ -96,18 +97,13 @@ local function outboxOf(cfg, due, events, now)
     local keep = math.min(#bodies, room)
     if keep < #bodies then redis.call('HINCRBY', cfg, 'dropped', #bodies - keep) end
     if keep > 0 then
-      local prefix = c[2] .. '.' .. redis.call('HINCRBY', cfg, 'seq', 1) .. '.'
+      local prefix = '{"id":"' .. c[2] .. '.' .. redis.call('HINCRBY', cfg, 'seq', 1) .. '.'
       for from = 1, keep, 1000 do
-        local to = math.min(from + 999, keep)
-        local fields, members = {}, {}
-        for i = from, to do
-          fields[#fields + 1] = prefix .. i
-          fields[#fields + 1] = bodies[i]
-          members[#members + 1] = now
-          members[#members + 1] = prefix .. i
+        local list = {}
+        for i = from, math.min(from + 999, keep) do
+          list[#list + 1] = prefix .. i .. '",' .. bodies[i]
         end
-        redis.call('HSET', events, unpack(fields))
-        redis.call('ZADD', due, unpack(members))
+        redis.call('RPUSH', new, unpack(list))
       end
       redis.call('HINCRBY', cfg, 'held', keep)
       c[3] = (tonumber(c[3]) or 0) + keep

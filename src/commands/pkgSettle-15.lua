@@ -21,7 +21,7 @@
   KEYS[5] finished records hash, KEYS[6] queued hash, KEYS[7] packages hash,
   KEYS[8] packages zset, KEYS[9] messages in packages, KEYS[10] backlog list, KEYS[11] ready set,
   KEYS[12] control hash, KEYS[13] the campaign's timeline hash (accepted per minute, `a:<minute>`),
-  KEYS[14..16] the webhook outbox: config hash, due zset, events hash (includes/outbox.lua): a
+  KEYS[14..15] the webhook outbox: config hash, new events list (includes/outbox.lua): a
   message whose state moves to an end gets its event (accepted, failed, cancelled, expired,
   suppressed), and the campaign its campaign.finished when this settles its last open message
   ARGV[1] campaign, ARGV[2] package id, ARGV[3] now (ms, acceptance),
@@ -42,7 +42,7 @@ local track = ARGV[4] ~= ''
 local paused = redis.call('HGET', KEYS[12], ARGV[1]) == 'paused'
 local back = {}
 local accepted = 0
-local outbox = outboxOf(KEYS[14], KEYS[15], KEYS[16], ARGV[3])
+local outbox = outboxOf(KEYS[14], KEYS[15], ARGV[3])
 local moved = function(id, new)
   local old = redis.call('HGET', KEYS[1], id)
   if old and old ~= new then

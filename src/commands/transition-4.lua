@@ -5,7 +5,7 @@
 
   KEYS[1] state hash   id -> state (see state.ts for the encoding)
   KEYS[2] counts hash  waiting, active, delayed, completed, failed, paused, cancelled, code:<n>
-  KEYS[3..5] the webhook outbox (includes/outbox.lua): a message cancelled here gets its
+  KEYS[3..4] the webhook outbox (includes/outbox.lua): a message cancelled here gets its
            message.cancelled, and the campaign its campaign.finished when nothing is left open
   ARGV[1] 'only-from' prefix: letters of the states a message may leave ('' = any), e.g. 'wd'
   ARGV[2] campaign
@@ -18,7 +18,7 @@
 --- @include "includes/outbox"
 local from = ARGV[1]
 local campaign = ARGV[2]
-local outbox = outboxOf(KEYS[3], KEYS[4], KEYS[5], nowMs())
+local outbox = outboxOf(KEYS[3], KEYS[4], nowMs())
 local changed = {}
 for i = 3, #ARGV, 2 do
   local id, new = ARGV[i], ARGV[i + 1]

@@ -15,7 +15,7 @@
   KEYS[6] queued hash     id -> its record JSON, until the message ends
   KEYS[7] finished hash   id -> finished record
   KEYS[8] purging hash    campaign -> when its purge began
-  KEYS[9..11] the webhook outbox (includes/outbox.lua): a message suppressed here gets its
+  KEYS[9..10] the webhook outbox (includes/outbox.lua): a message suppressed here gets its
           message.suppressed, and a campaign whose every message so far is suppressed its
           campaign.finished
   ARGV[1] campaign
@@ -34,7 +34,7 @@
 if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
   return redis.error_reply('PURGING campaign ' .. ARGV[1] .. ' is being purged')
 end
-local outbox = outboxOf(KEYS[9], KEYS[10], KEYS[11], nowMs())
+local outbox = outboxOf(KEYS[9], KEYS[10], nowMs())
 local out = {}
 local backlog = {}
 local stored = {}

@@ -10,7 +10,7 @@
     message.read (after its delivered, when one answer says both), message.undelivered,
     message.unknown, each with the latest delivery code (its `dcode:<n>`) and the record's msgId.
   KEYS[1] track zset, KEYS[2] info hash, KEYS[3] finished records hash,
-  KEYS[4..6] the webhook outbox (includes/outbox.lua)
+  KEYS[4..5] the webhook outbox (includes/outbox.lua)
   ARGV[1] key prefix of the queue (bull:<queue>:)
   ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, the whole record
             JSON ('' = leave it), deltas ('field=by;field=by' or ''): a field `tl:<f>` goes to
@@ -21,7 +21,7 @@
 --- @include "includes/outbox"
 local base = ARGV[1]
 local recorded = 0
-local outbox = outboxOf(KEYS[4], KEYS[5], KEYS[6], nowMs())
+local outbox = outboxOf(KEYS[4], KEYS[5], nowMs())
 local ENDS = { 'delivered', 'read', 'undelivered', 'unknown' }
 for i = 2, #ARGV, 7 do
   local id, old, new, due, campaign, record, deltas =
