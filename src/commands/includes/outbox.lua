@@ -26,7 +26,8 @@
 ]]
 -- The gateway's msg_id in a finished record, as digits ('' if it has none): a result's first member.
 local function msgIdOf(record)
-  return string.match(record, '"result":{"msgId":(%d+)') or ''
+  local _, at = string.find(record, '"result":{"msgId":', 1, true)
+  return at and (string.match(record, '^%d+', at + 1) or '') or ''
 end
 
 -- A string member of a finished record's `failed`, still JSON-escaped ('' if there is none).
