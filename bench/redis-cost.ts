@@ -28,12 +28,12 @@ export interface CostBench {
   queue: (name: string) => string;
 }
 
-interface Cost {
+export interface Cost {
   commands: number;
   cpuMs: number;
 }
 
-async function redisCounters(redis: Redis): Promise<Cost> {
+export async function redisCounters(redis: Redis): Promise<Cost> {
   const stats = await redis.info('commandstats');
   let commands = 0;
   for (const m of stats.matchAll(/calls=(\d+)/g)) commands += Number(m[1]);

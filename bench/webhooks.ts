@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { SandboxGateway } from '../src/sandbox/server.js';
+import { redisCounters, type Cost } from './redis-cost.js';
 import {
   CLI,
   completedCount,
@@ -53,6 +54,14 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
   let off = Infinity;
   let on = Infinity;
   let drained = Infinity;
+  const cost = {
+    on: { commands: Infinity, cpuMs: Infinity },
+    off: { commands: Infinity, cpuMs: Infinity },
+  };
+  const least = (a: Cost, b: Cost): Cost => ({
+    commands: Math.min(a.commands, b.commands),
+    cpuMs: Math.min(a.cpuMs, b.cpuMs),
+  });
   for (let round = 0; round < b.rounds; round++) {
     for (const hooks of [false, true]) {
       const sandbox = new SandboxGateway({ apiKey: b.key, keepMessages: false });
@@ -60,6 +69,7 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
       const r = await receiver();
       const qn = b.queue(`hooks-${hooks ? 'on' : 'off'}-${round}`);
       await enqueueOurs(qn, b.n);
+      const before = await redisCounters(b.redis);
       const started = performance.now();
       const child = run(CLI, ['worker'], {
         VIBER_QUEUE: qn,
@@ -75,6 +85,13 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
         await until(() => r.events() >= b.n + 1, `${qn} events`, 600_000, 100);
         drained = Math.min(drained, performance.now() - started - sent);
       } else off = Math.min(off, sent);
+      // Sending and, with webhooks, every event delivered: what the whole of it cost Redis.
+      const after = await redisCounters(b.redis);
+      const side = hooks ? 'on' : 'off';
+      cost[side] = least(cost[side], {
+        commands: (after.commands - before.commands) / b.n,
+        cpuMs: (after.cpuMs - before.cpuMs) / b.n,
+      });
       await stop(child);
       await r.close();
       await sandbox.close();
@@ -114,6 +131,14 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
       ratio: `${ratio.toFixed(2)}×`,
       target: '≥ 0.9×',
       ok: ratio >= 0.9,
+    },
+    {
+      what: '11a. Redis per message, the same runs, with webhooks (every event delivered) vs without: commands; CPU (INFO cpu, the whole server)',
+      ours: `${fmt(cost.on.commands, 1)} commands; ${fmt(cost.on.cpuMs * 1000, 1)} µs`,
+      baseline: `${fmt(cost.off.commands, 1)} commands; ${fmt(cost.off.cpuMs * 1000, 1)} µs`,
+      ratio: `${(cost.on.cpuMs / cost.off.cpuMs).toFixed(2)}× CPU`,
+      target: '—',
+      ok: null,
     },
     {
       what: '11b. the last event delivered after the last message was accepted (same runs)',
