@@ -114,9 +114,9 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
   await until(async () => (await completedCount(qn, b.redis)) >= b.n, qn, 600_000, 100);
   await stop(child);
   const base = `bull:${qn}:`;
-  const held = await b.redis.zcard(`${base}vb:wh:due`);
+  const held = Number(await b.redis.hget(`${base}vb:wh`, 'held'));
   let eventBytes = 0;
-  for (const k of ['vb:wh:due', 'vb:wh:ev']) {
+  for (const k of ['vb:wh:new', 'vb:wh:ev', 'vb:wh:due']) {
     eventBytes += Number(await b.redis.call('MEMORY', 'USAGE', `${base}${k}`, 'SAMPLES', '0'));
   }
   await sandbox.close();
@@ -150,7 +150,7 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
       ok: drained <= 5000,
     },
     {
-      what: `11c. Redis per event held in the outbox (${fmt(held)} held, the endpoint refusing; MEMORY USAGE of vb:wh:due and vb:wh:ev)`,
+      what: `11c. Redis per event held in the outbox (${fmt(held)} held, the endpoint refusing; MEMORY USAGE of vb:wh:new, vb:wh:ev and vb:wh:due)`,
       ours: `${fmt(eventBytes / held)} B`,
       baseline: '—',
       ratio: '—',
