@@ -1,7 +1,7 @@
 /** Runs the built CLI to its end as a user would (`node dist/cli/main.js …`). */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { REDIS_URL, within } from './helpers.js';
+import { redisEnv, within } from './helpers.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -22,7 +22,8 @@ export function runCli(
   timeoutMs = 30_000,
 ): Promise<CliRun> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, REDIS_URL, ...env },
+    // The tests' Redis, a cluster's seed nodes included (npm run test:cluster).
+    env: { ...process.env, ...redisEnv(), ...env },
   });
   let stdout = '';
   let stderr = '';

@@ -36,17 +36,8 @@ export interface WebhookEvent {
   at: string;
 }
 
-interface Stored {
-  id: string;
-  type: WebhookEventType;
-  campaign: string;
-  messageId?: number;
-  msgId?: number;
-  code?: number;
-  reason?: string;
-  counts?: Record<string, number>;
-  at: number;
-}
+/** An event as a script stored it: the same, `at` in ms. */
+type Stored = Omit<WebhookEvent, 'at'> & { at: number };
 
 /** An event as a receiver gets it, from what a script stored (`at` in ms); undefined if unreadable. */
 export function eventOf(s: Stored): WebhookEvent | undefined {

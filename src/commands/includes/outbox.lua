@@ -98,7 +98,8 @@ local function outboxOf(cfg, new, now)
     local keep = math.min(#bodies, room)
     if keep < #bodies then redis.call('HINCRBY', cfg, 'dropped', #bodies - keep) end
     if keep > 0 then
-      local prefix = '{"id":"' .. c[2] .. '.' .. redis.call('HINCRBY', cfg, 'seq', 1) .. '.'
+      -- An epoch is set with the cap (whOpen-1.lua); one removed by hand must not fail the send.
+      local prefix = '{"id":"' .. (c[2] or 'e') .. '.' .. redis.call('HINCRBY', cfg, 'seq', 1) .. '.'
       for from = 1, keep, 1000 do
         local list = {}
         for i = from, math.min(from + 999, keep) do
