@@ -25,6 +25,16 @@ export interface ViberMessage {
   url?: string;
 }
 
+/** An SMS as a `<message>` package carries it (the gateway's attributes `recipient`, `sender`). */
+export interface SmsMessage {
+  /** Its id on the gateway account: unique there, as a Viber message's. */
+  id: number;
+  phone: string;
+  /** Alpha name: 1 to 11 characters. */
+  sender: string;
+  text: string;
+}
+
 /**
  * A message as the queue stores it: its own fields; the rest in the shared set its record names
  * (src/campaign/shared.ts).

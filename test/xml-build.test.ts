@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { buildSendPackage, buildStatusPackage } from '../src/xml/build.js';
+import { buildSendPackage, buildSmsPackage, buildStatusPackage } from '../src/xml/build.js';
 import { readRequest } from '../src/sandbox/protocol.js';
 import type { ViberMessage } from '../src/message.js';
 import { validateMessage } from '../src/producer/validate.js';
@@ -254,6 +254,33 @@ describe('building a send package', () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it('round-trips an SMS: its text as content and its sender as an attribute, whatever XML can carry', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 40 }),
+        fc.string({ unit: 'binary', maxLength: 20 }),
+        fc.string({ unit: 'binary', maxLength: 11 }),
+        (a, b, sender) => {
+          const text = a + b;
+          const sms = { id: 7, phone: '+380971234567', sender, text };
+          let xml: string;
+          try {
+            xml = buildSmsPackage('k', [sms]);
+          } catch (err) {
+            expect((err as { code: string }).code).toBe('XML_UNSAFE_TEXT');
+            expect(carriable(text) && carriable(sender)).toBe(false);
+            return;
+          }
+          expect(carriable(text) && carriable(sender)).toBe(true);
+          expect(readRequest(xml)?.sms).toEqual([
+            { id: '7', recipient: '+380971234567', sender, type: '0', text },
+          ]);
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });

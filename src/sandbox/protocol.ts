@@ -18,9 +18,19 @@ export interface RequestMsg {
   url: string | undefined;
 }
 
+/** One `<msg>` of an SMS `<message>` block: attributes, the text as content. */
+export interface RequestSms {
+  id: string | undefined;
+  recipient: string | undefined;
+  sender: string | undefined;
+  type: string | undefined;
+  text: string;
+}
+
 export interface RequestPackage {
   key: string | undefined;
   viber: RequestMsg[];
+  sms: RequestSms[];
   /** `<status>` requests: by user id or by gateway id. */
   status: Array<{ id: string | undefined; smsId: string | undefined }>;
   /** A `<balance>` request is in the package. */
@@ -54,6 +64,13 @@ export function readRequest(body: string): RequestPackage | undefined {
       image: field(m, 'image'),
       button: field(m, 'button'),
       url: field(m, 'url'),
+    })),
+    sms: elementsAt(pkg, 'message', 'msg').map((m) => ({
+      id: attr(m, 'id'),
+      recipient: attr(m, 'recipient'),
+      sender: attr(m, 'sender'),
+      type: attr(m, 'type'),
+      text: text(m),
     })),
     status: elementsAt(pkg, 'status', 'msg').map((m) => ({
       id: attr(m, 'id'),
@@ -93,6 +110,15 @@ export function checkMsg(m: RequestMsg): number {
   return 1;
 }
 
+/** As checkMsg, for an SMS: id, sender, recipient, a text of 1..1,000 characters. */
+export function checkSms(m: RequestSms): number {
+  if (m.id === undefined || !/^[1-9]\d{0,15}$/.test(m.id)) return 201;
+  if (!m.sender || [...m.sender].length > 11) return 202;
+  if (!m.recipient || !/^\+?\d{8,15}$/.test(m.recipient)) return 203;
+  if (!m.text || [...m.text].length > 1000) return 204;
+  return 1;
+}
+
 const PROLOG = '<?xml version="1.0" encoding="utf-8" ?>\n';
 
 export function packageError(code: number): string {
@@ -101,6 +127,7 @@ export function packageError(code: number): string {
 
 export interface AnswerParts {
   viber?: Array<{ id: string; msgId: number; code: number }>;
+  sms?: Array<{ id: string; msgId: number; code: number }>;
   status?: Array<{ id?: string; smsId: number; code: number; dateCompleted?: string }>;
   balance?: { amount: number; currency: string };
 }
@@ -114,6 +141,14 @@ export function answer(parts: AnswerParts): string {
       out += `<msg id="${escapeAttr(r.id)}" msg_id="${r.msgId}">${r.code}</msg>`;
     }
     out += '</message-viber>';
+  }
+  if (parts.sms) {
+    // The SMS answer names the gateway's id sms_id, as its <status> does (the docs use both).
+    out += '<message>';
+    for (const r of parts.sms) {
+      out += `<msg id="${escapeAttr(r.id)}" sms_id="${r.msgId}">${r.code}</msg>`;
+    }
+    out += '</message>';
   }
   if (parts.status) {
     out += '<status>';

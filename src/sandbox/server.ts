@@ -1,8 +1,9 @@
 /**
  * The sandbox gateway: an HTTP server that speaks the AlphaSMS XML protocol (protocol.ts) well
- * enough to test against — it checks the key (package 202), validates each message (per-message
- * codes), assigns msg_ids, answers 208 for an id it already has, answers `<status>`, can enforce a
- * rate (package 212) — and can misbehave on request: see `Fault`.
+ * enough to test against — it checks the key (package 202), validates each Viber (`<message-viber>`)
+ * and SMS (`<message>`) message (per-message codes), assigns msg_ids from one id space, answers
+ * 208 for an id it already has, answers `<status>`, can enforce a rate (package 212), can have
+ * phones without Viber (`withoutViber`) — and can misbehave on request: see `Fault`.
  * Like the real gateway it answers HTTP 200 with `Content-Type: application/json` (sic).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,46 +12,33 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   answer,
   checkMsg,
+  checkSms,
   packageError,
   readRequest,
   type AnswerParts,
   type RequestMsg,
+  type RequestSms,
 } from './protocol.js';
-import { fateOf, gatewayDate, statusAt, type DeliverySimulation } from './delivery.js';
+import { fateOf, statusAt, type DeliverySimulation } from './delivery.js';
+import type { Fault, FaultRate } from './faults.js';
+import { readBody } from './http.js';
 
-export type Fault =
-  /** An HTTP error status; nothing processed. */
-  | { kind: 'http-error'; status?: number }
-  /** The connection is reset before anything is processed. */
-  | { kind: 'reset' }
-  /** The package is processed (messages accepted), then the connection drops: the answer is lost. */
-  | { kind: 'lose-answer' }
-  /** Processed, but the answer comes after `delayMs` (longer than the client waits). */
-  | { kind: 'slow-answer'; delayMs: number }
-  /** Processed, and only half of the answer is written. */
-  | { kind: 'truncate' }
-  /** A 200 with an HTML error page; nothing processed. */
-  | { kind: 'html' }
-  /** `<package><error>code</error></package>`; nothing processed. */
-  | { kind: 'package-error'; code: number }
-  /** Processed in full, but the answer leaves out the last `<msg>`. */
-  | { kind: 'omit-last' }
-  /** Every message of the package that is not a duplicate gets this code and is not accepted. */
-  | { kind: 'message-code'; code: number };
+/** The documented rule of phones without Viber (`--phones-without-viber`): numbers ending in 0. */
+export const phoneWithoutViber = (phone: string): boolean => phone.endsWith('0');
 
-export type FaultKind = Fault['kind'];
-
-export interface FaultRate {
-  fault: Fault;
-  /** Probability per request, 0..1. */
-  p: number;
-}
+export type { Fault, FaultKind, FaultRate } from './faults.js';
 
 export interface AcceptedMessage {
   id: number;
   msgId: number;
   at: number;
+  /** `viber` (a `<message-viber>` msg) or `sms` (a `<message>` one). */
+  kind: 'viber' | 'sms';
+  /** With `keepMessages`: the fields as sent. */
   message: RequestMsg | undefined;
+  sms: RequestSms | undefined;
+  /** A Viber message to a phone without Viber (`withoutViber`): it ends 105 UNDELIVERABLE. */
+  noViber: boolean;
 }
 
 export interface SandboxOptions {
@@ -86,6 +74,12 @@ export interface SandboxOptions {
    * error 201 ERR_FORMAT, as a gateway whose parser chokes on one message refuses them all.
    */
   unreadable?: (m: RequestMsg) => boolean;
+  /**
+   * Phones that have no Viber: a Viber message to one is accepted and then ends 105 UNDELIVERABLE
+   * (an SMS to it is delivered as any). `phoneWithoutViber` is the documented rule the CLI's
+   * `--phones-without-viber` turns on. @defaultValue every phone has Viber
+   */
+  withoutViber?: (phone: string) => boolean;
   /** First msg_id it assigns. @defaultValue 1000001 */
   firstMsgId?: number;
   /**
@@ -113,13 +107,12 @@ export interface SandboxStats {
 }
 
 const PATH = '/api/xml.php';
-const MAX_BODY = 16 * 1024 * 1024;
 
 export class SandboxGateway {
   readonly options: Required<
-    Omit<SandboxOptions, 'codeFor' | 'faultRates' | 'unreadable' | 'delivery'>
+    Omit<SandboxOptions, 'codeFor' | 'faultRates' | 'unreadable' | 'delivery' | 'withoutViber'>
   > &
-    Pick<SandboxOptions, 'codeFor' | 'unreadable' | 'delivery'>;
+    Pick<SandboxOptions, 'codeFor' | 'unreadable' | 'delivery' | 'withoutViber'>;
   /** The account's balance now (it falls by `price` a message). */
   balance: number;
   /** Faults drawn at random; may be changed while running. */
@@ -164,6 +157,7 @@ export class SandboxGateway {
       codeFor: opts.codeFor,
       unreadable: opts.unreadable,
       delivery: opts.delivery,
+      withoutViber: opts.withoutViber,
       balance: opts.balance ?? 1000,
       price: opts.price ?? 0,
       currency: opts.currency ?? 'UAH',
@@ -289,14 +283,35 @@ export class SandboxGateway {
     const unreadable = this.options.unreadable;
     if (unreadable && pkg.viber.some((m) => unreadable(m))) return packageError(201);
     const parts: AnswerParts = {};
-    if (pkg.viber.length > 0) {
+    if (pkg.viber.length + pkg.sms.length > 0) {
       this.stats.sendPackages++;
-      if (this.overRate(pkg.viber.length)) {
+      if (this.overRate(pkg.viber.length + pkg.sms.length)) {
         this.stats.throttled++;
         return packageError(212);
       }
-      parts.viber = pkg.viber.map((m) => this.sendOne(m, how.forcedCode));
-      if (how.omitLast) parts.viber.pop();
+      const phoneless = this.options.withoutViber;
+      if (pkg.viber.length > 0) {
+        parts.viber = pkg.viber.map((m) =>
+          this.sendOne(m.id ?? '', how.forcedCode ?? this.options.codeFor?.(m) ?? checkMsg(m), {
+            kind: 'viber',
+            message: m,
+            sms: undefined,
+            noViber: m.phone !== undefined && phoneless !== undefined && phoneless(m.phone),
+          }),
+        );
+        if (how.omitLast) parts.viber.pop();
+      }
+      if (pkg.sms.length > 0) {
+        parts.sms = pkg.sms.map((m) =>
+          this.sendOne(m.id ?? '', how.forcedCode ?? checkSms(m), {
+            kind: 'sms',
+            message: undefined,
+            sms: m,
+            noViber: false,
+          }),
+        );
+        if (how.omitLast) parts.sms.pop();
+      }
     }
     if (pkg.status.length > 0) {
       this.stats.statusRequests++;
@@ -304,12 +319,7 @@ export class SandboxGateway {
       parts.status = pkg.status.map((s) => {
         const hit = s.id !== undefined ? this.accepted.get(Number(s.id)) : this.byMsgId(s.smsId);
         if (!hit) return { id: s.id, smsId: 0, code: 201 };
-        const sim = this.options.delivery;
-        const now = Date.now();
-        const st = sim
-          ? statusAt(fateOf(hit.id, hit.at, sim), hit.at, now)
-          : { code: 102, dateCompleted: gatewayDate(hit.at) };
-        return { id: s.id, smsId: hit.msgId, ...st };
+        return { id: s.id, smsId: hit.msgId, ...this.statusOf(hit, Date.now()) };
       });
     }
     if (pkg.balance) {
@@ -318,20 +328,36 @@ export class SandboxGateway {
     return answer(parts);
   }
 
+  /** Where an accepted message stands now: its simulated fate (102 at once without one). */
+  private statusOf(hit: AcceptedMessage, now: number): { code: number; dateCompleted?: string } {
+    const sim = this.options.delivery;
+    const fate = sim
+      ? fateOf(hit.id, hit.at, sim)
+      : { finalCode: 102, finalAt: hit.at, readAt: undefined };
+    // Only a Viber message is read; one to a phone without Viber never arrives.
+    if (hit.kind === 'sms') fate.readAt = undefined;
+    if (hit.noViber) Object.assign(fate, { finalCode: 105, readAt: undefined });
+    return statusAt(fate, hit.at, now);
+  }
+
   private byMsgId(smsId: string | undefined): AcceptedMessage | undefined {
     for (const m of this.accepted.values()) if (String(m.msgId) === smsId) return m;
     return undefined;
   }
 
-  private sendOne(m: RequestMsg, forcedCode: number | undefined) {
+  /** One message of a send package, Viber or SMS: one id space, as on the gateway's account. */
+  private sendOne(
+    id: string,
+    checked: number,
+    what: Pick<AcceptedMessage, 'kind' | 'message' | 'sms' | 'noViber'>,
+  ) {
     this.stats.messages++;
-    const id = m.id ?? '';
     const known = /^\d+$/.test(id) ? this.accepted.get(Number(id)) : undefined;
     if (known && this.options.dedupe) {
       this.stats.duplicates++;
       return { id, msgId: 0, code: 208 };
     }
-    const code = forcedCode ?? this.options.codeFor?.(m) ?? checkMsg(m);
+    const code = checked;
     if (code !== 1) {
       this.stats.rejected++;
       if (/^\d+$/.test(id)) this.refused.set(Number(id), code);
@@ -339,11 +365,15 @@ export class SandboxGateway {
     }
     const msgId = this.nextMsgId++;
     const at = Date.now();
+    const keep = this.options.keepMessages;
     this.accepted.set(Number(id), {
       id: Number(id),
       msgId,
       at,
-      message: this.options.keepMessages ? m : undefined,
+      kind: what.kind,
+      message: keep ? what.message : undefined,
+      sms: keep ? what.sms : undefined,
+      noViber: what.noViber,
     });
     this.arrivals.push(at);
     this.stats.accepted++;
@@ -364,20 +394,4 @@ export class SandboxGateway {
     }
     return this.arrivals.length - this.windowStart + n > rate;
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

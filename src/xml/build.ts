@@ -3,7 +3,7 @@
  * and tiny, this runs once per batch on the hot path, and escaping is the only hard part — it lives
  * in escape.ts and is property-tested by round-tripping through the parser the sandbox uses.
  */
-import type { ViberMessage } from '../message.js';
+import type { SmsMessage, ViberMessage } from '../message.js';
 import { assertXmlSafe, escapeAttr, escapeText } from './escape.js';
 
 const PROLOG = '<?xml version="1.0" encoding="utf-8"?>';
@@ -42,6 +42,25 @@ export function buildSendPackage(apiKey: string, messages: readonly ViberMessage
   let out = packageOpen(apiKey) + '<message-viber>';
   for (const m of messages) out += buildViberMsg(m);
   return out + '</message-viber></package>';
+}
+
+/**
+ * A send package for 1..N SMS: `<package key><message><msg id recipient sender type>text</msg>…`
+ * (the gateway's SMS block: attributes, the text as content; type 0 is a plain SMS).
+ */
+export function buildSmsPackage(apiKey: string, messages: readonly SmsMessage[]): string {
+  if (messages.length === 0) throw new RangeError('a send package needs at least one message');
+  let out = packageOpen(apiKey) + '<message>';
+  for (const m of messages) {
+    const at = `SMS ${m.id}`;
+    assertXmlSafe(`${at} phone`, m.phone);
+    assertXmlSafe(`${at} sender`, m.sender);
+    assertXmlSafe(`${at} text`, m.text);
+    out +=
+      `<msg id="${escapeAttr(String(m.id))}" recipient="${escapeAttr(m.phone)}" ` +
+      `sender="${escapeAttr(m.sender)}" type="0">${escapeText(m.text)}</msg>`;
+  }
+  return out + '</message></package>';
 }
 
 /** A `<balance>` request: the account's balance and currency. */

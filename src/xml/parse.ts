@@ -67,7 +67,8 @@ function parseMsgs(pkg: XmlElement, block: string): MsgResult[] {
   // An empty block, `<message-viber/>`, has no <msg>s.
   return elementsAt(pkg, block, 'msg').map((m) => ({
     id: integer(attr(m, 'id'), '<msg> id'),
-    msgId: optionalInteger(attr(m, 'msg_id'), '<msg> msg_id') ?? 0,
+    // msg_id in the Viber examples; an SMS answer may call it sms_id, as <status> does.
+    msgId: optionalInteger(attr(m, 'msg_id') ?? attr(m, 'sms_id'), '<msg> msg_id') ?? 0,
     code: integer(textOf(m), '<msg> status code'),
   }));
 }

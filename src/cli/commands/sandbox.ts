@@ -26,6 +26,10 @@ export function sandboxCommand(program: Command): void {
     .option('--read-delay-ms <range>', 'from delivery to reading, ms', '5000-60000')
     .option('--seed <n>', 'the same seed gives every message the same fate', intArg(0, 2 ** 31), 1)
     .option('--balance <amount>', 'the account balance it answers to <balance>', '1000')
+    .option(
+      '--phones-without-viber',
+      'numbers ending in 0 have no Viber: Viber messages to them end 105 UNDELIVERABLE (SMS arrive)',
+    )
     .action(
       async (flags: {
         port: number;
@@ -39,8 +43,9 @@ export function sandboxCommand(program: Command): void {
         readDelayMs: string;
         seed: number;
         balance: string;
+        phonesWithoutViber?: boolean;
       }) => {
-        const { SandboxGateway } = await import('../../sandbox/server.js');
+        const { SandboxGateway, phoneWithoutViber } = await import('../../sandbox/server.js');
         const { parseOutcomes, parseRange } = await import('../../sandbox/delivery.js');
         const readShare = Number(flags.readShare);
         if (!(readShare >= 0 && readShare <= 1)) {
@@ -58,6 +63,7 @@ export function sandboxCommand(program: Command): void {
           rate: flags.rate,
           keepMessages: false,
           balance,
+          withoutViber: flags.phonesWithoutViber ? phoneWithoutViber : undefined,
           delivery: {
             outcomes: parseOutcomes(flags.delivery),
             delayMs: parseRange(flags.deliveryDelayMs, '--delivery-delay-ms'),
