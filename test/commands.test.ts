@@ -101,6 +101,12 @@ describe('the CLI commands, as a user runs them', () => {
     expect(r.stdout).toContain(
       '1000 messages, 1000 accepted by the gateway, 1000 distinct msg_ids',
     );
+    // Every outcome reached the demo's receiver signed: verified, none refused.
+    const hooks = /^Webhooks: (\d+) signed events verified by the demo's receiver \((.*)\)$/m.exec(
+      r.stdout,
+    );
+    expect(hooks?.[2]).toContain('message.accepted 1000');
+    expect(hooks?.[2]).toContain('campaign.finished 1');
     const queue = /queue (viber-demo-\w+)/.exec(r.stdout)?.[1];
     expect(queue).toBeDefined();
     const redis = new Redis(REDIS_URL);

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the whole path on the built-in defaults. Starts the sandbox gateway in-process,
  * a worker, enqueues examples/campaign.csv (1,000 messages) into a fresh queue, shows progress, and
- * checks the outcome: every message accepted, each with its own msg_id. Needs a Redis: the one at
+ * checks the outcome: every message accepted, each with its own msg_id; then follows them to
+ * delivery, and counts the signed webhook events a receiver of its own verified. Needs a Redis: the one at
  * REDIS_URL, or one it starts itself when `redis-server` is installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,7 @@ import { createWorker } from '../worker/send-worker.js';
 import { readEnv } from './env.js';
 import { createLogger } from './log.js';
 import { funnel } from './funnel.js';
+import { startDemoReceiver } from './demo-webhooks.js';
 import { bar } from './progress.js';
 
 const CAMPAIGN_FILE = fileURLToPath(new URL('../../examples/campaign.csv', import.meta.url));
@@ -84,6 +86,8 @@ async function main(): Promise<number> {
     },
   });
   await sandbox.start();
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const receiver = await startDemoReceiver(secret);
   const worker = await createWorker({
     connection: redis.url,
     queueName,
@@ -93,6 +97,7 @@ async function main(): Promise<number> {
     trackMaxIntervalMs: 500,
     readWindowMs: 3000,
     trackRate: 50,
+    webhook: { url: receiver.url, secret, flushMs: 200 },
     logger: createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
   });
   const producer = new Producer({ connection: redis.url, queueName });
@@ -158,8 +163,19 @@ async function main(): Promise<number> {
       c = await inspector.counts('demo');
     }
     out(funnel(c).join('\n') + '\n');
+
+    // Every outcome above was also POSTed, signed, to the demo's own receiver.
+    const want = c.completed + c.failed + c.delivery.delivered + c.delivery.read;
+    const got = () => [...receiver.byType.values()].reduce((a, b) => a + b, 0);
+    for (let i = 0; i < 50 && got() < want; i++) await sleep(100);
+    const types = [...receiver.byType].map(([t, n]) => `${t} ${n}`).join(', ');
+    out(
+      `\nWebhooks: ${got()} signed events verified by the demo's receiver (${types})` +
+        `${receiver.refused > 0 ? `, ${receiver.refused} requests refused` : ''}\n`,
+    );
   } finally {
     await worker.close();
+    await receiver.close();
     await producer.close();
     await inspector.close();
     await sandbox.close();
