@@ -1,7 +1,13 @@
 /** The pure pieces of a webhook request: retry waits, request ids, options and secrets. */
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { requestId, retryDelay } from '../src/webhook/event.js';
+import {
+  countEvents,
+  firstEventAt,
+  requestBody,
+  requestId,
+  retryDelay,
+} from '../src/webhook/event.js';
 import { resolveWebhookOptions, shownUrl, webhookView } from '../src/webhook/options.js';
 
 describe('webhook retry waits', () => {
@@ -15,11 +21,22 @@ describe('webhook retry waits', () => {
   });
 });
 
-describe('webhook request ids', () => {
-  it('are the same for the same events and differ for any other set', () => {
-    expect(requestId(['a.1.1', 'a.1.2'])).toBe(requestId(['a.1.1', 'a.1.2']));
-    expect(requestId(['a.1.1', 'a.1.2'])).not.toBe(requestId(['a.1.1']));
-    expect(requestId(['a.1.1'])).toMatch(/^msg_[\w-]{24}$/);
+describe('webhook request bodies', () => {
+  const events =
+    '[{"id":"e.1.1","type":"message.failed","campaign":"c","messageId":1,"code":203,' +
+    '"reason":"not {\\"id\\":\\"x\\", \\"at\\":\\"never\\"}","at":"2026-12-07T21:05:00.123Z"},' +
+    '{"id":"e.1.2","type":"campaign.finished","campaign":"c","counts":{"total":1},"at":"2026-12-07T21:05:01.000Z"}]';
+
+  it("wrap the events the outbox holds, count them by their ids, and read the oldest one's time, escaped texts aside", () => {
+    expect(JSON.parse(requestBody(events))).toEqual({ events: JSON.parse(events) });
+    expect(countEvents(events)).toBe(2);
+    expect(firstEventAt(events)).toBe(Date.parse('2026-12-07T21:05:00.123Z'));
+    expect(countEvents('[]')).toBe(0);
+    expect(firstEventAt('[]')).toBeUndefined();
+  });
+
+  it('are named by their outbox id: the same for every retry of a request', () => {
+    expect(requestId('k3f9.r42')).toBe('msg_k3f9.r42');
   });
 });
 

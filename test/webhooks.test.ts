@@ -5,6 +5,8 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { fateOf, type DeliverySimulation } from '../src/sandbox/delivery.js';
+import fc from 'fast-check';
+import { expand } from '../src/commands/index.js';
 import { QueueKeys } from '../src/keys.js';
 import { eventsOf, type WebhookEvent } from '../src/webhook/event.js';
 import { Outbox } from '../src/webhook/outbox.js';
@@ -421,6 +423,30 @@ describe('webhooks', () => {
         ['message.delivered', 6, msgId, 116],
         ['message.read', 6, msgId, 116],
       ]);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
+
+describe('webhook event times', () => {
+  it('are written by the scripts as Date#toISOString writes them (the oracle: JavaScript)', async () => {
+    const redis = await testRedis();
+    try {
+      const lua = expand('--- @include "includes/outbox"\nreturn isoOf(ARGV[1])', 'test');
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: 253_402_300_799_999 }), async (ms) => {
+          expect(await redis.eval(lua, 0, ms)).toBe(new Date(ms).toISOString());
+        }),
+        { numRuns: 300 },
+      );
+      for (const at of [
+        '2024-02-29T23:59:59.999Z',
+        '2100-03-01T00:00:00.000Z',
+        '1970-01-01T00:00:00.000Z',
+      ]) {
+        expect(await redis.eval(lua, 0, Date.parse(at))).toBe(at);
+      }
     } finally {
       await redis.quit();
     }

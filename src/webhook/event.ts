@@ -2,7 +2,6 @@
  * Webhook events as a receiver gets them, and the pieces of a request that do not need the
  * network: the body, its Standard Webhooks id, the wait before the next attempt. Pure.
  */
-import { createHash } from 'node:crypto';
 
 export type WebhookEventType =
   | 'message.accepted'
@@ -36,26 +35,17 @@ export interface WebhookEvent {
   at: string;
 }
 
-/** An event as a script stored it: the same, `at` in ms. */
-type Stored = Omit<WebhookEvent, 'at'> & { at: number };
-
-/** An event as a receiver gets it, from what a script stored (`at` in ms); undefined if unreadable. */
-export function eventOf(s: Stored): WebhookEvent | undefined {
-  if (!s || typeof s.id !== 'string' || typeof s.type !== 'string' || typeof s.at !== 'number') {
-    return undefined;
-  }
-  // Members in the order the README documents them; those that do not apply are absent.
-  return {
-    id: s.id,
-    type: s.type,
-    campaign: s.campaign,
-    ...(s.messageId !== undefined && { messageId: s.messageId }),
-    ...(s.msgId !== undefined && { msgId: s.msgId }),
-    ...(s.code !== undefined && { code: s.code }),
-    ...(s.reason !== undefined && { reason: s.reason }),
-    ...(s.counts !== undefined && { counts: s.counts }),
-    at: new Date(s.at).toISOString(),
-  };
+/** An event as read back from the outbox, if it has the members every event has. */
+export function eventOf(s: unknown): WebhookEvent | undefined {
+  const e = s as Partial<WebhookEvent> | null;
+  return e &&
+    typeof e === 'object' &&
+    typeof e.id === 'string' &&
+    typeof e.type === 'string' &&
+    typeof e.campaign === 'string' &&
+    typeof e.at === 'string'
+    ? (e as WebhookEvent)
+    : undefined;
 }
 
 /**
@@ -72,23 +62,40 @@ export function eventsOf(body: string): { events: WebhookEvent[]; unreadable: nu
   if (!Array.isArray(list)) return undefined;
   const events: WebhookEvent[] = [];
   for (const s of list) {
-    const e = eventOf(s as Stored);
+    const e = eventOf(s);
     if (e) events.push(e);
   }
   return { events, unreadable: list.length - events.length };
 }
 
-/** The request body: `{ "events": [ … ] }`. */
-export function requestBody(events: readonly WebhookEvent[]): string {
-  return JSON.stringify({ events });
+/**
+ * The request body, `{ "events": [ … ] }`, around a request's events as the outbox holds them:
+ * the scripts write each event as the receiver gets it, so nothing is parsed or rebuilt here.
+ */
+export function requestBody(events: string): string {
+  return `{"events":${events}}`;
+}
+
+/** The events of a request body, counted by the `{"id":"` that opens each (escaped in a text). */
+export function countEvents(events: string): number {
+  let n = 0;
+  for (let at = events.indexOf('{"id":"'); at !== -1; at = events.indexOf('{"id":"', at + 7)) n++;
+  return n;
+}
+
+/** When its first (oldest) event was recorded, ms; undefined when it has none that reads. */
+export function firstEventAt(events: string): number | undefined {
+  const m = /"at":"([^"]{1,40})"/.exec(events);
+  const ms = m ? Date.parse(m[1] as string) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /**
- * The request's `webhook-id`: the same for the same events (a retry of a request is recognisably
- * the same message), different for any other set.
+ * The request's `webhook-id`: its outbox id (`<epoch>.r<n>`), the same for every retry of the
+ * request and unique across a Redis that lost its data (a new epoch).
  */
-export function requestId(eventIds: readonly string[]): string {
-  return `msg_${createHash('sha256').update(eventIds.join(',')).digest('base64url').slice(0, 24)}`;
+export function requestId(outboxId: string): string {
+  return `msg_${outboxId}`;
 }
 
 /**

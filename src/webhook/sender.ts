@@ -14,7 +14,7 @@ import { Pool } from 'undici';
 import type { Logger } from 'pino';
 import type { QueueKeys } from '../keys.js';
 import { closeRedis, type RedisClient } from '../redis.js';
-import { eventsOf, requestBody, requestId, retryDelay, type WebhookEvent } from './event.js';
+import { countEvents, firstEventAt, requestBody, requestId, retryDelay } from './event.js';
 import { Outbox, type OutboxStats, type SettleOp } from './outbox.js';
 import { shownUrl, type ResolvedWebhookOptions } from './options.js';
 
@@ -27,8 +27,8 @@ export interface WebhookReport {
   delivered: number;
   retried: number;
   givenUp: number;
-  /** Age of each delivered event (from its change to its delivery), ms. */
-  agesMs: number[];
+  /** Age of the request's oldest event when it was delivered (from its change), ms. */
+  oldestAgeMs: number | undefined;
 }
 
 export interface SenderHooks {
@@ -144,27 +144,11 @@ export class WebhookSender {
     // The lease outlives the request's deadline: a live sender always settles its own events.
     const held = await this.outbox.claim(o.batchSize, 2 * o.timeoutMs + 1000);
     if (!held) return false;
-    const read = eventsOf(held.body);
-    const events = read?.events ?? [];
-    if (!read || read.unreadable > 0) {
-      this.hooks.logger.error(
-        { request: held.id, unreadable: read?.unreadable ?? 'all' },
-        'unreadable webhook events dropped',
-      );
-    }
+    const events = countEvents(held.body);
     const settle = (op: SettleOp, due: number, result: string, now: number) =>
-      this.outbox.settle(
-        { id: held.id, op, due, events: events.length },
-        o.retryForMs,
-        result,
-        now,
-      );
-    if (events.length === 0) {
-      await settle('d', 0, 'unreadable', Date.now());
-      return true;
-    }
+      this.outbox.settle({ id: held.id, op, due, events }, o.retryForMs, result, now);
     const started = Date.now();
-    const result = await this.post(events);
+    const result = await this.post(held.id, held.body);
     const now = Date.now();
     let op: SettleOp;
     let due = now;
@@ -186,25 +170,26 @@ export class WebhookSender {
       );
     } else if (op === 'r') {
       this.hooks.logger.debug(
-        { events: events.length, result, dueInMs: due - now },
+        { events, result, dueInMs: due - now },
         'webhook request failed; retrying later',
       );
     }
+    const first = op === 'd' ? firstEventAt(held.body) : undefined;
     this.hooks.onReport?.({
-      events: events.length,
+      events,
       result,
       durationMs: now - started,
       ...settled,
-      agesMs: op === 'd' ? events.map((e) => now - Date.parse(e.at)) : [],
+      oldestAgeMs: first === undefined ? undefined : now - first,
     });
-    return result === '2xx' && events.length === o.batchSize;
+    return result === '2xx' && events === o.batchSize;
   }
 
-  /** POSTs the events, signed; returns `2xx`, `410`, `HTTP <n>`, `timeout` or an error code. */
-  private async post(events: readonly WebhookEvent[]): Promise<string> {
+  /** POSTs a request's events, signed; returns `2xx`, `410`, `HTTP <n>`, `timeout` or an error code. */
+  private async post(outboxId: string, events: string): Promise<string> {
     const o = this.options;
     const body = requestBody(events);
-    const id = requestId(events.map((e) => e.id));
+    const id = requestId(outboxId);
     const at = new Date();
     const deadline = AbortSignal.timeout(o.timeoutMs);
     try {

@@ -1,7 +1,8 @@
 /**
  * The webhook sender's metrics (src/webhook/sender.ts), beside the worker's (metrics.ts): events
- * by what became of them, requests by result class, how old an event is when it is delivered,
- * and the queue's outbox read at scrape time. Registered only on a worker with a webhook.
+ * by what became of them, requests by result class, how old a request's oldest event is when it
+ * is delivered, and the queue's outbox read at scrape time. Registered only on a worker with a
+ * webhook.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { WebhookReport } from '../webhook/sender.js';
@@ -32,7 +33,7 @@ export function registerWebhookMetrics(r: Registry, worker: SendWorker): void {
   });
   const latency = new Histogram({
     name: 'viber_bulk_webhook_delivery_seconds',
-    help: 'How old a webhook event was when the endpoint took it (from the change it tells of)',
+    help: "Age of each delivered request's oldest event when the endpoint took it (from the change it tells of)",
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86_400],
     registers: [r],
   });
@@ -60,6 +61,6 @@ export function registerWebhookMetrics(r: Registry, worker: SendWorker): void {
     if (w.delivered > 0) events.inc({ outcome: 'delivered' }, w.delivered);
     if (w.retried > 0) events.inc({ outcome: 'retried' }, w.retried);
     if (w.givenUp > 0) events.inc({ outcome: 'given_up' }, w.givenUp);
-    for (const ms of w.agesMs) latency.observe(ms / 1000);
+    if (w.oldestAgeMs !== undefined) latency.observe(w.oldestAgeMs / 1000);
   });
 }

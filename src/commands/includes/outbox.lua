@@ -17,7 +17,8 @@
     w.close()               writes what was queued: one RPUSH per 1,000 events
   Keys: cfg hash vb:wh (cap: most events held, absent = off; epoch; seq; held; failed; dropped),
   new list vb:wh:new (event JSON, oldest first; senders take them a request at a time,
-  whClaim-5.lua). An event's JSON has its id (`<epoch>.<seq>.<n>`) and `at` in ms. Past `cap`
+  whClaim-5.lua). An event's JSON is what the receiver gets, member for member: its id
+  (`<epoch>.<seq>.<n>`) first, `at` (ISO 8601 UTC) last. Past `cap`
   events held (new, in a request, waiting for a retry or given up), new ones are dropped and
   counted in `dropped`.
 
@@ -52,17 +53,39 @@ local function failedMember(record, name)
   return ''
 end
 
+-- ms since the epoch as ISO 8601 UTC with ms, `2026-12-07T21:05:00.123Z` (Date#toISOString):
+-- days to a civil date as in Howard Hinnant's civil_from_days.
+local function isoOf(ms)
+  ms = tonumber(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month,
+    doy - math.floor((153 * mp + 2) / 5) + 1, math.floor(rem / 3600),
+    math.floor(rem % 3600 / 60), rem % 60, ms - secs * 1000)
+end
+
 local ENDED_AS = { c = 'accepted', f = 'failed', x = 'cancelled', e = 'expired', u = 'suppressed' }
 
 local function outboxOf(cfg, new, now)
   local c = redis.call('HMGET', cfg, 'cap', 'epoch', 'held')
   local w = { on = c[1] ~= false }
+  local at = w.on and ('"at":"' .. isoOf(now) .. '"}') or ''
   local bodies = {}
 
   function w.message(kind, campaign, id, extra)
     if not w.on then return end
     bodies[#bodies + 1] = '"type":"message.' .. kind .. '","campaign":"' .. campaign ..
-      '","messageId":' .. id .. extra .. ',"at":' .. now .. '}'
+      '","messageId":' .. id .. extra .. ',' .. at
   end
 
   -- The event of a message that ended in state st (state.ts letters) with this finished record.
@@ -89,7 +112,7 @@ local function outboxOf(cfg, new, now)
     local parts = {}
     for i, name in ipairs(names) do parts[i] = '"' .. name .. '":' .. (tonumber(v[i]) or 0) end
     bodies[#bodies + 1] = '"type":"campaign.finished","campaign":"' .. campaign ..
-      '","counts":{' .. table.concat(parts, ',') .. '},"at":' .. now .. '}'
+      '","counts":{' .. table.concat(parts, ',') .. '},' .. at
   end
 
   function w.close()
