@@ -27,8 +27,8 @@
  * | `vb:pace`, `vb:track-pace` (+ `:pause`) | string | the rate limiters' next slot, a 212 pause | — |
  * | `vb:track` / `vb:trk` | zset / hash | tracked id → next question / its tracking state | ~40 B while tracked |
  * | `vb:suppressed` | set | phones (E.164) never to be messaged: the queue's suppression list | — (~60–80 B an entry) |
- * | `vb:wh` | hash | the webhook outbox: `cap` (absent: off), `epoch`, `seq`, `bseq`, `held`, `failed`, `dropped`, `gone` | — |
- * | `vb:wh:new` | list | events not yet taken by a sender, JSON, oldest first | ~110 B an event while there |
+ * | `vb:wh` | hash | the webhook outbox: `cap` (absent: off), `epoch`, `seq` (event calls), `rseq` (requests), `held`, `failed`, `dropped`, `gone` | — |
+ * | `vb:wh:new` | list | events not yet taken by a sender, JSON, oldest first | ~140 B an event while held (BENCHMARKS.md 11c) |
  * | `vb:wh:ev` / `vb:wh:due` | hash / zset | request id → its events (a JSON array) / when it is due (a lease, or a retry), ms | — |
  * | `vb:wh:try` / `vb:wh:dead` | hash / zset | request id → `tries:firstFailure:lastError` / when it was given up | — |
  * | `vb:probe` | string | a worker's write probe while Redis is out of memory (expires in 1 s) | — |

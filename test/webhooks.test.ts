@@ -417,7 +417,7 @@ describe('webhooks', () => {
         ...answer('6', 'dcode:116=1;delivered=1;read=1;tracking=-1'),
       );
       const held = await outbox.claim(10, 1000);
-      const events = eventsOf(held!.body)!.events;
+      const events = eventsOf(held!.body);
       expect(events.map((e) => [e.type, e.messageId, e.msgId, e.code])).toEqual([
         ['message.unknown', 5, msgId, undefined],
         ['message.delivered', 6, msgId, 116],

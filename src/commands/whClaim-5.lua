@@ -27,7 +27,8 @@ local events = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 if #events == 0 then return {} end
 redis.call('LTRIM', KEYS[2], #events, -1)
 -- Unique across a Redis that lost its data too (a new epoch): it becomes the webhook-id.
-local id = (redis.call('HGET', KEYS[1], 'epoch') or 'e') .. '.r' .. redis.call('HINCRBY', KEYS[1], 'rseq', 1)
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or 'e'
+local id = epoch .. '.r' .. redis.call('HINCRBY', KEYS[1], 'rseq', 1)
 local body = '[' .. table.concat(events, ',') .. ']'
 redis.call('HSET', KEYS[4], id, body)
 redis.call('ZADD', KEYS[3], leased, id)

@@ -36,7 +36,7 @@ export interface WebhookEvent {
 }
 
 /** An event as read back from the outbox, if it has the members every event has. */
-export function eventOf(s: unknown): WebhookEvent | undefined {
+function eventOf(s: unknown): WebhookEvent | undefined {
   const e = s as Partial<WebhookEvent> | null;
   return e &&
     typeof e === 'object' &&
@@ -48,24 +48,15 @@ export function eventOf(s: unknown): WebhookEvent | undefined {
     : undefined;
 }
 
-/**
- * A request's events from the JSON array the outbox holds: those that read, and how many did not
- * (undefined: the array itself did not).
- */
-export function eventsOf(body: string): { events: WebhookEvent[]; unreadable: number } | undefined {
+/** A request's events from the JSON array the outbox holds (`webhooks --failed`): those that read. */
+export function eventsOf(body: string): WebhookEvent[] {
   let list: unknown;
   try {
     list = JSON.parse(body);
   } catch {
-    return undefined;
+    return [];
   }
-  if (!Array.isArray(list)) return undefined;
-  const events: WebhookEvent[] = [];
-  for (const s of list) {
-    const e = eventOf(s);
-    if (e) events.push(e);
-  }
-  return { events, unreadable: list.length - events.length };
+  return Array.isArray(list) ? list.flatMap((s) => eventOf(s) ?? []) : [];
 }
 
 /**

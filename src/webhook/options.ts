@@ -101,7 +101,7 @@ export function shownUrl(url: string): string {
   }
 }
 
-/** The signer of a secret: `whsec_` + base64 as Standard Webhooks keys are written, else its UTF-8 bytes. */
+/** The signer of a secret: `whsec_` + base64, as Standard Webhooks writes keys, else its UTF-8 bytes. */
 export function signerOf(secret: string): Webhook {
   if (typeof secret !== 'string' || secret === '') {
     throw new InvalidOptionError(

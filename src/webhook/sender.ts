@@ -1,11 +1,12 @@
 /**
  * Delivers the queue's webhook events (src/webhook/outbox.ts) to one endpoint, at least once:
- * `concurrency` lanes, each taking a request's worth — up to `batchSize` events — leased, POSTing it as one
- * signed request (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`), and
- * settling what the answer says: 2xx delivered; 410 the endpoint is gone (nothing more is
- * written or sent until `viber-bulk webhooks --enable`); anything else, a whole-request timeout or
- * a refused connection is retried with backoff and jitter until `retryForMs` after the first
- * failure, then given up and kept. A lane that found less than a full batch waits `flushMs`.
+ * `concurrency` lanes, each taking a request's worth — up to `batchSize` events, leased — and
+ * POSTing it as one signed request (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`), the events as the scripts wrote them; then settling what the answer
+ * says: 2xx delivered; 410 the endpoint is gone (nothing more is written or sent until
+ * `viber-bulk webhooks --enable`); anything else, a whole-request timeout or a refused connection
+ * is retried with backoff and jitter until `retryForMs` after the first failure, then given up
+ * and kept. A lane that found less than a full batch waits `flushMs`.
  *
  * It runs beside sending on a Redis connection and an HTTP pool of its own: a slow, failing or
  * absent endpoint fills the outbox, never the send path.
@@ -185,7 +186,7 @@ export class WebhookSender {
     return result === '2xx' && events === o.batchSize;
   }
 
-  /** POSTs a request's events, signed; returns `2xx`, `410`, `HTTP <n>`, `timeout` or an error code. */
+  /** POSTs a request's events, signed: `2xx`, `410`, `HTTP <n>`, `timeout` or an error's code. */
   private async post(outboxId: string, events: string): Promise<string> {
     const o = this.options;
     const body = requestBody(events);
@@ -217,7 +218,7 @@ export class WebhookSender {
     }
   }
 
-  /** Stops the lanes: requests in flight are aborted and their events due again at once. Idempotent. */
+  /** Stops the lanes: requests in flight are aborted, their events due again at once. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.watchTimer);

@@ -40,7 +40,7 @@ async function showFailed(o: Outbox, flags: Flags): Promise<void> {
   const failed = await o.failed(0, flags.limit);
   const rows = failed
     .flatMap((f) =>
-      (eventsOf(f.body)?.events ?? []).map((event) => ({
+      eventsOf(f.body).map((event) => ({
         event,
         tries: f.tries,
         firstFailureAt: iso(f.firstFailureAt),
