@@ -3,7 +3,7 @@
  * campaign is being sent by CLI worker processes that found it through REDIS_SENTINELS. The
  * campaign completes on the promoted replica; each message was taken by the gateway once, with the
  * msg_id its job records; what the producer reported enqueued (each chunk acknowledged by the
- * replica, WAIT) is all there.
+ * replica, WAIT) is all there; every acceptance reached the workers' webhook.
  */
 import { Redis } from 'ioredis';
 import { Inspector } from '../src/inspect/inspector.js';
@@ -13,8 +13,10 @@ import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
 import type { Rig } from './fixture.js';
 import { sampleMessages, uniqueQueue, waitFor } from './helpers.js';
 import { LocalSentinel, MASTER_NAME } from './local-sentinel.js';
+import { startReceiver } from './webhook-receiver.js';
 
 const KEY = 'key-sentinel-0123456789abcdef';
+const HOOK_SECRET = 'a sentinel webhook secret';
 const N = 1500;
 
 describe('behind Redis Sentinel', () => {
@@ -36,7 +38,14 @@ describe('behind Redis Sentinel', () => {
   it('a failover mid-campaign: it completes on the new primary, each message sent once, nothing enqueued lost', async () => {
     const queueName = uniqueQueue('sent');
     const rig = { queueName, sandbox, apiKey: KEY } as unknown as Rig;
-    const env = { REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: MASTER_NAME };
+    // The workers' webhook events go through the failover too.
+    const receiver = await startReceiver({ secret: HOOK_SECRET });
+    const env = {
+      REDIS_SENTINELS: sentinel.sentinels,
+      REDIS_SENTINEL_NAME: MASTER_NAME,
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: HOOK_SECRET,
+    };
     // Short locks so that a job whose completion the failover lost comes back within the test.
     const args = ['--no-track', '--rate', '300', '--timeout-ms', '2000'];
     const more = ['--lock-duration-ms', '5000', '--stalled-interval-ms', '1000'];
@@ -74,10 +83,21 @@ describe('behind Redis Sentinel', () => {
         for await (const r of inspector.results('spring')) {
           expect(r.msgId).toBe(sandbox.accepted.get(r.id)?.msgId);
         }
+        // Every message's acceptance reached the webhook (at least once), signed, with its msg_id.
+        const accepted = () =>
+          new Map(
+            receiver.events
+              .filter((e) => e.type === 'message.accepted')
+              .map((e) => [e.messageId, e.msgId]),
+          );
+        await waitFor(() => accepted().size === N || undefined, 'every acceptance event', 30_000);
+        for (const [id, msgId] of accepted()) expect(msgId).toBe(sandbox.accepted.get(id!)?.msgId);
+        expect(receiver.unsigned).toBe(0);
       } finally {
         await inspector.close();
       }
     } finally {
+      await receiver.close();
       for (const w of workers) w.child.kill('SIGTERM');
       await Promise.all(workers.map((w) => w.exited(30_000)));
       await producer.close();
