@@ -49,6 +49,8 @@ async function endTracking(
     'c',
     record,
     deltas,
+    '', // no webhook events: the outbox is off
+    '',
   );
 }
 
@@ -301,6 +303,8 @@ describe('delivery tracking', () => {
         'c',
         '{}',
         'dcode:102=1;delivered=1',
+        '',
+        '',
       ];
       const keys = [
         `${base}vb:track`,

@@ -41,6 +41,8 @@ export interface PackageChange {
   state: string;
   /** Its whole finished record, JSON, for 'e'. */
   record?: string;
+  /** For 'e': what its webhook event says beside its type (records.ts endEventMembers). */
+  event?: string;
 }
 
 /** A package as its worker opens it. */
@@ -103,7 +105,7 @@ export class PackageStore {
       tracking?.firstDue ?? '',
       tracking?.until ?? '',
     ];
-    for (const c of changes) args.push(c.id, c.op, c.state, c.record ?? '');
+    for (const c of changes) args.push(c.id, c.op, c.state, c.record ?? '', c.event ?? '');
     return this.redis.vbPkgSettle(
       k.state(campaign),
       k.counts(campaign),

@@ -52,6 +52,22 @@ export function finishedRecord(
   return JSON.stringify({ ...base, package: at.package, ...packed });
 }
 
+/**
+ * What a message's end adds to its webhook event (src/commands/includes/outbox.lua), as JSON
+ * members each after a comma: an acceptance's msg_id, a failure's reason (its code comes from
+ * its state).
+ */
+export function endEventMembers(end: { result: SendJobResult } | { failed: FailedEnd }): string {
+  return 'result' in end
+    ? `,"msgId":${end.result.msgId}`
+    : `,"reason":${JSON.stringify(end.failed.reason)}`;
+}
+
+/** The gateway's msg_id in a finished record as Redis keeps it, if it has one. */
+export function recordMsgId(raw: string | null | undefined): number | undefined {
+  return readFinished(raw)?.result?.msgId;
+}
+
 /** The record of a message that ends unsent: its campaign was cancelled or expired. */
 export function unsentRecord(
   stored: SendJobData | undefined,

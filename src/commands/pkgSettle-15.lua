@@ -27,7 +27,8 @@
   ARGV[1] campaign, ARGV[2] package id, ARGV[3] now (ms, acceptance),
   ARGV[4] first due of tracking (ms; '' = tracking off), ARGV[5] when tracking of the messages
   accepted now ends at the latest (ms): the campaign's counts keep the latest as trackUntil
-  ARGV[6..] quads: id, op, new state, record JSON ('' unless op e)
+  ARGV[6..] quints: id, op, new state, record JSON ('' unless op e), the members its webhook
+            event adds ('' or JSON members after a comma: ',"msgId":5')
   Returns the number of ids the package still holds (0: it is gone).
 ]]
 --- @include "includes/counts"
@@ -52,13 +53,13 @@ local moved = function(id, new)
   end
   return old
 end
-for i = 6, #ARGV, 4 do
+for i = 6, #ARGV, 5 do
   local id, op, new, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if holds[id] then
     holds[id] = nil
     if op == 'e' then
       local old = moved(id, new)
-      if old and old ~= new then outbox.ended(new, ARGV[1], id, rec) end
+      if old and old ~= new then outbox.ended(new, ARGV[1], id, ARGV[i + 4]) end
       if old then
         local fresh = redis.call('HSETNX', KEYS[5], id, rec) == 1
         redis.call('HDEL', KEYS[6], id)

@@ -6,15 +6,15 @@
     (composed whole in TypeScript from the record it read: no JSON is edited here),
   - the campaign's counts change by the deltas,
   - tracking goes on (new info, new due time) or ends (info and zset member removed).
-  - the webhook outbox gets the message's delivery events, from the deltas: message.delivered,
-    message.read (after its delivered, when one answer says both), message.undelivered,
-    message.unknown, each with the latest delivery code (its `dcode:<n>`) and the record's msgId.
+  - the webhook outbox gets the message's delivery events, as the worker named them
+    (tracking/delivery.ts stepEvents): kinds in order, each with the same members.
   KEYS[1] track zset, KEYS[2] info hash, KEYS[3] finished records hash,
   KEYS[4..5] the webhook outbox (includes/outbox.lua)
   ARGV[1] key prefix of the queue (bull:<queue>:)
-  ARGV[2..] groups of 7: id, old info, new info ('' = done), due, campaign, the whole record
+  ARGV[2..] groups of 9: id, old info, new info ('' = done), due, campaign, the whole record
             JSON ('' = leave it), deltas ('field=by;field=by' or ''): a field `tl:<f>` goes to
-            the campaign's timeline hash as <f> (delivered per minute), any other to its counts
+            the campaign's timeline hash as <f> (delivered per minute), any other to its counts;
+            event kinds ('delivered,read' or ''), their members ('' or ',"msgId":5,"code":116')
   Returns the number of messages recorded.
 ]]
 --- @include "includes/nowMs"
@@ -22,8 +22,7 @@
 local base = ARGV[1]
 local recorded = 0
 local outbox = outboxOf(KEYS[4], KEYS[5], nowMs())
-local ENDS = { 'delivered', 'read', 'undelivered', 'unknown' }
-for i = 2, #ARGV, 7 do
+for i = 2, #ARGV, 9 do
   local id, old, new, due, campaign, record, deltas =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   if redis.call('HGET', KEYS[2], id) == old then
@@ -42,26 +41,16 @@ for i = 2, #ARGV, 7 do
     end
     if deltas ~= '' then
       local counts = base .. 'vb:c:' .. campaign .. ':counts'
-      local ended, code = {}, nil
       for field, by in string.gmatch(deltas, '([^=;]+)=([^;]+)') do
         if string.sub(field, 1, 3) == 'tl:' then
           redis.call('HINCRBY', base .. 'vb:c:' .. campaign .. ':tl', string.sub(field, 4), tonumber(by))
         else
           redis.call('HINCRBY', counts, field, tonumber(by))
-          if tonumber(by) > 0 then
-            ended[field] = true
-            if string.sub(field, 1, 6) == 'dcode:' then code = string.sub(field, 7) end
-          end
         end
       end
-      if outbox.on then
-        local msgId = msgIdOf(record ~= '' and record or (redis.call('HGET', KEYS[3], id) or ''))
-        local extra = (msgId ~= '' and (',"msgId":' .. msgId) or '') ..
-          (code and (',"code":' .. code) or '')
-        for _, kind in ipairs(ENDS) do
-          if ended[kind] then outbox.message(kind, campaign, id, extra) end
-        end
-      end
+    end
+    for kind in string.gmatch(ARGV[i + 7], '[^,]+') do
+      outbox.message(kind, campaign, id, ARGV[i + 8])
     end
   end
 end

@@ -75,6 +75,29 @@ function bump(d: Record<string, number>, field: string, by: number): void {
   d[field] = (d[field] ?? 0) + by;
 }
 
+/** Delivery events in the order a receiver sees them: a read message is delivered first. */
+const EVENT_KINDS = ['delivered', 'read', 'undelivered', 'unknown'] as const;
+
+/**
+ * The webhook events one step makes (src/commands/includes/outbox.lua): their kinds, and the
+ * members each carries — the gateway's msg_id (asked for only when there is an event) and the
+ * latest delivery code.
+ */
+export function stepEvents(
+  step: TrackStep,
+  msgId: () => number | undefined,
+  code: number | undefined,
+): { kinds: string; members: string } {
+  const kinds = EVENT_KINDS.filter((k) => (step.deltas[k] ?? 0) > 0).join(',');
+  if (kinds === '') return { kinds, members: '' };
+  const id = msgId();
+  return {
+    kinds,
+    members:
+      (id === undefined ? '' : `,"msgId":${id}`) + (code === undefined ? '' : `,"code":${code}`),
+  };
+}
+
 /** When tracking starts: the first question after `trackAfterMs`. */
 export function startInfo(campaign: string, acceptedAt: number): TrackInfo {
   return { campaign, acceptedAt, intervalMs: 0, code: undefined, deliveredAt: undefined };

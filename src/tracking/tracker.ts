@@ -26,10 +26,17 @@ import type { GatewayClient } from '../gateway/client.js';
 import { classify } from '../xml/codes.js';
 import type { StatusResult } from '../xml/parse.js';
 import type { RateLimiter } from '../gateway/rate-limiter.js';
-import { decodeInfo, encodeInfo, trackStep, type TrackingSettings } from './delivery.js';
+import {
+  decodeInfo,
+  encodeInfo,
+  stepEvents,
+  trackStep,
+  type TrackingSettings,
+  type TrackStep,
+} from './delivery.js';
 import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
-import { withDelivery } from '../campaign/records.js';
+import { recordMsgId, withDelivery } from '../campaign/records.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -226,20 +233,11 @@ export class Tracker {
         report.answered++;
         report.codes[status.code] = (report.codes[status.code] ?? 0) + 1;
       }
-      const info = decodeInfo(c.raw);
-      const step = trackStep(info, status, now, this.opts);
+      const { step, group } = recordGroup(c, status, records[i], now, this.opts);
       for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
         report[k] += step.deltas[k] ?? 0;
       }
-      args.push(
-        c.id,
-        c.raw,
-        step.info ? encodeInfo(step.info) : '',
-        step.dueAt,
-        info.campaign,
-        withDelivery(records[i], step.record),
-        deltaList(step.deltas, step.record.deliveredAt, now),
-      );
+      args.push(...group);
     });
     await this.redis.vbTrackRecord(
       this.trackKey,
@@ -251,6 +249,41 @@ export class Tracker {
     report.durationMs = Date.now() - started;
     this.hooks.onReport(report);
   }
+}
+
+/**
+ * One claimed message's group of the record script's ARGV (trackRecord-5.lua): its step from its
+ * answer (or its silence), its record with the delivery set, the count changes, and its webhook
+ * events with the msg_id the answer names (sms_id) or, without an answer, its record.
+ */
+export function recordGroup(
+  claimed: { id: number; raw: string },
+  status: StatusResult | undefined,
+  record: string | null | undefined,
+  now: number,
+  opts: TrackingSettings,
+): { step: TrackStep; group: Array<string | number> } {
+  const info = decodeInfo(claimed.raw);
+  const step = trackStep(info, status, now, opts);
+  const events = stepEvents(
+    step,
+    () => status?.smsId || recordMsgId(record),
+    status?.code ?? info.code,
+  );
+  return {
+    step,
+    group: [
+      claimed.id,
+      claimed.raw,
+      step.info ? encodeInfo(step.info) : '',
+      step.dueAt,
+      info.campaign,
+      withDelivery(record, step.record),
+      deltaList(step.deltas, step.record.deliveredAt, now),
+      events.kinds,
+      events.members,
+    ],
+  };
 }
 
 /**

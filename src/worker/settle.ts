@@ -9,7 +9,7 @@
  * back as stalled (a message the gateway took answers 208 then, and is recovered).
  */
 import { state as st } from '../campaign/state.js';
-import { finishedRecord, unsentRecord } from '../campaign/records.js';
+import { endEventMembers, finishedRecord, unsentRecord } from '../campaign/records.js';
 import type { PackageChange } from '../campaign/packages.js';
 import type { FailedEnd, PackageMessageResult, SendJobResult } from '../job.js';
 import { codeName } from '../xml/codes.js';
@@ -44,6 +44,7 @@ function changeOf(
     op: 'e' as const,
     state,
     record: finishedRecord(p.stored, at, over),
+    event: endEventMembers(over),
   });
   const failed = (state: string, reason: string, tries: number) => ({
     change: end(state, { failed: { reason, attempts: tries } }),

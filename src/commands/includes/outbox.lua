@@ -8,10 +8,11 @@
     w.message(kind, campaign, id, extra)
                             queues message.<kind>; extra is '' or more JSON members, each
                             starting with a comma (',"msgId":5')
-    w.ended(state, campaign, id, record)
+    w.ended(state, campaign, id, members)
                             queues the event of a message that ended in that state (c accepted,
-                            f failed, x cancelled, e expired, u suppressed), with what its
-                            finished record says (msgId; code and reason)
+                            f failed, x cancelled, e expired, u suppressed): a failure's code from
+                            the state, then the members its caller composed from its end (an
+                            acceptance's msgId, a failure's reason: records.ts endEventMembers)
     w.finished(campaign, countsKey)
                             queues campaign.finished with the campaign's ended counts
     w.close()               writes what was queued: one RPUSH per 1,000 events
@@ -22,37 +23,10 @@
   events held (new, in a request, waiting for a retry or given up), new ones are dropped and
   counted in `dropped`.
 
-  Texts copied into events come from JSON records as they are, escapes and all: the only values
-  written unquoted are digits and campaign names (letters, digits, '_', '.', '-').
+  No JSON is read here: members come composed (JSON.stringify) from the TypeScript that made the
+  change; what is written unquoted is digits, state codes and campaign names (letters, digits,
+  '_', '.', '-').
 ]]
--- The gateway's msg_id in a finished record, as digits ('' if it has none): a result's first member.
-local function msgIdOf(record)
-  local _, at = string.find(record, '"result":{"msgId":', 1, true)
-  return at and (string.match(record, '^%d+', at + 1) or '') or ''
-end
-
--- A string member of a finished record's `failed`, still JSON-escaped ('' if there is none).
-local function failedMember(record, name)
-  local at = string.find(record, '"failed":{', 1, true)
-  if not at then return '' end
-  local key = '"' .. name .. '":"'
-  local s = string.find(record, key, at, true)
-  if not s then return '' end
-  local i = s + #key
-  local from = i
-  while i <= #record do
-    local ch = string.sub(record, i, i)
-    if ch == '\\' then
-      i = i + 2
-    elseif ch == '"' then
-      return string.sub(record, from, i - 1)
-    else
-      i = i + 1
-    end
-  end
-  return ''
-end
-
 -- ms since the epoch as ISO 8601 UTC with ms, `2026-12-07T21:05:00.123Z` (Date#toISOString):
 -- days to a civil date as in Howard Hinnant's civil_from_days.
 local function isoOf(ms)
@@ -88,21 +62,12 @@ local function outboxOf(cfg, new, now)
       '","messageId":' .. id .. extra .. ',' .. at
   end
 
-  -- The event of a message that ended in state st (state.ts letters) with this finished record.
-  function w.ended(st, campaign, id, record)
+  -- The event of a message that ended in state st (state.ts letters).
+  function w.ended(st, campaign, id, members)
     local kind = ENDED_AS[string.sub(st, 1, 1)]
     if not kind or not w.on then return end
-    local extra = ''
-    if kind == 'accepted' then
-      local msgId = msgIdOf(record)
-      if msgId ~= '' then extra = ',"msgId":' .. msgId end
-    elseif kind == 'failed' then
-      local code = string.sub(st, 3)
-      if code ~= '' then extra = ',"code":' .. code end
-      local reason = failedMember(record, 'reason')
-      if reason ~= '' then extra = extra .. ',"reason":"' .. reason .. '"' end
-    end
-    w.message(kind, campaign, id, extra)
+    local code = kind == 'failed' and string.sub(st, 3) or ''
+    w.message(kind, campaign, id, (code ~= '' and (',"code":' .. code) or '') .. members)
   end
 
   function w.finished(campaign, countsKey)
