@@ -29,12 +29,14 @@
     4 new, suppressed: state u, its finished record written, counted, never queued
   or the error PURGING (nothing written) while the campaign is being purged.
 ]]
+--- @include "includes/counts"
 --- @include "includes/nowMs"
 --- @include "includes/outbox"
 if redis.call('HEXISTS', KEYS[8], ARGV[1]) == 1 then
   return redis.error_reply('PURGING campaign ' .. ARGV[1] .. ' is being purged')
 end
-local outbox = outboxOf(KEYS[9], KEYS[10], nowMs())
+local now = nowMs()
+local outbox = outboxOf(KEYS[9], KEYS[10], now)
 local out = {}
 local backlog = {}
 local stored = {}
@@ -81,26 +83,15 @@ if #backlog > 0 then
   inSlices('RPUSH', KEYS[4], backlog)
   redis.call('SADD', KEYS[5], ARGV[1])
   -- The dispatcher lets a short backlog linger for more after this (dispatch-13.lua).
-  local t = redis.call('TIME')
-  redis.call('HSET', KEYS[2], 'enqueuedAt',
-    tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  redis.call('HSET', KEYS[2], 'enqueuedAt', now)
 end
-if fresh > 0 then
-  redis.call('HINCRBY', KEYS[2], 'total', fresh)
-  redis.call('HINCRBY', KEYS[2], 'waiting', fresh)
-  redis.call('HDEL', KEYS[2], 'finishedAt')
-end
-if suppressed > 0 then
-  redis.call('HINCRBY', KEYS[2], 'total', suppressed)
-  redis.call('HINCRBY', KEYS[2], 'suppressed', suppressed)
-  -- A campaign whose every message so far is suppressed has finished (purge --older-than).
-  local open = 0
-  for _, v in ipairs(redis.call('HMGET', KEYS[2], 'waiting', 'active', 'delayed', 'paused')) do
-    open = open + (tonumber(v) or 0)
-  end
-  if open == 0 and redis.call('HSETNX', KEYS[2], 'finishedAt', nowMs()) == 1 then
-    outbox.finished(ARGV[1], KEYS[2])
-  end
+if fresh + suppressed > 0 then
+  add('total', fresh + suppressed)
+  bump('w', fresh)
+  bump('u', suppressed)
+  -- flush() keeps finishedAt: cleared by a new waiting message, set when every message so far
+  -- is suppressed (the campaign has finished: purge --older-than, campaign.finished).
+  if flush(KEYS[2]) then outbox.finished(ARGV[1], KEYS[2]) end
 end
 outbox.close()
 -- Campaigns are listed oldest first: a new one is scored after every one listed, even when two

@@ -1,5 +1,6 @@
 --[[
-  Count bookkeeping of a campaign's counts hash: bump() per message, flush(countsKey) once per
+  Count bookkeeping of a campaign's counts hash: bump() per message (add() for `total`),
+  flush(countsKey) once per
   campaign at the end of a script. Changes are summed here and written once per field: a batch of
   50 moving from active to completed is 3 HINCRBYs, not 150. flush() returns true when this call
   finished the campaign (set its finishedAt), for the host's campaign.finished event.
@@ -16,6 +17,11 @@ local function bump(st, by)
     local field = 'code:' .. code
     delta[field] = (delta[field] or 0) + by
   end
+end
+
+-- A count that is no state's (`total`), summed and written with the rest.
+local function add(field, by)
+  delta[field] = (delta[field] or 0) + by
 end
 
 local function flush(countsKey)
