@@ -5,6 +5,7 @@
  * webhook.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { OutboxStats } from '../webhook/outbox.js';
 import type { WebhookReport } from '../webhook/sender.js';
 import type { SendWorker } from './send-worker.js';
 
@@ -37,13 +38,17 @@ export function registerWebhookMetrics(r: Registry, worker: SendWorker): void {
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86_400],
     registers: [r],
   });
+  // One read of the outbox a scrape: the registry collects its gauges at once, and they share it.
+  let reading: Promise<OutboxStats> | undefined;
+  const stats = (): Promise<OutboxStats> =>
+    (reading ??= sender.stats().finally(() => setImmediate(() => (reading = undefined))));
   new Gauge({
     name: 'viber_bulk_webhook_outbox_events',
     help: "Events in the queue's webhook outbox: queued (waiting or being retried), failed (given up)",
     labelNames: ['state'],
     registers: [r],
     async collect() {
-      const s = await sender.stats();
+      const s = await stats();
       this.set({ state: 'queued' }, s.queued);
       this.set({ state: 'failed' }, s.failed);
     },
@@ -53,7 +58,7 @@ export function registerWebhookMetrics(r: Registry, worker: SendWorker): void {
     help: "Events the queue's outbox dropped because it was full, ever (read at scrape time)",
     registers: [r],
     async collect() {
-      this.set((await sender.stats()).dropped);
+      this.set((await stats()).dropped);
     },
   });
   worker.on('webhook', (w: WebhookReport) => {
