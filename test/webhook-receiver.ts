@@ -57,7 +57,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
   const key = keyOf(opts.secret);
   const wh = opts.secret.startsWith('whsec_')
     ? new Webhook(opts.secret)
-    : new Webhook(key as unknown as string, { format: 'raw' });
+    : new Webhook(key, { format: 'raw' });
   const r: Omit<Receiver, 'url' | 'close'> = {
     events: [],
     answered: new Map(),

@@ -10,6 +10,8 @@ import { expand } from '../src/commands/index.js';
 import { QueueKeys } from '../src/keys.js';
 import { eventsOf, type WebhookEvent } from '../src/webhook/event.js';
 import { Outbox } from '../src/webhook/outbox.js';
+import { encodeInfo, startInfo } from '../src/tracking/delivery.js';
+import { recordGroup } from '../src/tracking/tracker.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import { runCli } from './cli-run.js';
 import { killAllCliWorkers, startCliWorker } from './cli-worker.js';
@@ -140,8 +142,9 @@ describe('webhooks', () => {
 
   it('delivers every outcome at least once, signed, through 500s to a fifth of requests and a worker killed -9', async () => {
     rig = await createRig('whkill', { delivery: SIM, latencyMs: 10 });
-    let gate: Promise<void> | undefined;
+    // a's requests wait from the start: a is killed holding events it took and never settled.
     let open = () => {};
+    let gate: Promise<void> | undefined = new Promise<void>((resolve) => (open = resolve));
     receiver = await startReceiver({
       secret: SECRET,
       answer: (n) => (n % 5 === 0 ? 500 : 200),
@@ -180,9 +183,7 @@ describe('webhooks', () => {
       30_000,
       20,
     );
-    // a's next request waits: a is killed holding events it took and will never settle.
-    gate = new Promise<void>((resolve) => (open = resolve));
-    await waitFor(() => receiver!.pending >= 1 || undefined, "a request of a's", 10_000, 5);
+    await waitFor(() => receiver!.pending >= 1 || undefined, "a request of a's", 30_000, 5);
     a.child.kill('SIGKILL');
     await a.exited();
     gate = undefined;
@@ -392,7 +393,7 @@ describe('webhooks', () => {
     try {
       const keys = new QueueKeys(rig.queue.toKey(''));
       const outbox = new Outbox(redis, keys);
-      await outbox.open(100);
+      await outbox.turnOn(100);
       // A msg_id past 2^32 and Lua's 14 significant digits: copied as digits, never as a number.
       const msgId = 987_654_321_098_765;
       const record = JSON.stringify({
@@ -401,11 +402,20 @@ describe('webhooks', () => {
         package: 'p1',
         result: { msgId, sentAt: '2026-12-07T00:00:00.000Z', attempts: 1 },
       });
-      const answer = (id: string, deltas: string) => [id, 'info', '', 0, 'c', record, deltas];
+      // Both accepted a day ago; 5 is past the tracking horizon with no answer, 6 answers READ.
+      const now = Date.now();
+      const raw = encodeInfo(startInfo('c', now - 86_400_000));
+      const opts = {
+        trackAfterMs: 60_000,
+        trackMaxIntervalMs: 1_800_000,
+        trackForMs: 3_600_000,
+        readWindowMs: 86_400_000,
+      };
       for (const id of ['5', '6']) {
-        await redis.hset(keys.trackInfo, id, 'info');
+        await redis.hset(keys.trackInfo, id, raw);
         await redis.hset(keys.done, id, record);
       }
+      const read = { id: 6, smsId: msgId, code: 116, smsCount: 1, dateCompleted: undefined };
       const r = redis as typeof redis & { vbTrackRecord(...a: unknown[]): Promise<number> };
       await r.vbTrackRecord(
         keys.track,
@@ -413,8 +423,8 @@ describe('webhooks', () => {
         keys.done,
         ...keys.outbox,
         keys.base,
-        ...answer('5', 'unknown=1;tracking=-1'),
-        ...answer('6', 'dcode:116=1;delivered=1;read=1;tracking=-1'),
+        ...recordGroup({ id: 5, raw }, undefined, record, now, opts).group,
+        ...recordGroup({ id: 6, raw }, read, record, now, opts).group,
       );
       const held = await outbox.claim(10, 1000);
       const events = eventsOf(held!.body);

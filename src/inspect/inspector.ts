@@ -16,9 +16,11 @@ import {
   openRedis,
   queuePrefix,
   type OwnedRedis,
+  type RedisClient,
   type RedisConnection,
 } from '../redis.js';
 import { codeName } from '../xml/codes.js';
+import type { QueueKeys } from '../keys.js';
 
 export interface InspectorOptions {
   /** @defaultValue `redis://127.0.0.1:6379` */
@@ -74,6 +76,12 @@ export class Inspector {
       return { redis, store: new CampaignStore(redis.client, `${prefix}:${queueName}:`) };
     })();
     this.ready.catch(() => {});
+  }
+
+  /** Its connection and the queue's keys, for readers beside it (the webhook outbox). */
+  async queue(): Promise<{ redis: RedisClient; keys: QueueKeys }> {
+    const { redis, store } = await this.ready;
+    return { redis: redis.client, keys: store.keys };
   }
 
   /** Counts by state and by status code, O(1). */

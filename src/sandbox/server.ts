@@ -348,7 +348,7 @@ export class SandboxGateway {
   /** One message of a send package, Viber or SMS: one id space, as on the gateway's account. */
   private sendOne(
     id: string,
-    checked: number,
+    code: number,
     what: Pick<AcceptedMessage, 'kind' | 'message' | 'sms' | 'noViber'>,
   ) {
     this.stats.messages++;
@@ -357,7 +357,6 @@ export class SandboxGateway {
       this.stats.duplicates++;
       return { id, msgId: 0, code: 208 };
     }
-    const code = checked;
     if (code !== 1) {
       this.stats.rejected++;
       if (/^\d+$/.test(id)) this.refused.set(Number(id), code);

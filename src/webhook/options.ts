@@ -117,7 +117,7 @@ export function signerOf(secret: string): Webhook {
     }
     return new Webhook(secret);
   }
-  return new Webhook(new TextEncoder().encode(secret) as unknown as string, { format: 'raw' });
+  return new Webhook(new TextEncoder().encode(secret), { format: 'raw' });
 }
 
 export function resolveWebhookOptions(opts: WebhookOptions): ResolvedWebhookOptions {

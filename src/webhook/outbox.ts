@@ -60,7 +60,7 @@ export class Outbox {
   }
 
   /** Turns event writing on with this cap; returns the `gone` mark instead while it is set. */
-  async open(cap: number): Promise<string | undefined> {
+  async turnOn(cap: number): Promise<string | undefined> {
     const gone = await this.redis.vbWhOpen(
       this.keys.webhook,
       cap,
@@ -70,7 +70,7 @@ export class Outbox {
   }
 
   /** Turns event writing off; what is held stays, and is still delivered. */
-  async close(): Promise<void> {
+  async turnOff(): Promise<void> {
     await this.redis.hdel(this.keys.webhook, 'cap');
   }
 

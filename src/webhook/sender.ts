@@ -88,7 +88,7 @@ export class WebhookSender {
   /** Keeps the outbox on (a worker restarted after a 410 finds it gone) and warns of drops. */
   private async watch(): Promise<void> {
     try {
-      const gone = await this.outbox.open(this.options.outboxLimit);
+      const gone = await this.outbox.turnOn(this.options.outboxLimit);
       if (gone !== undefined) this.logGone(gone);
       else this.goneLogged = false;
       const s = await this.outbox.stats();

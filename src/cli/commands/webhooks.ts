@@ -4,8 +4,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
-import { QueueKeys } from '../../keys.js';
-import { closeRedis, openRedis, queuePrefix } from '../../redis.js';
+import { Inspector } from '../../inspect/inspector.js';
 import { eventsOf } from '../../webhook/event.js';
 import { Outbox } from '../../webhook/outbox.js';
 import { readEnv } from '../env.js';
@@ -26,12 +25,12 @@ const iso = (ms: number | undefined): string | null =>
 
 async function withOutbox<T>(fn: (o: Outbox) => Promise<T>): Promise<T> {
   const env = readEnv();
-  const redis = await openRedis(env.redisUrl, 'producer');
+  const inspector = new Inspector({ connection: env.redisUrl, queueName: env.queueName });
   try {
-    const base = `${queuePrefix(env.redisUrl, env.queueName, undefined)}:${env.queueName}:`;
-    return await fn(new Outbox(redis.client, new QueueKeys(base)));
+    const { redis, keys } = await inspector.queue();
+    return await fn(new Outbox(redis, keys));
   } finally {
-    await closeRedis(redis.client);
+    await inspector.close();
   }
 }
 
@@ -110,7 +109,7 @@ export function webhooksCommand(program: Command): void {
             );
           }
           case 'off':
-            await o.close();
+            await o.turnOff();
             return out({ off: true }, 'events are no longer written (held ones are still sent)');
           default: {
             const s = await o.stats();
