@@ -23,6 +23,13 @@ export interface ViberMessage {
   button?: string;
   /** Where the button leads; `button` only. */
   url?: string;
+  /**
+   * The SMS sent when Viber cannot deliver this message (src/fallback.ts): its text. Without it,
+   * no SMS is ever sent for the message.
+   */
+  smsText?: string;
+  /** The SMS's alpha name, 1 to 11 characters; the Viber `sender` when absent. */
+  smsSender?: string;
 }
 
 /** An SMS as a `<message>` package carries it (the gateway's attributes `recipient`, `sender`). */

@@ -25,7 +25,7 @@ const SIM: DeliverySimulation = {
 };
 
 /**
- * Records one status answer for message 1 of campaign c as a worker would (trackRecord-5.lua),
+ * Records one status answer for message 1 of campaign c as a worker would (trackRecord-8.lua),
  * ending its tracking: `record` is its delivery record, `deltas` the count changes.
  */
 async function endTracking(
@@ -35,12 +35,16 @@ async function endTracking(
   record: string,
   deltas: string,
 ): Promise<void> {
-  redis.defineCommand('record', { numberOfKeys: 5, lua: script('trackRecord').lua });
+  const keys = new QueueKeys(base);
+  redis.defineCommand('record', { numberOfKeys: 8, lua: script('trackRecord').lua });
   await (redis as RedisClient & { record: (...a: unknown[]) => Promise<number> }).record(
     `${base}vb:track`,
     `${base}vb:trk`,
     `${base}vb:done`,
-    ...new QueueKeys(base).outbox,
+    ...keys.outbox,
+    keys.queued,
+    keys.ready,
+    keys.control,
     base,
     '1',
     info,
@@ -50,6 +54,8 @@ async function endTracking(
     record,
     deltas,
     '', // no webhook events: the outbox is off
+    '',
+    '', // no SMS fallback
     '',
   );
 }
@@ -284,7 +290,7 @@ describe('delivery tracking', () => {
     const redis = await testRedis();
     try {
       redis.defineCommand('claim', { numberOfKeys: 2, lua: script('trackClaim').lua });
-      redis.defineCommand('record', { numberOfKeys: 5, lua: script('trackRecord').lua });
+      redis.defineCommand('record', { numberOfKeys: 8, lua: script('trackRecord').lua });
       const r = redis as Redis & Record<'claim' | 'record', (...a: unknown[]) => Promise<string[]>>;
       const info = encodeInfo(startInfo('c', 1000));
       await redis.hset(`${base}vb:trk`, '7', info);
@@ -305,12 +311,18 @@ describe('delivery tracking', () => {
         'dcode:102=1;delivered=1',
         '',
         '',
+        '', // no SMS fallback
+        '',
       ];
+      const qk = new QueueKeys(base);
       const keys = [
         `${base}vb:track`,
         `${base}vb:trk`,
         `${base}vb:done`,
-        ...new QueueKeys(base).outbox,
+        ...qk.outbox,
+        qk.queued,
+        qk.ready,
+        qk.control,
         base,
       ];
       expect(await r.record(...keys, ...delivered(info))).toBe(1);

@@ -10,6 +10,10 @@
  *                campaign's backlog from its finished record and is released as a new job with
  *                fresh attempts, keeping its id.
  *
+ * A campaign's SMS fallbacks (its companion `<c>~sms`, src/fallback.ts) follow every action:
+ * the dispatcher and workers read the campaign's control for them, and their states move with
+ * the campaign's. The counts returned are the campaign's own (Viber) messages'.
+ *
  * The control lives in Redis, so it survives worker restarts. Each state change goes through
  * the transition script with an "only from" guard, so an operator action never overwrites what
  * a worker recorded meanwhile.
@@ -18,6 +22,7 @@ import type { Queue } from 'bullmq';
 import { InvalidOptionError } from '../errors.js';
 import { state as st } from './state.js';
 import { assertCampaignName, type CampaignStore } from './store.js';
+import { fallbackCampaign } from '../fallback.js';
 
 /** Pages of a campaign's `[id, rawState]` pairs whose state `pick` accepts. */
 async function forEachPage(
@@ -79,6 +84,7 @@ export async function pauseCampaign(store: CampaignStore, campaign: string): Pro
   await steerable(store, campaign);
   await store.setControl(campaign, 'paused');
   await moveAll(store, campaign, st.waiting + st.delayed, st.paused);
+  await moveAll(store, fallbackCampaign(campaign), st.waiting + st.delayed, st.paused);
   // Not moveAll's own count: a worker may park some of them between the two steps above.
   return (await store.counts(campaign)).paused;
 }
@@ -87,6 +93,7 @@ export async function resumeCampaign(store: CampaignStore, campaign: string): Pr
   await steerable(store, campaign);
   await store.setControl(campaign, undefined);
   // Parked messages wait in the campaign's backlog: the dispatcher packages them from now on.
+  await moveAll(store, fallbackCampaign(campaign), st.paused, st.waiting);
   return moveAll(store, campaign, st.paused, st.waiting);
 }
 
@@ -99,6 +106,8 @@ export async function cancelCampaign(store: CampaignStore, campaign: string): Pr
   await steerable(store, campaign, true);
   await store.setControl(campaign, 'cancelled');
   await moveAll(store, campaign, st.waiting + st.delayed + st.paused, st.cancelled);
+  const held = st.waiting + st.delayed + st.paused;
+  await moveAll(store, fallbackCampaign(campaign), held, st.cancelled);
   // Not moveAll's own count: a worker may cancel some of them between the two steps above.
   return (await store.counts(campaign)).cancelled;
 }
@@ -110,6 +119,20 @@ export async function retryFailedCampaign(
   codes?: readonly number[],
 ): Promise<number> {
   await steerable(store, campaign);
+  let retried = 0;
+  // A failed SMS fallback is retried with the campaign's failed messages.
+  for (const c of [campaign, fallbackCampaign(campaign)]) {
+    retried += await retryFailedOf(store, queue, c, codes);
+  }
+  return retried;
+}
+
+async function retryFailedOf(
+  store: CampaignStore,
+  queue: Queue,
+  campaign: string,
+  codes?: readonly number[],
+): Promise<number> {
   const wanted = codes && codes.length > 0 ? new Set(codes.map((c) => st.failed(c))) : undefined;
   let retried = 0;
   await forEachPage(

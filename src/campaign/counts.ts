@@ -32,6 +32,32 @@ export interface CampaignCounts extends Record<StateName, number> {
    * those let it send.
    */
   opensAt: number | null;
+  /** Its SMS fallbacks' funnel (src/fallback.ts): all zero for a campaign without any. */
+  sms: SmsCounts;
+}
+
+/** What became of a campaign's SMS fallbacks, sent and tracked as its messages are. */
+export interface SmsCounts {
+  /** Fallbacks made: messages Viber could not deliver that carry one. */
+  total: number;
+  /** Not sent yet: waiting for their turn, in a package, or retrying. */
+  waiting: number;
+  /** Held while the campaign is paused. */
+  paused: number;
+  /** Accepted by the gateway. */
+  sent: number;
+  /** Refused by the gateway for good. */
+  failed: number;
+  /** Never sent: the campaign was cancelled or passed its deadline, or the phone is suppressed. */
+  unsent: number;
+  /** Being followed by delivery tracking now. */
+  tracking: number;
+  delivered: number;
+  undelivered: number;
+  /** No final code before tracking gave up. */
+  unknown: number;
+  /** SMS by their latest delivery code. */
+  byStatus: Record<string, number>;
 }
 
 /** What became of accepted messages, by `<status>`. */
@@ -63,6 +89,7 @@ export function countsOf(
   timing: StoredTiming,
   deadline: number | undefined,
   now = Date.now(),
+  sms: Record<string, string> = {},
 ): CampaignCounts {
   const num = (k: string): number => Number(raw[k] ?? 0);
   const byStatus: Record<string, number> = {};
@@ -87,6 +114,7 @@ export function countsOf(
       until: num('tracking') > 0 && raw['trackUntil'] ? Number(raw['trackUntil']) : null,
     },
     schedule: timingView(timing, deadline),
+    sms: smsCountsOf(sms),
   } as CampaignCounts;
   for (const s of STATE_NAMES) out[s] = num(s);
   out.scheduled = 0;
@@ -97,6 +125,28 @@ export function countsOf(
   const gate = gateOf(timing, now);
   out.opensAt = gate.from > now ? gate.from : null;
   return out;
+}
+
+/** The SMS funnel from a fallback companion's counts hash (empty: the campaign has none). */
+export function smsCountsOf(raw: Record<string, string>): SmsCounts {
+  const num = (k: string): number => Number(raw[k] ?? 0);
+  const byStatus: Record<string, number> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k.startsWith('dcode:') && Number(v) !== 0) byStatus[k.slice(6)] = Number(v);
+  }
+  return {
+    total: num('total'),
+    waiting: num('waiting') + num('active') + num('delayed'),
+    paused: num('paused'),
+    sent: num('completed'),
+    failed: num('failed'),
+    unsent: num('cancelled') + num('expired') + num('suppressed'),
+    tracking: num('tracking'),
+    delivered: num('delivered'),
+    undelivered: num('undelivered'),
+    unknown: num('unknown'),
+    byStatus,
+  };
 }
 
 /** Messages of the campaign that ended: accepted, failed, cancelled, expired or suppressed. */

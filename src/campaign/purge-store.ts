@@ -1,8 +1,9 @@
 /**
  * The store's side of a purge (purge.ts decides what to purge and in which order): the purging
- * mark, set in one step with the check that the campaign may go (purgeBegin-2.lua), and the
+ * mark, set in one step with the check that the campaign may go (purgeBegin-3.lua), and the
  * removal of its messages' data, records, tracking, packages and, last, the campaign's own keys and mark.
  */
+import { fallbackCampaign } from '../fallback.js';
 import { defineCommands } from '../commands/index.js';
 import type { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
@@ -26,13 +27,17 @@ export class PurgeStore {
   /**
    * Marks the campaign as being purged if it may be, in one step with the check: returns the
    * counts that forbid it (empty when marked). `active` always forbids; without `force`, messages
-   * waiting, delayed, paused or being tracked do too.
+   * waiting, delayed, paused or being tracked do too — its own or its SMS fallbacks', which are
+   * marked with it (src/fallback.ts).
    */
   async begin(campaign: string, force: boolean): Promise<Record<string, number>> {
+    const sms = fallbackCampaign(campaign);
     const flat = await this.redis.vbPurgeBegin(
       this.keys.counts(campaign),
+      this.keys.counts(sms),
       this.keys.purging,
       campaign,
+      sms,
       force ? '1' : '0',
     );
     const out: Record<string, number> = {};

@@ -8,7 +8,7 @@
  * A campaign with messages still waiting, delayed, paused or being tracked is refused unless
  * `force`: then it is cancelled first, so that no worker sends any of it while it goes. Messages
  * on the wire (active) are never removed under a worker: purge refuses while there are any.
- * The check and a purging mark are one Lua step (purgeBegin-2.lua); while the mark stands every
+ * The check and a purging mark are one Lua step (purgeBegin-3.lua); while the mark stands every
  * enqueue of the campaign is refused whole (CAMPAIGN_PURGING) and the dispatcher leaves its
  * backlog alone, so no message enqueued at the same moment is lost with the campaign or left
  * behind as an id that reads as a duplicate. A purge stopped halfway is finished by running it
@@ -20,6 +20,7 @@ import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis.js';
 import { InvalidOptionError } from '../errors.js';
+import { fallbackCampaign } from '../fallback.js';
 import { cancelCampaign } from './controls.js';
 import { assertCampaignName, type CampaignStore } from './store.js';
 
@@ -44,6 +45,8 @@ export async function purgeFinished(
     if (c.finishedAt === null || c.finishedAt > now - olderThanMs) continue;
     // finishedAt is cleared when messages come back; checked again here all the same.
     if (c.waiting + c.active + c.delayed + c.paused + c.delivery.tracking > 0) continue;
+    // Nor while its SMS fallbacks are still going (they start after its own messages end).
+    if (c.sms.waiting + c.sms.paused + c.sms.tracking > 0) continue;
     out.push({ campaign, removed: await purgeCampaign(store, queue, campaign) });
   }
   return out;
@@ -62,7 +65,8 @@ export async function purgeCampaign(
     throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
   }
   // Forced: cancelled first, so that no worker sends any of it while it goes.
-  if (opts.force && c.waiting + c.delayed + c.paused > 0) await cancelCampaign(store, campaign);
+  const held = c.waiting + c.delayed + c.paused + c.sms.waiting + c.sms.paused;
+  if (opts.force && held > 0) await cancelCampaign(store, campaign);
   // The check and the mark that refuses every enqueue of the campaign from here on are one step.
   const forbid = await store.purge.begin(campaign, opts.force === true);
   if (forbid['active']) {
@@ -88,19 +92,24 @@ export async function purgeCampaign(
     );
   }
   let removed = 0;
-  for await (const page of store.scanStates(campaign)) {
-    const ids = page.map(([id]) => id);
-    await store.purge.dropMessages(ids); // queued data (never released), finished records
-    await store.purge.untrack(ids);
-    removed += ids.length;
+  // The campaign's messages first: once they are untracked, no new SMS fallback can be made
+  // (the tracking record script only writes while a message's tracking info stands).
+  for (const c of [campaign, fallbackCampaign(campaign)]) {
+    for await (const page of store.scanStates(c)) {
+      const ids = page.map(([id]) => id);
+      await store.purge.dropMessages(ids); // queued data (never released), finished records
+      await store.purge.untrack(ids);
+      if (c === campaign) removed += ids.length;
+    }
+    // Its packages, and their jobs (BullMQ's Queue.remove takes a job out of every list and set
+    // that holds it, with its logs; one still being sent is left to end — it holds nothing now).
+    const packages = await store.purge.dropPackages(c);
+    for (let i = 0; i < packages.length; i += 500) {
+      await Promise.all(packages.slice(i, i + 500).map((p) => queue.remove(p).catch(() => 0)));
+    }
   }
-  // Its packages, and their jobs (BullMQ's Queue.remove takes a job out of every list and set
-  // that holds it, with its logs; one still being sent is left to end — it holds nothing now).
-  const packages = await store.purge.dropPackages(campaign);
-  for (let i = 0; i < packages.length; i += 500) {
-    await Promise.all(packages.slice(i, i + 500).map((p) => queue.remove(p).catch(() => 0)));
-  }
-  // Last, with the rest of the campaign: the mark, so that enqueues of it are taken again.
+  // Last, with the rest of the campaign: the marks, so that enqueues of it are taken again.
+  await store.purge.forget(fallbackCampaign(campaign));
   await store.purge.forget(campaign);
   return removed;
 }

@@ -18,6 +18,8 @@ import type {
 import { codeName, READ } from '../xml/codes.js';
 import { parseGatewayDate } from '../xml/parse.js';
 import { unsentReason } from './state.js';
+import { expand, type SharedFields } from './shared.js';
+import { fallbackCampaign, fallbackId } from '../fallback.js';
 
 /** The code of an accepted message, the only one a result holds. */
 const ACCEPTED = 1;
@@ -155,4 +157,25 @@ function unpackDelivery(d: Partial<DeliveryRecord>): DeliveryRecord {
     smsCount: d.smsCount ?? null,
     checkedAt: d.checkedAt ?? '',
   };
+}
+
+/**
+ * The record of a message's SMS fallback (src/fallback.ts), composed from its finished record and
+ * its shared fields: campaign `<c>~sms`, id 10^15 + id, the phone, the SMS's sender (the Viber
+ * sender unless it has its own) and text. Undefined when the message carries no fallback.
+ */
+export function fallbackRecord(
+  finished: FinishedRecord | undefined,
+  fields: SharedFields | undefined,
+): { id: number; json: string } | undefined {
+  if (!finished?.message) return undefined;
+  const m = expand(finished.message, fields);
+  const sender = m.smsSender ?? m.sender;
+  if (!m.smsText || !sender || !m.phone) return undefined;
+  const id = fallbackId(m.id);
+  const data: SendJobData = {
+    campaign: fallbackCampaign(finished.campaign),
+    message: { id, phone: m.phone, sender, text: m.smsText },
+  };
+  return { id, json: JSON.stringify(data) };
 }

@@ -11,7 +11,16 @@ import { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
 /** The fields a shared set may hold. */
-const SHAREABLE = ['sender', 'type', 'text', 'image', 'button', 'url'] as const;
+const SHAREABLE = [
+  'sender',
+  'type',
+  'text',
+  'image',
+  'button',
+  'url',
+  'smsText',
+  'smsSender',
+] as const;
 
 export type SharedFields = Partial<Pick<ViberMessage, (typeof SHAREABLE)[number]>>;
 

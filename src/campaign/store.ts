@@ -3,6 +3,7 @@
  * a campaign's counts by state and by status code are read in O(1) and an id is claimed once per
  * queue. All writes go through Lua scripts (src/commands); reads are plain hash reads.
  */
+import { fallbackCampaign } from '../fallback.js';
 import type { RedisClient } from '../redis.js';
 import { CampaignPurgingError, InvalidOptionError } from '../errors.js';
 import { defineCommands } from '../commands/index.js';
@@ -244,17 +245,21 @@ export class CampaignStore {
     const m = this.redis.multi();
     if (control) m.hset(this.keys.control, campaign, control);
     else m.hdel(this.keys.control, campaign);
-    if (control !== 'paused') m.sadd(this.keys.ready, campaign).zrem(this.keys.sleep, campaign);
+    // Its SMS fallbacks (src/fallback.ts) sleep and wake with it.
+    for (const c of [campaign, fallbackCampaign(campaign)]) {
+      if (control !== 'paused') m.sadd(this.keys.ready, c).zrem(this.keys.sleep, c);
+    }
     await m.exec();
   }
 
   /** A campaign's counts, O(1): one HGETALL of a hash with a handful of fields. */
   async counts(campaign: string): Promise<CampaignCounts> {
-    const [raw, control, timingRaw, deadline] = await Promise.all([
+    const [raw, control, timingRaw, deadline, sms] = await Promise.all([
       this.redis.hgetall(this.keys.counts(campaign)),
       this.redis.hget(this.keys.control, campaign),
       this.redis.hget(this.keys.timing, campaign),
       this.redis.hget(this.keys.deadlines, campaign),
+      this.redis.hgetall(this.keys.counts(fallbackCampaign(campaign))),
     ]);
     const timing = timingRaw === null ? { ...DEFAULT_TIMING } : parseTiming(timingRaw);
     return countsOf(
@@ -263,6 +268,8 @@ export class CampaignStore {
       control,
       timing,
       deadline === null ? undefined : Number(deadline),
+      Date.now(),
+      sms,
     );
   }
 

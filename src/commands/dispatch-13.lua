@@ -10,6 +10,8 @@
       set for the sleep set (KEYS[13], campaign -> when to look again: its start, its deadline;
       a paused one without a deadline sleeps until a resume wakes it): a call looks only at
       campaigns that may send, whatever the number that wait, and their backlogs are not touched;
+    - an SMS fallback companion (`<c>~sms`) goes by its campaign's control, deadline and gate
+      (includes/parentOf), with its own backlog, fair-share tag and rate bucket;
     - cancelled campaigns and campaigns past their deadline are swept at once (up to ARGV[4]
       messages a call, outside the target): their ids go into packages too, which the caller
       ends unsent at once, without a job (marked 'sweep' instead of job opts);
@@ -46,6 +48,7 @@ local sweepLeft = tonumber(ARGV[4])
 local linger = tonumber(ARGV[5])
 --- @include "includes/nowMs"
 --- @include "includes/gateOf"
+--- @include "includes/parentOf"
 local now = nowMs()
 local made = {}
 
@@ -87,8 +90,9 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
   elseif rcall('HEXISTS', KEYS[12], c) == 1 then
     -- Being purged (purgeBegin-2.lua): its keys are going away; nothing of it is packaged.
   else
-    local control = rcall('HGET', KEYS[3], c)
-    local deadline = tonumber(rcall('HGET', KEYS[4], c) or '')
+    local governs = parentOf(c)
+    local control = rcall('HGET', KEYS[3], governs)
+    local deadline = tonumber(rcall('HGET', KEYS[4], governs) or '')
     if control == 'cancelled' or (deadline and now >= deadline) then
       while sweepLeft > 0 and len > 0 do
         local moved = package(c, math.min(len, sweepLeft, size), 'sweep')
@@ -98,9 +102,9 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
     elseif control == 'paused' then
       sleep(c, deadline)
     else
-      local rank, weight, rate, from, untl = gateOf(KEYS[2], c)
+      local rank, weight, rate, from, untl = gateOf(KEYS[2], governs)
       if untl and now >= untl then
-        closed[#closed + 1] = c
+        closed[#closed + 1] = governs
       elseif now < from then
         sleep(c, deadline and math.min(from, deadline) or from)
       else

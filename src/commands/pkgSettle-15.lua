@@ -33,6 +33,7 @@
 ]]
 --- @include "includes/counts"
 --- @include "includes/outbox"
+--- @include "includes/parentOf"
 local pkg = redis.call('HGET', KEYS[7], ARGV[2])
 if not pkg then return 0 end
 local tab = string.find(pkg, '\t', 1, true)
@@ -40,7 +41,7 @@ local holds = {}
 for id in string.gmatch(string.sub(pkg, tab + 1), '[^,]+') do holds[id] = true end
 local info = ARGV[1] .. '\t' .. ARGV[3] .. '\t0\t\t'
 local track = ARGV[4] ~= ''
-local paused = redis.call('HGET', KEYS[12], ARGV[1]) == 'paused'
+local paused = redis.call('HGET', KEYS[12], parentOf(ARGV[1])) == 'paused'
 local back = {}
 local accepted = 0
 local outbox = outboxOf(KEYS[14], KEYS[15], ARGV[3])

@@ -84,11 +84,15 @@ export async function enqueueRows(
   const { store, options: po } = ctx;
   const dryRun = options.dryRun === true;
   const defaults = options.defaults ?? {};
-  for (const field of ['text', 'url'] as const) {
+  for (const [field, flag] of [
+    ['text', 'text'],
+    ['url', 'url'],
+    ['smsText', 'sms-text'],
+  ] as const) {
     const problem = isTemplate(defaults[field]) ? templateProblem(defaults[field]) : undefined;
     if (problem)
       throw new InvalidOptionError(
-        `the campaign's ${field} (--${field}): ${problem}; nothing enqueued`,
+        `the campaign's ${field} (--${flag}): ${problem}; nothing enqueued`,
       );
   }
   // A personalised field is each message's own once filled: the shared set does not carry it.
@@ -96,6 +100,7 @@ export async function enqueueRows(
     ...defaults,
     text: isTemplate(defaults.text) ? undefined : defaults.text,
     url: isTemplate(defaults.url) ? undefined : defaults.url,
+    smsText: isTemplate(defaults.smsText) ? undefined : defaults.smsText,
   });
   if (!dryRun) {
     // Before any message is claimed: a dispatcher must never see the campaign without its
@@ -186,8 +191,10 @@ async function enqueueChunk(
   let added = 0;
   outcomes.forEach((o, i) => {
     const { message, line } = items[i] as Item;
-    if (o === 'new') added++;
-    else if (o === 'suppressed') report.result.suppressed++;
+    if (o === 'new') {
+      added++;
+      report.fallback(message.smsText);
+    } else if (o === 'suppressed') report.result.suppressed++;
     else report.duplicate({ line, id: message.id, of: o === 'duplicate' ? 'queue' : 'input' });
   });
   return added;
@@ -218,7 +225,10 @@ async function checkChunk(
     if (seen.has(id)) report.duplicate({ line, id, of: 'input' });
     else if (taken[i]) report.duplicate({ line, id, of: 'queue' });
     else if (suppressed[i]) report.result.suppressed++;
-    else fresh++;
+    else {
+      fresh++;
+      report.fallback(message.smsText);
+    }
     seen.add(id);
   });
   return fresh;

@@ -20,6 +20,8 @@ export const CSV_COLUMNS = [
   'type',
   'button',
   'url',
+  'sms_text',
+  'sms_sender',
 ] as const;
 const REQUIRED = ['id', 'phone'];
 

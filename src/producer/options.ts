@@ -8,6 +8,7 @@ import {
   stripUndefined,
 } from '../options.js';
 import { isCountry } from './phone.js';
+import { SMS_MAX_SEGMENTS } from '../fallback.js';
 import { DEFAULT_RULES, type ValidationRules } from './validate.js';
 
 /** Options of a producer (library: `new Producer(opts)`; CLI: `viber-bulk enqueue`). */
@@ -49,7 +50,7 @@ export interface ProducerOptions {
    */
   backoffMs?: number;
   /** Validation limits. */
-  limits?: Partial<Pick<ValidationRules, 'maxTextLength'>>;
+  limits?: Partial<Pick<ValidationRules, 'maxTextLength' | 'smsMaxSegments'>>;
   /**
    * The country of phone numbers written without `+` and a country code (`097 123 45 67`): ISO
    * 3166-1 alpha-2. Every number is stored and sent in international form (`+380971234567`).
@@ -78,7 +79,7 @@ export interface ProducerOptions {
 
 export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'limits' | 'country'>> & {
   /** Everything a message is validated against (limits and country). */
-  limits: ValidationRules;
+  limits: Required<ValidationRules>;
 };
 
 export const PRODUCER_DEFAULTS = {
@@ -109,7 +110,8 @@ const KNOWN = optionKeys<ProducerOptions>({
 
 export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProducerOptions {
   checkKnownKeys('producer', opts, KNOWN);
-  if (opts.limits !== undefined) checkKnownKeys('producer limits', opts.limits, ['maxTextLength']);
+  if (opts.limits !== undefined)
+    checkKnownKeys('producer limits', opts.limits, ['maxTextLength', 'smsMaxSegments']);
   const o = { ...PRODUCER_DEFAULTS, ...stripUndefined(opts) };
   const country = o.country.toUpperCase();
   if (!isCountry(country)) {
@@ -134,6 +136,12 @@ export function resolveProducerOptions(opts: ProducerOptions = {}): ResolvedProd
         opts.limits?.maxTextLength ?? DEFAULT_RULES.maxTextLength,
         1,
         100_000,
+      ),
+      smsMaxSegments: intInRange(
+        'limits.smsMaxSegments',
+        opts.limits?.smsMaxSegments ?? SMS_MAX_SEGMENTS,
+        1,
+        100,
       ),
       country,
     },

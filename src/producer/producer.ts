@@ -50,6 +50,10 @@ export interface MessageRow {
   image?: string;
   button?: string;
   url?: string;
+  /** The SMS sent if Viber cannot deliver the message (src/fallback.ts); `{{column}}` as in text. */
+  smsText?: string;
+  /** The SMS's alpha name; the Viber sender when absent. */
+  smsSender?: string;
   /**
    * Values for the `{{column}}` placeholders of the text or the button URL (personalised
    * texts; a file's rows have them as their own columns). Not stored beyond the filled text.

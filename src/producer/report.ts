@@ -3,6 +3,7 @@
  * duplicates with their line — each list capped (`maxReportedRejects`) and holding only what
  * identifies a row, never its whole value.
  */
+import { smsSegments } from './segments.js';
 import type { FieldProblem } from '../errors.js';
 
 export interface RejectedRow {
@@ -52,6 +53,18 @@ export interface EnqueueResult {
    * is stored and sent in international form (`+380971234567`).
    */
   phonesRewritten: number;
+  /**
+   * The SMS fallbacks of the messages enqueued (src/fallback.ts): how many carry one, the segments
+   * they would take if every one were sent, and messages by their fallback's segment count.
+   */
+  sms: SmsFallbackReport;
+}
+
+export interface SmsFallbackReport {
+  messages: number;
+  segments: number;
+  /** Segment count → messages whose fallback takes that many ("1", "2", …). */
+  bySegments: Record<string, number>;
 }
 
 export interface EnqueueProgress {
@@ -82,7 +95,18 @@ export class Report {
       rejected: [],
       rejectedCount: 0,
       phonesRewritten: 0,
+      sms: { messages: 0, segments: 0, bySegments: {} },
     };
+  }
+
+  /** A message enqueued (or, in a dry run, one that would be) with a fallback text. */
+  fallback(text: string | undefined): void {
+    if (text === undefined) return;
+    const sms = this.result.sms;
+    const n = smsSegments(text).segments;
+    sms.messages++;
+    sms.segments += n;
+    sms.bySegments[n] = (sms.bySegments[n] ?? 0) + 1;
   }
 
   reject(row: RejectedRow): void {

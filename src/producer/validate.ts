@@ -6,9 +6,11 @@
 import { z } from 'zod';
 import type { FieldProblem } from '../errors.js';
 import { MESSAGE_TYPES, type ViberMessage } from '../message.js';
+import { FALLBACK_ID_BASE, MAX_MESSAGE_ID, SMS_MAX_SEGMENTS } from '../fallback.js';
 import { findXmlUnsafe } from '../xml/escape.js';
 import { normalizePhone, type CountryCode } from './phone.js';
 import { fillTemplate, isTemplate } from './template.js';
+import { smsSegments } from './segments.js';
 
 /** Campaign-wide values a row may leave out (the CLI's --sender, --text, --image, --type). */
 export type MessageDefaults = Partial<Omit<ViberMessage, 'id' | 'phone'>>;
@@ -25,9 +27,18 @@ export interface ValidationRules {
    * @defaultValue `UA`
    */
   country: CountryCode;
+  /**
+   * Most SMS segments a fallback text may take (segments.ts): a longer one is refused, row by row.
+   * @defaultValue 6
+   */
+  smsMaxSegments?: number;
 }
 
-export const DEFAULT_RULES: ValidationRules = { maxTextLength: 1000, country: 'UA' };
+export const DEFAULT_RULES: ValidationRules = {
+  maxTextLength: 1000,
+  country: 'UA',
+  smsMaxSegments: SMS_MAX_SEGMENTS,
+};
 
 export type Validation =
   | {
@@ -73,7 +84,9 @@ const idSchema = z.preprocess(
     })
     .int('must be a positive integer')
     .positive('must be a positive integer')
-    .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer (at most 2^53-1)'),
+    .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer (at most 2^53-1)')
+    // From 10^15 up, ids are the SMS fallbacks' (src/fallback.ts): never a user's.
+    .max(MAX_MESSAGE_ID, `must be below ${FALLBACK_ID_BASE} (the SMS fallbacks' ids start there)`),
 );
 
 function schema(limits: ValidationRules) {
@@ -90,8 +103,22 @@ function schema(limits: ValidationRules) {
       image: z.string('must be a string').optional(),
       button: z.string('must be a string').optional(),
       url: z.string('must be a string').optional(),
+      // The SMS the gateway gets has at most 1,000 characters (its ERR_LENGTH); segments below.
+      sms_text: text(1000, 'the gateway limit').optional(),
+      sms_sender: text(11, 'the gateway limit').optional(),
     })
     .superRefine((m, ctx) => {
+      if (m.sms_text !== undefined) {
+        const s = smsSegments(m.sms_text);
+        const most = limits.smsMaxSegments ?? SMS_MAX_SEGMENTS;
+        if (s.segments > most) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sms_text'],
+            message: `takes ${s.segments} SMS segments (${s.encoding}); at most ${most} are allowed (smsMaxSegments)`,
+          });
+        }
+      }
       if (m.type === 'image' || m.type === 'button') {
         if (m.image === undefined) {
           ctx.addIssue({ code: 'custom', path: ['image'], message: `is required for ${m.type}` });
@@ -137,11 +164,12 @@ function schema(limits: ValidationRules) {
     });
 }
 
-const schemas = new Map<number, ReturnType<typeof schema>>();
+const schemas = new Map<string, ReturnType<typeof schema>>();
 
 function schemaFor(limits: ValidationRules): ReturnType<typeof schema> {
-  let s = schemas.get(limits.maxTextLength);
-  if (!s) schemas.set(limits.maxTextLength, (s = schema(limits)));
+  const key = `${limits.maxTextLength}:${limits.smsMaxSegments ?? SMS_MAX_SEGMENTS}`;
+  let s = schemas.get(key);
+  if (!s) schemas.set(key, (s = schema(limits)));
   return s;
 }
 
@@ -171,9 +199,13 @@ export function validateMessage(
     image: pick('image'),
     button: pick('button'),
     url: pick('url'),
+    // A file's column (sms_text), or a library row's field (smsText); the campaign's default.
+    sms_text: blankToUndefined(row['sms_text']) ?? blankToUndefined(row['smsText']) ?? d['smsText'],
+    sms_sender:
+      blankToUndefined(row['sms_sender']) ?? blankToUndefined(row['smsSender']) ?? d['smsSender'],
   };
   // Personalised: {{column}} filled from the row (template.ts); a problem names the column.
-  if (isTemplate(merged.text) || isTemplate(merged.url)) {
+  if (isTemplate(merged.text) || isTemplate(merged.url) || isTemplate(merged.sms_text)) {
     const filled = fillPlaceholders(merged, row);
     if (filled) return { ok: false, problems: [filled] };
   }
@@ -206,6 +238,11 @@ export function validateMessage(
     if (m.button !== undefined) message.button = m.button;
     if (m.url !== undefined) message.url = m.url;
   }
+  if (m.sms_text !== undefined) {
+    message.smsText = m.sms_text;
+    // Kept only where it differs: the Viber sender is the SMS's by default.
+    if (m.sms_sender !== undefined && m.sms_sender !== m.sender) message.smsSender = m.sms_sender;
+  }
   return { ok: true, message, phoneRewritten: e164 !== m.phone };
 }
 
@@ -214,7 +251,7 @@ export function validateMessage(
  * its `columns` (a library row); the first problem, if any.
  */
 function fillPlaceholders(
-  m: { text: unknown; url: unknown },
+  m: { text: unknown; url: unknown; sms_text: unknown },
   input: Readonly<Record<string, unknown>>,
 ): FieldProblem | undefined {
   const extra = input['columns'];
@@ -231,6 +268,11 @@ function fillPlaceholders(
     const f = fillTemplate(m.url, row, encodeURIComponent);
     if (!f.ok) return { field: 'url', rule: f.rule };
     m.url = f.text;
+  }
+  if (isTemplate(m.sms_text)) {
+    const f = fillTemplate(m.sms_text, row);
+    if (!f.ok) return { field: 'sms_text', rule: f.rule };
+    m.sms_text = f.text;
   }
   return undefined;
 }

@@ -36,7 +36,9 @@ import {
 } from './delivery.js';
 import { defineCommands } from '../commands/index.js';
 import { QueueKeys } from '../keys.js';
-import { recordMsgId, withDelivery } from '../campaign/records.js';
+import { fallbackRecord, readFinished, recordMsgId, withDelivery } from '../campaign/records.js';
+import type { SharedCache } from '../campaign/shared.js';
+import { isFallbackCampaign } from '../fallback.js';
 
 /** What one status round came to: the worker's `delivery` event. */
 export interface DeliveryReport {
@@ -59,6 +61,10 @@ export interface TrackerOptions extends TrackingSettings {
   batchSize: number;
   /** Status requests per second for the whole queue. */
   rate: number;
+  /** Final Viber codes that send a message's SMS fallback, if it carries one (src/fallback.ts). */
+  fallbackCodes: ReadonlySet<number>;
+  /** Whether giving up on a message (`unknown`) sends its fallback too. */
+  fallbackOnUnknown: boolean;
 }
 
 interface TrackCommands {
@@ -76,6 +82,8 @@ export interface TrackerHooks {
   onAnswered(): void;
   /** While Redis is out of memory, rounds wait (and log nothing: the guard does). */
   memory?: MemoryGuard;
+  /** Shared fields of the messages' records (an SMS fallback's text may be one). */
+  shared: SharedCache;
 }
 
 export class Tracker {
@@ -227,23 +235,36 @@ export class Tracker {
     // writes it only while the tracking info is still the one claimed.
     const records = await this.redis.hmget(this.keys.done, ...claimed.map((c) => String(c.id)));
     const args: Array<string | number> = [this.keys.base];
-    claimed.forEach((c, i) => {
+    const groups = claimed.map((c, i) => {
       const status = byId.get(c.id);
       if (status) {
         report.answered++;
         report.codes[status.code] = (report.codes[status.code] ?? 0) + 1;
       }
-      const { step, group } = recordGroup(c, status, records[i], now, this.opts);
+      const g = recordGroup(c, status, records[i], now, this.opts);
       for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
-        report[k] += step.deltas[k] ?? 0;
+        report[k] += g.step.deltas[k] ?? 0;
       }
-      args.push(...group);
+      return g;
     });
+    // SMS fallbacks of the messages that just failed on Viber with a code that sends one.
+    const falling = groups.filter((g) => g.fallsBack);
+    const finished = falling.map((g) => readFinished(records[claimed.indexOf(g.claimed)]));
+    if (finished.length > 0) await this.hooks.shared.load(finished.map((f) => f?.shared));
+    falling.forEach((g, i) => {
+      const f = finished[i];
+      const sms = fallbackRecord(f, this.hooks.shared.get(f?.shared));
+      if (sms) g.group.splice(-2, 2, sms.id, sms.json);
+    });
+    for (const g of groups) args.push(...g.group);
     await this.redis.vbTrackRecord(
       this.trackKey,
       this.infoKey,
       this.keys.done,
       ...this.keys.outbox,
+      this.keys.queued,
+      this.keys.ready,
+      this.keys.control,
       ...args,
     );
     report.durationMs = Date.now() - started;
@@ -252,26 +273,44 @@ export class Tracker {
 }
 
 /**
- * One claimed message's group of the record script's ARGV (trackRecord-5.lua): its step from its
- * answer (or its silence), its record with the delivery set, the count changes, and its webhook
- * events with the msg_id the answer names (sms_id) or, without an answer, its record.
+ * One claimed message's group of the record script's ARGV (trackRecord-8.lua): its step from its
+ * answer (or its silence), its record with the delivery set, the count changes, its webhook
+ * events with the msg_id the answer names (sms_id) or, without an answer, its record, and no SMS
+ * fallback ('' ''): `fallsBack` says whether the caller must compose one (a Viber message that
+ * ended undelivered with a code of `fallbackCodes`, or unknown with `fallbackOnUnknown`; it does
+ * if the message carries one).
+ * An SMS is delivered or not, never read: its delivery is not watched for a read.
  */
 export function recordGroup(
   claimed: { id: number; raw: string },
   status: StatusResult | undefined,
   record: string | null | undefined,
   now: number,
-  opts: TrackingSettings,
-): { step: TrackStep; group: Array<string | number> } {
+  opts: TrackingSettings & Partial<Pick<TrackerOptions, 'fallbackCodes' | 'fallbackOnUnknown'>>,
+): {
+  claimed: { id: number; raw: string };
+  step: TrackStep;
+  group: Array<string | number>;
+  fallsBack: boolean;
+} {
   const info = decodeInfo(claimed.raw);
-  const step = trackStep(info, status, now, opts);
+  const sms = isFallbackCampaign(info.campaign);
+  const step = trackStep(info, status, now, sms ? { ...opts, readWindowMs: 0 } : opts);
   const events = stepEvents(
     step,
     () => status?.smsId || recordMsgId(record),
     status?.code ?? info.code,
   );
+  const code = step.record.code;
   return {
+    claimed,
     step,
+    fallsBack:
+      !sms &&
+      ((step.record.state === 'undelivered' &&
+        code !== null &&
+        opts.fallbackCodes?.has(code) === true) ||
+        (step.record.state === 'unknown' && opts.fallbackOnUnknown === true)),
     group: [
       claimed.id,
       claimed.raw,
@@ -282,6 +321,8 @@ export function recordGroup(
       deltaList(step.deltas, step.record.deliveredAt, now),
       events.kinds,
       events.members,
+      '',
+      '',
     ],
   };
 }

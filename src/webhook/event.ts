@@ -13,6 +13,9 @@ export type WebhookEventType =
   | 'message.expired'
   | 'message.cancelled'
   | 'message.suppressed'
+  | 'message.sms_accepted'
+  | 'message.sms_delivered'
+  | 'message.sms_failed'
   | 'campaign.finished';
 
 /** One event; fields that do not apply to its type are absent. */
@@ -23,8 +26,16 @@ export interface WebhookEvent {
   campaign: string;
   /** The message's id as it was enqueued (message events). */
   messageId?: number;
-  /** The gateway's msg_id (accepted, and the delivery events of an accepted message). */
+  /**
+   * The gateway's msg_id (accepted, and the delivery events of an accepted message); the SMS's
+   * own in the `message.sms_*` events.
+   */
   msgId?: number;
+  /**
+   * How the SMS fallback ended (message.sms_failed): failed, undelivered, unknown, cancelled,
+   * expired or suppressed.
+   */
+  state?: string;
   /** The gateway's code: a failure's, or the latest delivery code. */
   code?: number;
   /** Why it failed (message.failed). */

@@ -14,6 +14,7 @@ import { parseStored } from '../campaign/records.js';
 import type { FinishedRecord, SendJobData } from '../job.js';
 import type { ViberMessage } from '../message.js';
 import { findXmlUnsafe } from '../xml/escape.js';
+import { isFallbackCampaign } from '../fallback.js';
 import type { SendAnswer } from '../xml/parse.js';
 import { decideBatch, type BatchDecision, type Decision } from './outcome.js';
 import type { BatchContext, BatchReport, Pending } from './pending.js';
@@ -133,7 +134,11 @@ async function send(
     const messages = items.map((p) => p.message as ViberMessage);
     const ids = messages.map((m) => m.id);
     try {
-      answer = await ctx.gateway.send(messages, { signal: ctx.signal });
+      // A fallback companion's package is SMS (src/fallback.ts): its records hold id, phone,
+      // sender and text.
+      answer = await (isFallbackCampaign(items[0]?.campaign ?? '')
+        ? ctx.gateway.sendSms(messages, { signal: ctx.signal })
+        : ctx.gateway.send(messages, { signal: ctx.signal }));
       batch = decideBatch(answer, ids);
     } catch (err) {
       if (ctx.signal.aborted) throw err;

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.js';
+import { DEFAULT_FALLBACK_CODES } from '../fallback.js';
+import { DELIVERED, FINAL_CODES } from '../tracking/delivery.js';
 import { checkGatewayKeys, type GatewayOptions } from '../gateway/options.js';
 import type { GatewayClient } from '../gateway/client.js';
 import {
@@ -157,6 +159,18 @@ export interface SendWorkerOptions {
    */
   trackRate?: number;
   /**
+   * Final Viber codes after which a message that carries an SMS fallback is sent as an SMS
+   * (src/fallback.ts; README "SMS fallback"); [] sends none. Only undelivered final codes.
+   * @defaultValue [103, 105, 108, 109, 111]
+   */
+  fallbackCodes?: readonly number[];
+  /**
+   * Send the SMS fallback of a message whose tracking gave up (`unknown`) too. Off by default: the
+   * Viber message may still arrive, and the recipient would get both.
+   * @defaultValue false
+   */
+  fallbackOnUnknown?: boolean;
+  /**
    * How often the worker asks the account's balance (`<balance>`), ms; 0: never. The first
    * question comes one interval after start. Exported as a metric; see `lowBalance`.
    * @defaultValue 300000 (5 min)
@@ -214,6 +228,8 @@ export const WORKER_DEFAULTS = {
   readWindowMs: 24 * 3_600_000,
   trackBatchSize: 200,
   trackRate: 5,
+  fallbackCodes: DEFAULT_FALLBACK_CODES,
+  fallbackOnUnknown: false,
   balanceIntervalMs: 300_000,
   keepFinishedMs: 0,
 } as const;
@@ -243,6 +259,8 @@ const KNOWN = optionKeys<SendWorkerOptions>({
   readWindowMs: true,
   trackBatchSize: true,
   trackRate: true,
+  fallbackCodes: true,
+  fallbackOnUnknown: true,
   balanceIntervalMs: true,
   lowBalance: true,
   keepFinishedMs: true,
@@ -288,6 +306,8 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     readWindowMs: intInRange('readWindowMs', o.readWindowMs, 0, 30 * 86_400_000),
     trackBatchSize: intInRange('trackBatchSize', o.trackBatchSize, 1, 10_000),
     trackRate: intInRange('trackRate', o.trackRate, 1, 10_000),
+    fallbackCodes: fallbackCodesOf(o.fallbackCodes),
+    fallbackOnUnknown: o.fallbackOnUnknown === true,
     balanceIntervalMs: intInRange('balanceIntervalMs', o.balanceIntervalMs, 0, 86_400_000),
     lowBalance: opts.lowBalance,
     keepFinishedMs: intInRange('keepFinishedMs', o.keepFinishedMs, 0, 3650 * 86_400_000),
@@ -302,6 +322,17 @@ export function resolveWorkerOptions(opts: SendWorkerOptions): ResolvedWorkerOpt
     );
   }
   return r;
+}
+
+/** Codes that may send a fallback: the final ones a message ends undelivered with. */
+function fallbackCodesOf(codes: unknown): readonly number[] {
+  const allowed = [...FINAL_CODES].filter((c) => c !== DELIVERED).sort((a, b) => a - b);
+  if (!Array.isArray(codes) || codes.some((c) => !allowed.includes(c as number))) {
+    throw new InvalidOptionError(
+      `fallbackCodes must be a list of final undelivered codes, each one of ${allowed.join(', ')} (got ${JSON.stringify(codes)})`,
+    );
+  }
+  return [...new Set(codes as number[])];
 }
 
 /** A worker's options as it shows them: the gateway's without the API key, no webhook secret. */

@@ -176,6 +176,7 @@ export class SendWorker extends EventEmitter<SendWorkerEvents> {
         onThrottle: () => this.throttle(),
         onAnswered: () => (this.throttleStreak = 0),
         memory: this.memory,
+        shared: this.shared,
         onReport: (r) => {
           this.log.debug(r, 'delivery checked');
           this.emit('delivery', r);

@@ -28,6 +28,8 @@ export function trackerFor(
       readWindowMs: options.readWindowMs,
       batchSize: options.trackBatchSize,
       rate: options.trackRate,
+      fallbackCodes: new Set(options.fallbackCodes),
+      fallbackOnUnknown: options.fallbackOnUnknown,
     },
     gateway,
     new RateLimiter(redis, keys.trackPace, options.trackRate, 1000),

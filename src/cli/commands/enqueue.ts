@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { formatOf, MAX_ROW_CHARS, readRows, type InputFormat } from '../../producer/input.js';
 import { placeholderColumns } from '../../producer/template.js';
 import { MESSAGE_TYPES, type MessageType } from '../../message.js';
+import { SMS_MAX_SEGMENTS } from '../../fallback.js';
+import type { SmsFallbackReport } from '../../producer/report.js';
 import type { MessageDefaults } from '../../producer/validate.js';
 import { InvalidOptionError } from '../../errors.js';
 import { readEnv } from '../env.js';
@@ -24,6 +26,9 @@ interface EnqueueFlags extends TimingFlags {
   type?: string;
   button?: string;
   url?: string;
+  smsText?: string;
+  smsSender?: string;
+  smsMaxSegments?: number;
   format?: string;
   country: string;
   maxRowChars: number;
@@ -49,6 +54,20 @@ export function enqueueCommand(program: Command): void {
     )
     .option('--button <caption>', 'button caption for rows without one')
     .option('--url <url>', 'button URL for rows without one; {{column}} is filled from each row')
+    .option(
+      '--sms-text <text>',
+      'SMS sent when Viber cannot deliver a message, for rows without sms_text; {{column}} is filled from each row',
+    )
+    .option(
+      '--sms-sender <name>',
+      "the SMS's alpha name for rows without sms_sender (default: the sender)",
+    )
+    .option(
+      '--sms-max-segments <n>',
+      'most SMS segments a fallback text may take; a longer one is a rejected row',
+      intArg(1, 100),
+      SMS_MAX_SEGMENTS,
+    )
     .option('--format <format>', 'csv|ndjson (default: from the file name; csv for stdin)')
     .option(
       '--country <code>',
@@ -67,7 +86,7 @@ export function enqueueCommand(program: Command): void {
     )
     .option(
       '--json',
-      'end with one JSON line: {campaign, dryRun, enqueued, suppressed, duplicates, duplicateRows, phonesRewritten, rejected}',
+      'end with one JSON line: {campaign, dryRun, enqueued, suppressed, duplicates, duplicateRows, phonesRewritten, sms, rejected}',
     );
   addTimingFlags(cmd, false).action(async (flags: EnqueueFlags) => {
     process.exitCode = await enqueue(flags);
@@ -94,6 +113,8 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   if (flags.image !== undefined) defaults.image = flags.image;
   if (flags.button !== undefined) defaults.button = flags.button;
   if (flags.url !== undefined) defaults.url = flags.url;
+  if (flags.smsText !== undefined) defaults.smsText = flags.smsText;
+  if (flags.smsSender !== undefined) defaults.smsSender = flags.smsSender;
   defaults.type = (flags.type as MessageType | undefined) ?? (flags.image ? 'image' : 'text');
 
   const timing = timingFromFlags(flags, false);
@@ -123,6 +144,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
     connection: env.redisUrl,
     queueName: env.queueName,
     country: flags.country,
+    limits: { smsMaxSegments: flags.smsMaxSegments },
   });
   try {
     const res = await producer.enqueueRows(
@@ -130,6 +152,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
       readRows(input, format, flags.maxRowChars, [
         ...placeholderColumns(flags.text),
         ...placeholderColumns(flags.url),
+        ...placeholderColumns(flags.smsText),
       ]),
       {
         defaults,
@@ -165,6 +188,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
           : '') +
         '\n',
     );
+    if (res.sms.messages > 0) out.write(fallbackLine(res.sms, res.dryRun) + '\n');
     if (flags.json) {
       process.stdout.write(
         JSON.stringify({
@@ -175,6 +199,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
           duplicates: res.duplicates,
           duplicateRows: res.duplicateRows,
           phonesRewritten: res.phonesRewritten,
+          sms: res.sms,
           rejected: res.rejected.map((r) => ({ line: r.line, id: r.id ?? null, errors: r.errors })),
         }) + '\n',
       );
@@ -183,4 +208,14 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   } finally {
     await producer.close();
   }
+}
+
+/** `SMS fallback: 1200 messages carry one, 1 segment × 1000, 2 segments × 200 (1400 if all sent)`. */
+function fallbackLine(sms: SmsFallbackReport, dryRun: boolean): string {
+  const by = Object.entries(sms.bySegments)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([n, m]) => `${n} segment${n === '1' ? '' : 's'} × ${m}`)
+    .join(', ');
+  const verb = dryRun ? 'would carry' : 'carry';
+  return `SMS fallback: ${sms.messages} messages ${verb} one, ${by} (${sms.segments} segments if every one is sent)`;
 }

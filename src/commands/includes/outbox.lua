@@ -15,6 +15,10 @@
                             acceptance's msgId, a failure's reason: records.ts endEventMembers)
     w.finished(campaign, countsKey)
                             queues campaign.finished with the campaign's ended counts
+  A message of an SMS fallback companion (`<c>~sms`, id 10^15 + the message's id) is told as its
+  message's: campaign c, messageId the message's own, and the kinds message.sms_accepted,
+  message.sms_delivered, or message.sms_failed with the SMS's end as `state` (failed,
+  undelivered, unknown, cancelled, expired, suppressed); a companion's campaign.finished is not.
     w.close()               writes what was queued: one RPUSH per 1,000 events
   Keys: cfg hash vb:wh (cap: most events held, absent = off; epoch; seq; held; failed; dropped),
   new list vb:wh:new (event JSON, oldest first; senders take them a request at a time,
@@ -49,6 +53,8 @@ local function isoOf(ms)
 end
 
 local ENDED_AS = { c = 'accepted', f = 'failed', x = 'cancelled', e = 'expired', u = 'suppressed' }
+-- An SMS fallback's kinds: its acceptance and delivery, and every other end as sms_failed.
+local SMS_KIND = { accepted = 'sms_accepted', delivered = 'sms_delivered' }
 
 local function outboxOf(cfg, new, now)
   local c = redis.call('HMGET', cfg, 'cap', 'epoch', 'held')
@@ -58,6 +64,18 @@ local function outboxOf(cfg, new, now)
 
   function w.message(kind, campaign, id, extra)
     if not w.on then return end
+    if string.sub(campaign, -4) == '~sms' then
+      if kind == 'read' then return end -- an SMS is never read; none is reported
+      campaign = string.sub(campaign, 1, -5)
+      -- 10^15 + id, 16 digits: the message's id is what follows the leading 1, unpadded.
+      id = string.match(string.sub(id, 2), '^0*(%d+)$')
+      if SMS_KIND[kind] then
+        kind = SMS_KIND[kind]
+      else
+        extra = ',"state":"' .. kind .. '"' .. extra
+        kind = 'sms_failed'
+      end
+    end
     bodies[#bodies + 1] = '"type":"message.' .. kind .. '","campaign":"' .. campaign ..
       '","messageId":' .. id .. extra .. ',' .. at
   end
@@ -71,7 +89,7 @@ local function outboxOf(cfg, new, now)
   end
 
   function w.finished(campaign, countsKey)
-    if not w.on then return end
+    if not w.on or string.sub(campaign, -4) == '~sms' then return end
     local names = { 'total', 'completed', 'failed', 'cancelled', 'expired', 'suppressed' }
     local v = redis.call('HMGET', countsKey, unpack(names))
     local parts = {}

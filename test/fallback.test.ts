@@ -1,0 +1,126 @@
+/**
+ * Viber → SMS fallback against real Redis and the sandbox gateway, whose phones ending in 0 have
+ * no Viber (its documented rule, `phoneWithoutViber`): a Viber message to one ends 105
+ * UNDELIVERABLE. The oracle is the sandbox's record of what it accepted, Viber and SMS.
+ */
+import { phoneWithoutViber, type AcceptedMessage } from '../src/sandbox/server.js';
+import { FALLBACK_ID_BASE } from '../src/fallback.js';
+import type { SendWorkerOptions } from '../src/worker/options.js';
+import { createRig, type Rig } from './fixture.js';
+import { sampleMessages, waitFor } from './helpers.js';
+
+const FAST: Partial<SendWorkerOptions> = {
+  trackAfterMs: 100,
+  trackMaxIntervalMs: 200,
+  readWindowMs: 0,
+  trackForMs: 20_000,
+};
+
+/** A fallback text XML and SMS encodings must carry exactly: Cyrillic, an emoji, `<&>`. */
+const SMS_TEXT = 'Привіт! Viber не дійшов 📵 — ось SMS <&> "лапки"';
+
+const ofKind = (rig: Rig, kind: 'viber' | 'sms'): AcceptedMessage[] =>
+  [...rig.sandbox.accepted.values()].filter((a) => a.kind === kind);
+
+describe('SMS fallback', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  /** Until the campaign's and its SMS' tracking is over, with `sms` SMS sent. */
+  const allTracked = (campaign: string, sms: number) =>
+    waitFor(
+      async () => {
+        const c = await rig.inspector.counts(campaign);
+        const s = c.sms;
+        return c.completed === c.total &&
+          c.delivery.tracking === 0 &&
+          s.sent === sms &&
+          s.tracking === 0
+          ? { c, s }
+          : undefined;
+      },
+      `${campaign} and its SMS to be tracked to the end`,
+      30_000,
+      100,
+    );
+
+  it('sends a tenth of a campaign, the phones without Viber, by SMS: once each, with the exact text', async () => {
+    rig = await createRig('fb', { withoutViber: phoneWithoutViber });
+    const messages = sampleMessages(100, 1, { smsText: SMS_TEXT, smsSender: 'ShopSMS' });
+    await rig.producer.enqueue('c', messages);
+    await rig.startWorker(FAST);
+    const { c, s } = await allTracked('c', 10);
+    const noViber = messages.filter((m) => phoneWithoutViber(m.phone));
+    expect(noViber).toHaveLength(10);
+    // The gateway took every Viber message once, and one SMS for each phone without Viber.
+    expect(rig.sandbox.stats.accepted).toBe(110);
+    expect(ofKind(rig, 'viber')).toHaveLength(100);
+    const sms = ofKind(rig, 'sms').sort((a, b) => a.id - b.id);
+    expect(sms.map((a) => ({ id: a.id, sms: a.sms }))).toEqual(
+      noViber.map((m) => ({
+        id: FALLBACK_ID_BASE + m.id,
+        sms: {
+          id: String(FALLBACK_ID_BASE + m.id),
+          recipient: m.phone,
+          sender: 'ShopSMS',
+          type: '0',
+          text: SMS_TEXT,
+        },
+      })),
+    );
+    expect(c.delivery).toMatchObject({
+      delivered: 90,
+      undelivered: 10,
+      byStatus: { '102': 90, '105': 10 },
+    });
+    expect(s).toEqual({
+      total: 10,
+      waiting: 0,
+      paused: 0,
+      sent: 10,
+      failed: 0,
+      unsent: 0,
+      tracking: 0,
+      delivered: 10,
+      undelivered: 0,
+      unknown: 0,
+      byStatus: { '102': 10 },
+    });
+  });
+
+  it('sends no SMS for a campaign without a fallback text', async () => {
+    rig = await createRig('fbnone', { withoutViber: phoneWithoutViber });
+    await rig.producer.enqueue('c', sampleMessages(50, 1));
+    await rig.startWorker(FAST);
+    const { c } = await allTracked('c', 0);
+    expect(c.delivery.undelivered).toBe(5);
+    expect(ofKind(rig, 'sms')).toEqual([]);
+    expect(rig.sandbox.stats.accepted).toBe(50);
+    expect(c.sms.total).toBe(0);
+  });
+
+  it('holds the fallbacks of a paused campaign until it is resumed; tracking goes on meanwhile', async () => {
+    rig = await createRig('fbpause', { withoutViber: phoneWithoutViber });
+    await rig.producer.enqueue('c', sampleMessages(40, 1, { smsText: 'SMS instead' }));
+    await rig.startWorker(FAST);
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).completed === 40 ? true : undefined),
+      'the Viber messages to be accepted',
+    );
+    await rig.producer.pause('c');
+    // Tracking still records the Viber fates, and the four fallbacks wait, parked.
+    const parked = await waitFor(async () => {
+      const c = await rig.inspector.counts('c');
+      return c.delivery.tracking === 0 && c.sms.paused === 4 ? c : undefined;
+    }, 'the fallbacks to be parked');
+    expect(parked.delivery).toMatchObject({ delivered: 36, undelivered: 4 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ofKind(rig, 'sms')).toEqual([]);
+    await rig.producer.resume('c');
+    const { s } = await allTracked('c', 4);
+    expect(s).toMatchObject({ total: 4, sent: 4, paused: 0 });
+    expect(ofKind(rig, 'sms').map((a) => a.sms?.text)).toEqual(Array(4).fill('SMS instead'));
+  });
+});
