@@ -63,6 +63,7 @@ describe('the viber-bulk command', () => {
       duplicates: 1,
       duplicateRows: [{ line: 6, id: 1, of: 'input' }],
       phonesRewritten: 1,
+      sms: { messages: 0, segments: 0, bySegments: {} }, // no fallback text
       rejected: [
         { line: 3, id: '2', errors: [{ field: 'text', rule: 'is required' }] },
         {
@@ -108,6 +109,19 @@ describe('the viber-bulk command', () => {
         unknown: 0,
         byStatus: {},
         until: null,
+      },
+      sms: {
+        total: 0,
+        waiting: 0,
+        paused: 0,
+        sent: 0,
+        failed: 0,
+        unsent: 0,
+        tracking: 0,
+        delivered: 0,
+        undelivered: 0,
+        unknown: 0,
+        byStatus: {},
       },
     });
   });
@@ -444,6 +458,7 @@ describe('the viber-bulk command', () => {
       'delivery',
       'deliveredAt',
       'readAt',
+      'sms',
     ]);
     const seven = rows.find((r) => r['id'] === 7);
     expect(seven).toEqual({
@@ -459,6 +474,7 @@ describe('the viber-bulk command', () => {
       delivery: null,
       deliveredAt: null,
       readAt: null,
+      sms: null, // no fallback text: no SMS
     });
     // The number as sent: rewritten to international form at enqueue.
     expect(rows.find((r) => r['id'] === 8)).toMatchObject({
@@ -479,7 +495,7 @@ describe('the viber-bulk command', () => {
     const csv = await cli(['results', '--campaign', 'run', '--format', 'csv'], env);
     const csvLines = csv.stdout.trim().split('\n');
     expect(csvLines[0]).toBe(
-      'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt,readAt',
+      'id,phone,state,msgId,statusCode,status,attempts,error,deliveryCode,delivery,deliveredAt,readAt,sms_msg_id,sms_status,sms_delivery',
     );
     expect(csvLines).toHaveLength(61);
 
@@ -510,7 +526,12 @@ describe('the viber-bulk command', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v)])));
+      // The NDJSON's sms object is the CSV's three sms_ cells.
+      .map(({ sms, ...o }) => {
+        const s = sms as { msgId: number; state: string; delivery: string } | null;
+        return { ...o, sms_msg_id: s?.msgId, sms_status: s?.state, sms_delivery: s?.delivery };
+      })
+      .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v ?? null)])));
     expect(parsed.data).toEqual(fromNdjson);
     expect(parsed.data.find((row) => row['id'] === '7')?.['error']).toBe(tricky);
 

@@ -6,8 +6,10 @@
 import { phoneWithoutViber, type AcceptedMessage } from '../src/sandbox/server.js';
 import { FALLBACK_ID_BASE } from '../src/fallback.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
+import type { WebhookEvent } from '../src/webhook/event.js';
 import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, waitFor } from './helpers.js';
+import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const FAST: Partial<SendWorkerOptions> = {
   trackAfterMs: 100,
@@ -22,10 +24,15 @@ const SMS_TEXT = 'Привіт! Viber не дійшов 📵 — ось SMS <&> 
 const ofKind = (rig: Rig, kind: 'viber' | 'sms'): AcceptedMessage[] =>
   [...rig.sandbox.accepted.values()].filter((a) => a.kind === kind);
 
+const SECRET = 'whsec_' + Buffer.from('fallback-test-secret-32-bytes!!!').toString('base64');
+
 describe('SMS fallback', () => {
   let rig: Rig;
+  let receiver: Receiver | undefined;
   afterEach(async () => {
     await rig.close();
+    await receiver?.close();
+    receiver = undefined;
   });
 
   /** Until the campaign's and its SMS' tracking is over, with `sms` SMS sent. */
@@ -48,9 +55,10 @@ describe('SMS fallback', () => {
 
   it('sends a tenth of a campaign, the phones without Viber, by SMS: once each, with the exact text', async () => {
     rig = await createRig('fb', { withoutViber: phoneWithoutViber });
+    receiver = await startReceiver({ secret: SECRET });
     const messages = sampleMessages(100, 1, { smsText: SMS_TEXT, smsSender: 'ShopSMS' });
     await rig.producer.enqueue('c', messages);
-    await rig.startWorker(FAST);
+    await rig.startWorker({ ...FAST, webhook: { url: receiver.url, secret: SECRET, flushMs: 50 } });
     const { c, s } = await allTracked('c', 10);
     const noViber = messages.filter((m) => phoneWithoutViber(m.phone));
     expect(noViber).toHaveLength(10);
@@ -88,6 +96,53 @@ describe('SMS fallback', () => {
       unknown: 0,
       byStatus: { '102': 10 },
     });
+    // results: each message with its SMS, the ones without Viber with the gateway's SMS id.
+    const rows = [];
+    for await (const r of rig.inspector.results('c')) rows.push(r);
+    expect(rows).toHaveLength(100);
+    for (const r of rows) {
+      const accepted = rig.sandbox.accepted.get(FALLBACK_ID_BASE + r.id);
+      expect({ id: r.id, sms: r.sms }).toEqual({
+        id: r.id,
+        sms: accepted
+          ? {
+              msgId: accepted.msgId,
+              state: 'completed',
+              statusCode: 1,
+              error: null,
+              deliveryCode: 102,
+              delivery: 'DELIVERED',
+              deliveredAt: expect.stringMatching(/Z$/),
+            }
+          : null,
+      });
+      expect(r.delivery).toBe(accepted ? 'UNDELIVERABLE' : 'DELIVERED');
+    }
+    // Webhooks: each fallback told as its message's, with the SMS's own msg_id.
+    const ids = new Set(noViber.map((m) => m.id));
+    const sent = await waitFor(() => {
+      const got = receiver!.events.filter((e) => e.type.startsWith('message.sms_'));
+      return new Set(got.map((e) => `${e.type} ${e.messageId}`)).size === 20 ? got : undefined;
+    }, 'the SMS events');
+    const one = (e: WebhookEvent) => ({
+      type: e.type,
+      campaign: e.campaign,
+      id: e.messageId,
+      msgId: e.msgId,
+    });
+    const want = [...ids].flatMap((id) => {
+      const msgId = rig.sandbox.accepted.get(FALLBACK_ID_BASE + id)?.msgId;
+      return [
+        { type: 'message.sms_accepted', campaign: 'c', id, msgId },
+        { type: 'message.sms_delivered', campaign: 'c', id, msgId },
+      ];
+    });
+    const key = (e: { type: string; id?: number }) => `${e.id} ${e.type}`;
+    const sort = <T extends { type: string; id?: number }>(l: T[]) =>
+      [...new Map(l.map((e) => [key(e), e])).values()].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+    expect(sort(sent.map(one))).toEqual(sort(want));
+    // No campaign.finished for the companion, no event under its name.
+    expect(receiver.events.filter((e) => e.campaign !== 'c')).toEqual([]);
   });
 
   it('sends no SMS for a campaign without a fallback text', async () => {

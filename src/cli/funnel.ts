@@ -16,5 +16,26 @@ export function funnel(c: CampaignCounts): string[] {
       ` → read ${d.read} (${pct(d.read, d.delivered)} of delivered)`,
     `             undelivered ${d.undelivered}${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}`,
     `             still tracking ${d.tracking}, unknown ${d.unknown}`,
+    ...smsFunnel(c),
+  ];
+}
+
+/** The SMS fallbacks' own funnel, when the campaign made any (src/fallback.ts). */
+function smsFunnel(c: CampaignCounts): string[] {
+  const s = c.sms;
+  if (s.total === 0) return [];
+  const reasons = Object.entries(s.byStatus)
+    .filter(([code]) => Number(code) !== DELIVERED)
+    .map(([code, n]) => `${code} ${codeName('message', Number(code))} ${n}`);
+  const open = [
+    s.waiting > 0 ? `waiting ${s.waiting}` : '',
+    s.paused > 0 ? `paused ${s.paused}` : '',
+    s.failed > 0 ? `failed ${s.failed}` : '',
+    s.unsent > 0 ? `never sent ${s.unsent}` : '',
+  ].filter((x) => x !== '');
+  return [
+    `  sms        fallbacks ${s.total} → sent ${s.sent} → delivered ${s.delivered} (${pct(s.delivered, s.sent)})` +
+      (open.length > 0 ? `; ${open.join(', ')}` : ''),
+    `             undelivered ${s.undelivered}${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}, still tracking ${s.tracking}, unknown ${s.unknown}`,
   ];
 }

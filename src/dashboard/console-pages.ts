@@ -105,6 +105,7 @@ function campaignPage(ctx: PageContext, name: string): string {
 <div class="grid">
 <section aria-labelledby="h-counts"><h2 id="h-counts">Counts</h2><dl id="counts"></dl></section>
 <section aria-labelledby="h-funnel"><h2 id="h-funnel">Delivery</h2><ol id="funnel"></ol></section>
+<section aria-labelledby="h-sms" id="sms-section" hidden><h2 id="h-sms">SMS fallback</h2><ol id="sms"></ol></section>
 <section aria-labelledby="h-timing"><h2 id="h-timing">Timing</h2><dl id="timing"></dl></section>
 <section aria-labelledby="h-failures"><h2 id="h-failures">Failures by code</h2>
 <table id="failures"><thead><tr><th scope="col">Code</th><th scope="col">Name</th>

@@ -3,7 +3,7 @@
  * line, its page, one message as the search box shows it. The JSON API serves exactly these
  * shapes, so pages and scripts read the same thing. No Redis, no clock: `now` is an argument.
  */
-import { endedOf, type CampaignCounts } from '../campaign/counts.js';
+import { endedOf, type CampaignCounts, type SmsCounts } from '../campaign/counts.js';
 import type { MessageResult } from '../inspect/inspector.js';
 import { codeName } from '../xml/codes.js';
 
@@ -38,7 +38,8 @@ export function consoleState(c: CampaignCounts): ConsoleState {
   if (c.control === 'cancelled') return 'cancelled';
   if (c.control === 'paused') return 'paused';
   if (c.total > 0 && endedOf(c) >= c.total) {
-    if (c.delivery.tracking > 0) return 'tracking';
+    // Its SMS fallbacks are sent after its own messages end: still under way until they are.
+    if (c.delivery.tracking + c.sms.waiting + c.sms.tracking > 0) return 'tracking';
     return c.expired > 0 && c.completed + c.failed < c.total ? 'expired' : 'finished';
   }
   if (c.scheduled > 0) return 'scheduled';
@@ -114,6 +115,11 @@ export interface CampaignPage extends CampaignSummary {
   opensAt: string | null;
   /** Accepted and delivered per minute since it began. */
   timeline: Array<{ at: string; accepted: number; delivered: number }>;
+  /**
+   * Its SMS fallbacks (src/fallback.ts): made → sent → delivered, then what did not get there;
+   * null while it made none.
+   */
+  sms: Array<{ step: string; count: number }> | null;
 }
 
 export function pageOf(
@@ -142,7 +148,28 @@ export function pageOf(
     schedule: c.schedule,
     opensAt: iso(c.opensAt),
     timeline: timeline.map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
+    sms: smsSteps(c.sms),
   };
+}
+
+function smsSteps(s: SmsCounts): CampaignPage['sms'] {
+  if (s.total === 0) return null;
+  const steps = [
+    { step: 'fallbacks', count: s.total },
+    { step: 'sent', count: s.sent },
+    { step: 'delivered', count: s.delivered },
+  ];
+  const rest = {
+    waiting: s.waiting,
+    paused: s.paused,
+    tracking: s.tracking,
+    undelivered: s.undelivered,
+    unknown: s.unknown,
+    failed: s.failed,
+    'never sent': s.unsent,
+  };
+  for (const [step, count] of Object.entries(rest)) if (count > 0) steps.push({ step, count });
+  return steps;
 }
 
 /** A phone number with its middle hidden: +38097•••4567. */

@@ -20,6 +20,7 @@ import {
   type RedisConnection,
 } from '../redis.js';
 import { codeName } from '../xml/codes.js';
+import { fallbackCampaign, fallbackId } from '../fallback.js';
 import type { QueueKeys } from '../keys.js';
 
 export interface InspectorOptions {
@@ -52,6 +53,43 @@ export interface MessageResult {
   deliveredAt: string | null;
   /** When it was read, ISO, as the gateway dated the READ; null if unread or undated. */
   readAt: string | null;
+  /** Its SMS fallback (src/fallback.ts), once Viber failed and one was made; else null. */
+  sms: SmsResult | null;
+}
+
+/** A message's SMS fallback: how its send went, and its delivery. */
+export interface SmsResult {
+  /** The gateway's id of the SMS; null until it is accepted. */
+  msgId: number | null;
+  /** waiting, paused, completed (accepted), failed, cancelled, expired or suppressed. */
+  state: StateName;
+  /** The gateway's code for the send (1 when accepted), null before it answered. */
+  statusCode: number | null;
+  /** Why it was not sent or not accepted. */
+  error: string | null;
+  /** Latest delivery code of the SMS, and its name; null before one came. */
+  deliveryCode: number | null;
+  delivery: string | null;
+  deliveredAt: string | null;
+}
+
+/** A fallback's result from its state and finished record; null when none was made. */
+function smsResult(
+  raw: string | null | undefined,
+  done: string | null | undefined,
+): SmsResult | null {
+  if (!raw) return null;
+  const { state, code } = decodeState(raw);
+  const record = readFinished(done);
+  return {
+    msgId: record?.result?.msgId ?? null,
+    state,
+    statusCode: code ?? null,
+    error: state === 'completed' ? null : (record?.failed?.reason ?? null),
+    deliveryCode: record?.delivery?.code ?? null,
+    delivery: record?.delivery?.name ?? null,
+    deliveredAt: record?.delivery?.deliveredAt ?? null,
+  };
 }
 
 function parseJson<T>(s: string | null | undefined): T | undefined {
@@ -137,9 +175,15 @@ export class Inspector {
     const fields = page.map(([id]) => String(id));
     pipe.hmget(keys.done, ...fields);
     pipe.hmget(keys.queued, ...fields);
+    // Their SMS fallbacks, where any was made: state, then finished record.
+    const smsFields = page.map(([id]) => String(fallbackId(id)));
+    pipe.hmget(keys.state(fallbackCampaign(campaign)), ...smsFields);
+    pipe.hmget(keys.done, ...smsFields);
     const rows = (await pipe.exec()) ?? [];
     const done = (rows[0]?.[1] ?? []) as Array<string | null>;
     const queued = (rows[1]?.[1] ?? []) as Array<string | null>;
+    const smsStates = (rows[2]?.[1] ?? []) as Array<string | null>;
+    const smsDone = (rows[3]?.[1] ?? []) as Array<string | null>;
     return page.map(([id, raw], i) => {
       const record = readFinished(done[i]);
       const { state, code } = decodeState(raw);
@@ -159,6 +203,7 @@ export class Inspector {
         delivery: job?.delivery?.name ?? null,
         deliveredAt: job?.delivery?.deliveredAt ?? null,
         readAt: job?.delivery?.readAt ?? null,
+        sms: smsResult(smsStates[i], smsDone[i]),
       };
     });
   }

@@ -53,6 +53,10 @@ export interface DeliveryReport {
   unknown: number;
   /** Latest codes given in this round, by code. */
   codes: Record<string, number>;
+  /** SMS fallbacks made in this round (Viber could not deliver; src/fallback.ts). */
+  fallbacks: number;
+  /** Of the ends above, those of SMS fallbacks. */
+  sms: { delivered: number; undelivered: number; unknown: number };
   durationMs: number;
 }
 
@@ -229,6 +233,8 @@ export class Tracker {
       undelivered: 0,
       unknown: 0,
       codes: {},
+      fallbacks: 0,
+      sms: { delivered: 0, undelivered: 0, unknown: 0 },
       durationMs: 0,
     };
     // Each record is composed whole here with its delivery (no script edits JSON); the script
@@ -245,6 +251,11 @@ export class Tracker {
       for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
         report[k] += g.step.deltas[k] ?? 0;
       }
+      if (isFallbackCampaign(decodeInfo(c.raw).campaign)) {
+        for (const k of ['delivered', 'undelivered', 'unknown'] as const) {
+          report.sms[k] += g.step.deltas[k] ?? 0;
+        }
+      }
       return g;
     });
     // SMS fallbacks of the messages that just failed on Viber with a code that sends one.
@@ -254,7 +265,9 @@ export class Tracker {
     falling.forEach((g, i) => {
       const f = finished[i];
       const sms = fallbackRecord(f, this.hooks.shared.get(f?.shared));
-      if (sms) g.group.splice(-2, 2, sms.id, sms.json);
+      if (!sms) return;
+      g.group.splice(-2, 2, sms.id, sms.json);
+      report.fallbacks++;
     });
     for (const g of groups) args.push(...g.group);
     await this.redis.vbTrackRecord(

@@ -30,6 +30,7 @@ export async function runBatch(
   const started = Date.now();
   const report: BatchReport = {
     package: attempt.id,
+    sms: isFallbackCampaign(items[0]?.campaign ?? ''),
     size: items.length,
     durationMs: 0,
     completed: 0,

@@ -28,6 +28,8 @@ const OUTCOMES = [
 ] as const;
 
 const DELIVERY_ENDS = ['delivered', 'read', 'undelivered', 'unknown'] as const;
+/** An SMS is never read. */
+const SMS_ENDS = ['delivered', 'undelivered', 'unknown'] as const;
 
 export class WorkerMetrics {
   readonly registry = new Registry();
@@ -39,6 +41,7 @@ export class WorkerMetrics {
   private readonly retries: Counter;
   private readonly halted: Gauge;
   private readonly deliveries: Counter<'status'>;
+  private readonly sms: Counter<'outcome'>;
   private readonly queue: Queue;
   private server: Server | undefined;
 
@@ -142,10 +145,32 @@ export class WorkerMetrics {
         if (b) this.set({ currency: b.currency }, b.amount);
       },
     });
+    // SMS fallbacks (src/fallback.ts): made, sent, delivered — a subset of the series above.
+    this.sms = new Counter({
+      name: 'viber_bulk_sms_messages_total',
+      help: 'SMS fallbacks by what the worker did with them (also counted in viber_bulk_messages_total)',
+      labelNames: ['outcome'],
+      registers: [r],
+    });
+    const fallbacks = new Counter({
+      name: 'viber_bulk_sms_fallbacks_total',
+      help: 'SMS fallbacks made: Viber messages that ended undelivered and carried one',
+      registers: [r],
+    });
+    const smsDeliveries = new Counter({
+      name: 'viber_bulk_sms_delivery_total',
+      help: 'SMS fallbacks whose delivery ended, by how (also counted in viber_bulk_delivery_total)',
+      labelNames: ['status'],
+      registers: [r],
+    });
+    for (const s of SMS_ENDS) smsDeliveries.inc({ status: s }, 0);
     worker.on('delivery', (d) => {
       for (const s of DELIVERY_ENDS) if (d[s] > 0) this.deliveries.inc({ status: s }, d[s]);
+      for (const s of SMS_ENDS) if (d.sms[s] > 0) smsDeliveries.inc({ status: s }, d.sms[s]);
+      fallbacks.inc(d.fallbacks);
     });
     for (const o of OUTCOMES) this.messages.inc({ outcome: o }, 0);
+    for (const o of OUTCOMES) this.sms.inc({ outcome: o }, 0);
     worker.on('batch', (b) => this.onBatch(b));
     worker.on('halted', (h) => this.halted.set({ code: String(h.code) }, 1));
     worker.gateway.onRequest = (o) => {
@@ -158,6 +183,7 @@ export class WorkerMetrics {
   private onBatch(b: BatchReport): void {
     this.batchSize.observe(b.size);
     for (const o of OUTCOMES) if (b[o] > 0) this.messages.inc({ outcome: o }, b[o]);
+    if (b.sms) for (const o of OUTCOMES) if (b[o] > 0) this.sms.inc({ outcome: o }, b[o]);
     // The documented codes by name, anything else as one `other`: a gateway answering random codes
     // must not grow a series per code.
     for (const [code, n] of Object.entries(b.codes))

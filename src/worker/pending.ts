@@ -48,6 +48,8 @@ export interface BatchReport {
   requeued: number;
   /** The package's id (its BullMQ job's). */
   package: string;
+  /** A package of SMS fallbacks (src/fallback.ts), not Viber messages. */
+  sms: boolean;
   /** Messages of paused campaigns, parked instead of sent. */
   parked: number;
   /** Messages of cancelled campaigns, ended instead of sent. */

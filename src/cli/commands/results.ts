@@ -20,6 +20,14 @@ const COLUMNS = [
   'readAt',
 ] as const;
 
+/** The SMS fallback's cells of a CSV row (named as the fallback's issue asked for them). */
+const SMS_COLUMNS = ['sms_msg_id', 'sms_status', 'sms_delivery'] as const;
+const smsCells = (r: MessageResult): Array<string | number | null> => [
+  r.sms?.msgId ?? null,
+  r.sms?.state ?? null,
+  r.sms?.delivery ?? null,
+];
+
 export function resultsCommand(program: Command): void {
   program
     .command('results')
@@ -42,18 +50,21 @@ export function resultsCommand(program: Command): void {
         // A cell of free text (an error's reason, which may quote the gateway) gets its control
         // characters escaped unless --raw: a CSV opened in a terminal shows no raw escapes.
         const row = (r: MessageResult) =>
-          COLUMNS.map((k) =>
-            flags.raw !== true && typeof r[k] === 'string' ? printable(r[k]) : r[k],
+          [...COLUMNS.map((k) => r[k]), ...smsCells(r)].map((v) =>
+            flags.raw !== true && typeof v === 'string' ? printable(v) : v,
           );
         if (flags.format === 'csv')
-          await writeLine(stringify([COLUMNS as unknown as string[]]).trimEnd());
+          await writeLine(stringify([[...COLUMNS, ...SMS_COLUMNS]]).trimEnd());
         for await (const r of inspector.results(flags.campaign)) {
           const line =
             flags.format === 'csv'
               ? // A cell opening with = + - @ (a phone's +, or a text from the file or the
                 // gateway) is quoted with a leading ' so a spreadsheet shows it, not runs it.
                 stringify([row(r)], { escape_formulas: flags.raw !== true }).trimEnd()
-              : JSON.stringify(Object.fromEntries(COLUMNS.map((k) => [k, r[k]])));
+              : JSON.stringify({
+                  ...Object.fromEntries(COLUMNS.map((k) => [k, r[k]])),
+                  sms: r.sms,
+                });
           await writeLine(line);
           if (stdoutGone()) break;
         }

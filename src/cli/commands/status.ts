@@ -24,6 +24,7 @@ export function countsJson(c: CampaignCounts): Record<string, unknown> {
     opensAt: iso(c.opensAt),
     byStatus: c.byStatus,
     delivery: { ...c.delivery, until: iso(c.delivery.until) },
+    sms: c.sms,
   };
 }
 
@@ -128,13 +129,14 @@ export function statusCommands(program: Command): void {
           const until = c.delivery.until;
           const state =
             c.control ??
-            (endedOf(c) < c.total
+            (endedOf(c) < c.total || c.sms.waiting > 0
               ? 'running'
-              : c.delivery.tracking > 0
+              : c.delivery.tracking + c.sms.tracking > 0
                 ? `tracking${until === null ? '' : ` until ${iso(until)}`}`
                 : 'done');
+          const sms = c.sms.total > 0 ? `  sms ${c.sms.sent}/${c.sms.total} sent` : '';
           process.stdout.write(
-            `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state.padEnd(9)} ${c.schedule.priority}\n`,
+            `${c.campaign.padEnd(24)} ${String(c.total).padStart(9)} total ${String(c.completed).padStart(9)} completed ${String(c.failed).padStart(7)} failed  ${state.padEnd(9)} ${c.schedule.priority}${sms}\n`,
           );
         }
       } finally {

@@ -1,3 +1,4 @@
+import { DEFAULT_FALLBACK_CODES } from '../../fallback.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
@@ -28,6 +29,8 @@ interface WorkerFlags {
   readWindowMs: number;
   trackBatchSize: number;
   trackRate: number;
+  smsFallbackCodes: number[];
+  smsFallbackOnUnknown?: boolean;
   lowBalance?: number;
   keepFinished?: string;
   releaseAhead?: number;
@@ -147,6 +150,22 @@ export function workerCommand(program: Command): void {
       5,
     )
     .option(
+      '--sms-fallback-codes <codes>',
+      'final Viber codes that send a message\'s SMS fallback, comma-separated ("" for none)',
+      (v: string) =>
+        v.trim() === ''
+          ? []
+          : v.split(',').map((c) => {
+              if (!/^\s*\d{1,4}\s*$/.test(c)) throw new InvalidArgumentError(`not a code: ${c}`);
+              return Number(c);
+            }),
+      [...DEFAULT_FALLBACK_CODES],
+    )
+    .option(
+      '--sms-fallback-on-unknown',
+      'also send the SMS fallback when tracking gives up (unknown): the Viber message may still arrive',
+    )
+    .option(
       '--low-balance <amount>',
       'log a warning when the account balance falls under this (checked every 5 minutes)',
       (v: string) => {
@@ -239,6 +258,8 @@ export function workerCommand(program: Command): void {
         readWindowMs: flags.readWindowMs,
         trackBatchSize: flags.trackBatchSize,
         trackRate: flags.trackRate,
+        fallbackCodes: flags.smsFallbackCodes,
+        fallbackOnUnknown: flags.smsFallbackOnUnknown === true,
         lowBalance: flags.lowBalance,
         releaseAhead: flags.releaseAhead,
         keepFinishedMs:

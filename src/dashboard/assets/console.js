@@ -162,6 +162,13 @@
         $('funnel'),
         c.funnel.map((f) => el('li', `${f.step}: ${f.count} (${pct(f.share)})`)),
       );
+      // The SMS fallbacks' own funnel, shown once the campaign made any.
+      $('sms-section').hidden = c.sms === null;
+      if (c.sms)
+        fill(
+          $('sms'),
+          c.sms.map((f) => el('li', `${f.step}: ${f.count}`)),
+        );
       const s = c.schedule;
       pairs($('timing'), [
         ['started', when(c.startedAt)],
