@@ -8,7 +8,7 @@ import { FALLBACK_ID_BASE } from '../src/fallback.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import type { WebhookEvent } from '../src/webhook/event.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, waitFor } from './helpers.js';
+import { sampleMessages, testRedis, waitFor } from './helpers.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const FAST: Partial<SendWorkerOptions> = {
@@ -58,8 +58,25 @@ describe('SMS fallback', () => {
     receiver = await startReceiver({ secret: SECRET });
     const messages = sampleMessages(100, 1, { smsText: SMS_TEXT, smsSender: 'ShopSMS' });
     await rig.producer.enqueue('c', messages);
-    await rig.startWorker({ ...FAST, webhook: { url: receiver.url, secret: SECRET, flushMs: 50 } });
-    const { c, s } = await allTracked('c', 10);
+    // A long read window: Viber messages delivered are watched for a read, an SMS never is.
+    await rig.startWorker({
+      ...FAST,
+      readWindowMs: 120_000,
+      webhook: { url: receiver.url, secret: SECRET, flushMs: 50 },
+    });
+    const { c, s } = await waitFor(
+      async () => {
+        const c = await rig.inspector.counts('c');
+        return c.completed === 100 &&
+          c.delivery.undelivered === 10 &&
+          c.sms.sent === 10 &&
+          c.sms.tracking === 0
+          ? { c, s: c.sms }
+          : undefined;
+      },
+      'the SMS to be delivered',
+      30_000,
+    );
     const noViber = messages.filter((m) => phoneWithoutViber(m.phone));
     expect(noViber).toHaveLength(10);
     // The gateway took every Viber message once, and one SMS for each phone without Viber.
@@ -143,6 +160,98 @@ describe('SMS fallback', () => {
     expect(sort(sent.map(one))).toEqual(sort(want));
     // No campaign.finished for the companion, no event under its name.
     expect(receiver.events.filter((e) => e.campaign !== 'c')).toEqual([]);
+  });
+
+  it('sends no fallback of a cancelled campaign, nor past its deadline: they end unsent', async () => {
+    rig = await createRig('fbcancel', { withoutViber: phoneWithoutViber });
+    const deadline = new Date(Date.now() + 1500);
+    await rig.producer.enqueue('x', sampleMessages(20, 1, { smsText: 'SMS' }));
+    await rig.producer.enqueue('e', sampleMessages(20, 101, { smsText: 'SMS' }), {
+      expires: deadline,
+    });
+    // Tracking asks first 2.5 s after acceptance: x is cancelled, e past its deadline by then.
+    await rig.startWorker({ ...FAST, trackAfterMs: 2500 });
+    await waitFor(
+      async () => ((await rig.inspector.counts('x')).completed === 20 ? true : undefined),
+      'x to be sent',
+    );
+    await rig.producer.cancel('x');
+    for (const [campaign, how] of [
+      ['x', 'cancelled'],
+      ['e', 'expired'],
+    ] as const) {
+      const c = await waitFor(async () => {
+        const c = await rig.inspector.counts(campaign);
+        return c.delivery.tracking === 0 && c.sms.unsent === 2 ? c : undefined;
+      }, `the fallbacks of ${campaign} to end ${how}`);
+      expect(c.sms).toMatchObject({ total: 2, sent: 0, waiting: 0, unsent: 2 });
+      const ended = [];
+      for await (const r of rig.inspector.results(campaign)) if (r.sms) ended.push(r.sms);
+      expect(ended.map((e) => [e.state, e.msgId])).toEqual([
+        [how, null],
+        [how, null],
+      ]);
+    }
+    expect(ofKind(rig, 'sms')).toEqual([]);
+  });
+
+  it('checks fallbacks at enqueue: segments reported, a text over the limit refused by row, ids kept below 10^15', async () => {
+    rig = await createRig('fbenq');
+    const gsm = 'a'.repeat(161); // GSM-7: 2 segments (153 + 8)
+    const ucs = 'я'.repeat(71); // UCS-2: 2 segments (67 + 4)
+    const res = await rig.producer.enqueue(
+      'c',
+      [
+        { id: 1, phone: '+380971000001', smsText: 'short' },
+        { id: 2, phone: '+380971000002', smsText: gsm },
+        { id: 3, phone: '+380971000003', smsText: ucs },
+        { id: 4, phone: '+380971000004', smsText: 'я'.repeat(6 * 67 + 1) }, // 7 segments
+        { id: 5, phone: '+380971000005' }, // no fallback
+        { id: 6, phone: '+380971000006', smsText: 'Hi {{name}}', columns: { name: 'Оля' } },
+        { id: FALLBACK_ID_BASE, phone: '+380971000007', smsText: 'x' },
+        { id: 8, phone: '+380971000008', smsText: 'x', smsSender: 'TwelveChars!' },
+      ],
+      { defaults: { sender: 'Shop', text: 'Viber text' } },
+    );
+    expect(res.enqueued).toBe(5);
+    expect(res.sms).toEqual({ messages: 4, segments: 1 + 2 + 2 + 1, bySegments: { 1: 2, 2: 2 } });
+    expect(res.rejected).toEqual([
+      {
+        line: 4,
+        id: 4,
+        errors: [
+          {
+            field: 'sms_text',
+            rule: 'takes 7 SMS segments (UCS-2); at most 6 are allowed (smsMaxSegments)',
+          },
+        ],
+      },
+      {
+        line: 7,
+        id: FALLBACK_ID_BASE,
+        errors: [
+          {
+            field: 'id',
+            rule: `must be below ${FALLBACK_ID_BASE} (the SMS fallbacks' ids start there)`,
+          },
+        ],
+      },
+      {
+        line: 8,
+        id: 8,
+        errors: [
+          { field: 'sms_sender', rule: 'must be at most 11 characters (the gateway limit)' },
+        ],
+      },
+    ]);
+    // The filled text is the message's own; the sender is the Viber one unless it has its own.
+    const six = await rig.inspector.message('c', 6);
+    expect(six?.state).toBe('waiting');
+    const redis = await testRedis();
+    const stored = JSON.parse(
+      (await redis.hget(rig.queue.toKey('vb:msg'), '6').finally(() => redis.disconnect())) ?? '{}',
+    ) as { message: { smsText?: string } };
+    expect(stored.message.smsText).toBe('Hi Оля');
   });
 
   it('sends no SMS for a campaign without a fallback text', async () => {

@@ -13,7 +13,8 @@ import type { SendJobData, SendJobResult } from '../../src/job.js';
 import { Producer } from '../../src/producer/producer.js';
 import { clientFor, queuePrefix } from '../../src/redis.js';
 import { fateOf, type DeliverySimulation } from '../../src/sandbox/delivery.js';
-import { SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
+import { phoneWithoutViber, SandboxGateway, type FaultRate } from '../../src/sandbox/server.js';
+import { FALLBACK_ID_BASE } from '../../src/fallback.js';
 import {
   messageCounts,
   messages,
@@ -442,6 +443,111 @@ describe('the delivery promise under faults', () => {
     } finally {
       await receiver.close();
       await checkInvariants(run); // closes the run's connections
+    }
+  });
+
+  it('sends each SMS fallback once, with its exact text, through transport faults, 212, kill -9 and a Redis restart', async () => {
+    // A tenth of the phones have no Viber (ending in 0: 105 at once); the rest fare as DELIVERY
+    // says. Every message whose Viber fate is a final undelivered code of the default set gets
+    // one SMS: the oracle is the gateway's own record of what it accepted, and each fate.
+    await sandbox.close();
+    sandbox = new SandboxGateway({
+      apiKey: API_KEY,
+      delivery: DELIVERY,
+      withoutViber: phoneWithoutViber,
+    });
+    await sandbox.start();
+    const n = 600;
+    const text = 'Viber не дійшов 📵 — ось SMS: <b>&amp;</b> "лапки" & <&>';
+    const queueName = uniqueQueue('chaosfb');
+    const producer = new Producer({
+      connection: redis.url,
+      queueName,
+      attempts: 25,
+      backoffMs: 50,
+    });
+    const msgs = sampleMessages(n, 1, { smsText: text, smsSender: 'ShopSMS' });
+    expect((await producer.enqueue('fb', msgs)).sms).toMatchObject({ messages: n });
+    await producer.close();
+    sandbox.faultRates = [
+      ...TRANSPORT.map((f) => ({ ...f, p: f.p / 2 })),
+      { fault: { kind: 'package-error', code: 212 }, p: 0.05 },
+    ];
+    const fleet = new WorkerFleet(
+      3,
+      {
+        REDIS_URL: redis.url,
+        VIBER_QUEUE: queueName,
+        ALPHASMS_URL: sandbox.url,
+        ALPHASMS_API_KEY: API_KEY,
+        LOG_LEVEL: 'debug',
+      },
+      [...WORKER_ARGS, ...TRACK_ARGS],
+    );
+    fleets.push(fleet);
+    const inspector = new Inspector({ connection: redis.url, queueName });
+    const smsAccepted = () => [...sandbox.accepted.values()].filter((a) => a.kind === 'sms');
+    try {
+      fleet.start();
+      // kill -9 while SMS go out, and Redis restarted while they are tracked.
+      await waitFor(() => smsAccepted().length >= 5, 'SMS under way', 120_000, 20);
+      fleet.kill9(0);
+      fleet.kill9(1);
+      await waitFor(() => smsAccepted().length >= 30, 'more SMS', 120_000, 20);
+      await redis.restart(800);
+      const done = await waitFor(
+        async () => {
+          const c = await inspector.counts('fb').catch(() => undefined);
+          if (!c || c.completed !== n || c.delivery.tracking > 0) return undefined;
+          return c.sms.total > 0 && c.sms.sent === c.sms.total && c.sms.tracking === 0
+            ? c
+            : undefined;
+        },
+        'every message and SMS tracked to the end',
+        200_000,
+        200,
+      );
+      sandbox.faultRates = [];
+      await fleet.stop();
+      // Which messages Viber failed with a code that sends the fallback, by the gateway's record.
+      const triggers = new Set([103, 105, 108, 109, 111]);
+      const want = new Map<number, string>();
+      for (const a of sandbox.accepted.values()) {
+        if (a.kind !== 'viber') continue;
+        const code = phoneWithoutViber(msgs[a.id - 1]!.phone)
+          ? 105
+          : fateOf(a.id, a.at, DELIVERY).finalCode;
+        if (triggers.has(code)) want.set(FALLBACK_ID_BASE + a.id, msgs[a.id - 1]!.phone);
+      }
+      expect(want.size).toBeGreaterThanOrEqual(n / 10);
+      // The gateway took one SMS per such message, none for any other, each exact.
+      expect(
+        smsAccepted()
+          .map((a) => [a.id, a.sms])
+          .sort((x, y) => Number(x[0]) - Number(y[0])),
+      ).toEqual(
+        [...want]
+          .sort(([x], [y]) => x - y)
+          .map(([id, phone]) => [
+            id,
+            { id: String(id), recipient: phone, sender: 'ShopSMS', type: '0', text },
+          ]),
+      );
+      expect(done.sms).toMatchObject({ total: want.size, sent: want.size, failed: 0, unsent: 0 });
+      // Each message's SMS is recorded with the gateway's id for it: none lost, none twice.
+      for await (const r of inspector.results('fb')) {
+        const a = sandbox.accepted.get(FALLBACK_ID_BASE + r.id);
+        expect({ id: r.id, sms: r.sms?.msgId ?? null }).toEqual({
+          id: r.id,
+          sms: a?.msgId ?? null,
+        });
+      }
+      expect(fleet.logs).not.toContain(API_KEY);
+    } catch (err) {
+      await fleet.killAll();
+      throw err;
+    } finally {
+      await inspector.close();
     }
   });
 
