@@ -37,6 +37,7 @@ import { benchIdle } from './idle.js';
 import { benchRedisCost } from './redis-cost.js';
 import { benchLookups, benchTracking } from './tracking.js';
 import { benchWebhooks } from './webhooks.js';
+import { benchFallback } from './fallback.js';
 
 const N = Number(process.env['BENCH_N'] ?? 100_000);
 const MEMORY_N = Number(process.env['BENCH_MEMORY_N'] ?? 1_000_000);
@@ -337,7 +338,7 @@ async function benchMemory(): Promise<void> {
 async function main(): Promise<void> {
   const which = (
     process.env['BENCH_ONLY'] ??
-    'enqueue,send,cost,distant,rate,tracking,timing,capacity,memory,lookups,idle,webhooks'
+    'enqueue,send,cost,distant,rate,tracking,timing,capacity,memory,lookups,idle,webhooks,fallback'
   ).split(',');
   const steps: Array<[string, () => Promise<void>]> = [
     ['enqueue', benchEnqueue],
@@ -390,6 +391,12 @@ async function main(): Promise<void> {
       'webhooks',
       async () => {
         rows.push(...(await benchWebhooks({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
+      },
+    ],
+    [
+      'fallback',
+      async () => {
+        rows.push(...(await benchFallback({ redis, n: N, rounds: ROUNDS, key: KEY, queue: q })));
       },
     ],
     [

@@ -2,7 +2,9 @@
  * `npm run demo`: the whole path on the built-in defaults. Starts the sandbox gateway in-process,
  * a worker, enqueues examples/campaign.csv (1,000 messages) into a fresh queue, shows progress, and
  * checks the outcome: every message accepted, each with its own msg_id; then follows them to
- * delivery, and counts the signed webhook events a receiver of its own verified. Needs a Redis: the one at
+ * delivery, sends an SMS for each one Viber could not deliver (a tenth of the sandbox's phones
+ * have no Viber: those ending in 0), and counts the signed webhook events a receiver of its own
+ * verified. Needs a Redis: the one at
  * REDIS_URL, or one it starts itself when `redis-server` is installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,7 +17,8 @@ import { Inspector } from '../inspect/inspector.js';
 import { readRows } from '../producer/input.js';
 import { Producer } from '../producer/producer.js';
 import { deleteQueueKeys, redisAnswers, safeRedisUrl } from '../redis.js';
-import { SandboxGateway } from '../sandbox/server.js';
+import { phoneWithoutViber, SandboxGateway } from '../sandbox/server.js';
+import { DEFAULT_FALLBACK_CODES } from '../fallback.js';
 import { createWorker } from '../worker/send-worker.js';
 import { readEnv } from './env.js';
 import { createLogger } from './log.js';
@@ -74,9 +77,11 @@ async function main(): Promise<number> {
   const apiKey = randomBytes(16).toString('hex');
   // After acceptance the sandbox delivers as a real account might, only faster: final codes
   // within 0.2–1.5 s, 85% delivered, 40% of those read soon after.
+  // Phones ending in 0 have no Viber there: their messages end 105 and go out as SMS.
   const sandbox = new SandboxGateway({
     apiKey,
     latencyMs: 20,
+    withoutViber: phoneWithoutViber,
     delivery: {
       outcomes: { 102: 0.85, 105: 0.05, 103: 0.05, 108: 0.05 },
       delayMs: [200, 1500],
@@ -110,11 +115,16 @@ async function main(): Promise<number> {
       'demo',
       readRows(createReadStream(CAMPAIGN_FILE), 'csv'),
       {
-        defaults: { sender: 'SMSTest' },
+        // The SMS fallback every message carries (one GSM-7 segment).
+        defaults: {
+          sender: 'SMSTest',
+          smsText: 'SMSTest: your order update did not reach you on Viber; details at example.com',
+        },
       },
     );
     out(
-      `Enqueued ${enq.enqueued} messages from examples/campaign.csv (${enq.rejectedCount} rejected)\n`,
+      `Enqueued ${enq.enqueued} messages from examples/campaign.csv (${enq.rejectedCount} rejected), ` +
+        `each with an SMS fallback of ${enq.sms.segments / Math.max(1, enq.sms.messages)} segment\n`,
     );
     const tty = process.stdout.isTTY;
     let last = '';
@@ -158,11 +168,27 @@ async function main(): Promise<number> {
     out('\nFollowing them to delivery (<status>)…\n');
     let c = await inspector.counts('demo');
     const trackUntil = Date.now() + 30_000;
-    while (c.delivery.tracking > 0 && Date.now() < trackUntil) {
+    const open = () => c.delivery.tracking + c.sms.waiting + c.sms.tracking;
+    while (open() > 0 && Date.now() < trackUntil) {
       await sleep(300);
       c = await inspector.counts('demo');
     }
     out(funnel(c).join('\n') + '\n');
+    // Every message Viber could not deliver (a fallback code) got its SMS, and only those.
+    const triggers = new Set(DEFAULT_FALLBACK_CODES);
+    let fellBack = 0;
+    let smsSent = 0;
+    for await (const r of inspector.results('demo')) {
+      if (r.deliveryCode !== null && triggers.has(r.deliveryCode)) fellBack++;
+      if (r.sms?.msgId) smsSent++;
+    }
+    const smsOk = fellBack > 0 && smsSent === fellBack && c.sms.total === fellBack;
+    out(
+      smsOk
+        ? `SMS fallback: all ${fellBack} messages Viber could not deliver went out as SMS, ${c.sms.delivered} delivered.\n`
+        : `SMS fallback: ${fellBack} messages Viber could not deliver, ${smsSent} SMS sent.\n`,
+    );
+    ok &&= smsOk;
 
     // Every outcome above was also POSTed, signed, to the demo's own receiver.
     const want = c.completed + c.failed + c.delivery.delivered + c.delivery.read;
