@@ -30,7 +30,8 @@ const SIMPLE_UCS2 =
   /^[\n\u0020-\u007e\u00a0-\u024f\u0391-\u03a9\u0400-\u04ff\u2010-\u2027\u2030-\u205e\u20a0-\u20bf\u2100-\u214f]*$/;
 
 /** Any character GSM-7 cannot carry, basic table and escapes both: the text is UCS-2. */
-const NOT_GSM = /[^@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&'()*+,\-./0-9:;<=>?¡A-ZÄÖÑÜ§¿a-zäöñüà\f^{}\\[~\]|€]/;
+const NOT_GSM =
+  /[^@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&'()*+,\-./0-9:;<=>?¡A-ZÄÖÑÜ§¿a-zäöñüà\f^{}\\[~\]|€]/;
 
 const counted = new Map<string, SmsSegments>();
 const CACHE_LIMIT = 1000;
