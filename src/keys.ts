@@ -31,6 +31,7 @@
  * | `vb:wh:new` | list | events not yet taken by a sender, JSON, oldest first | ~140 B an event while held (BENCHMARKS.md 11c) |
  * | `vb:wh:ev` / `vb:wh:due` | hash / zset | request id → its events (a JSON array) / when it is due (a lease, or a retry), ms | — |
  * | `vb:wh:try` / `vb:wh:dead` | hash / zset | request id → `tries:firstFailure:lastError` / when it was given up | — |
+ * | `vb:c:<c>~sms:…`, `vb:bl:<c>~sms` | — | campaign `<c>`'s SMS fallbacks, a campaign of their own (src/fallback.ts): ids 10^15 + the message's, records in `vb:msg`/`vb:done` | ~670 B an ended SMS (BENCHMARKS.md 12d) |
  * | `vb:probe` | string | a worker's write probe while Redis is out of memory (expires in 1 s) | — |
  *
  * The dispatcher's script builds the per-campaign keys (`vb:bl:<c>`, `vb:c:<c>:…`) of campaigns it

@@ -8,7 +8,9 @@ import { FALLBACK_ID_BASE } from '../src/fallback.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import type { WebhookEvent } from '../src/webhook/event.js';
 import { createRig, type Rig } from './fixture.js';
-import { sampleMessages, testRedis, waitFor } from './helpers.js';
+import { REDIS_URL, sampleMessages, testRedis, waitFor } from './helpers.js';
+import { launchChromium } from './chromium.js';
+import { startDashboard } from '../src/dashboard/server.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const FAST: Partial<SendWorkerOptions> = {
@@ -252,6 +254,34 @@ describe('SMS fallback', () => {
       (await redis.hget(rig.queue.toKey('vb:msg'), '6').finally(() => redis.disconnect())) ?? '{}',
     ) as { message: { smsText?: string } };
     expect(stored.message.smsText).toBe('Hi Оля');
+  });
+
+  it("shows the SMS funnel on the console's campaign page, in a real Chromium, and none where there is none", async () => {
+    rig = await createRig('fbconsole', { withoutViber: phoneWithoutViber });
+    await rig.producer.enqueue('with', sampleMessages(20, 1, { smsText: 'SMS' }));
+    await rig.producer.enqueue('without', sampleMessages(20, 101));
+    await rig.startWorker(FAST);
+    await allTracked('with', 2);
+    const dashboard = await startDashboard({
+      connection: REDIS_URL,
+      queueNames: [rig.queueName],
+      port: 0,
+    });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(new URL('/campaigns/with', dashboard.url).href);
+      const steps = page.locator('#sms li');
+      await steps.first().waitFor({ timeout: 10_000 });
+      expect(await page.locator('#sms-section').isVisible()).toBe(true);
+      expect(await steps.allInnerTexts()).toEqual(['fallbacks: 2', 'sent: 2', 'delivered: 2']);
+      await page.goto(new URL('/campaigns/without', dashboard.url).href);
+      await page.locator('#funnel li').first().waitFor({ timeout: 10_000 });
+      expect(await page.locator('#sms-section').isVisible()).toBe(false);
+    } finally {
+      await browser.close();
+      await dashboard.close();
+    }
   });
 
   it('sends no SMS for a campaign without a fallback text', async () => {

@@ -251,7 +251,7 @@ export class Tracker {
       for (const k of ['delivered', 'read', 'undelivered', 'unknown'] as const) {
         report[k] += g.step.deltas[k] ?? 0;
       }
-      if (isFallbackCampaign(decodeInfo(c.raw).campaign)) {
+      if (g.isSms) {
         for (const k of ['delivered', 'undelivered', 'unknown'] as const) {
           report.sms[k] += g.step.deltas[k] ?? 0;
         }
@@ -259,12 +259,12 @@ export class Tracker {
       return g;
     });
     // SMS fallbacks of the messages that just failed on Viber with a code that sends one.
-    const falling = groups.filter((g) => g.fallsBack);
-    const finished = falling.map((g) => readFinished(records[claimed.indexOf(g.claimed)]));
-    if (finished.length > 0) await this.hooks.shared.load(finished.map((f) => f?.shared));
-    falling.forEach((g, i) => {
-      const f = finished[i];
-      const sms = fallbackRecord(f, this.hooks.shared.get(f?.shared));
+    const falling = groups.flatMap((g, i) =>
+      g.fallsBack ? [{ g, finished: readFinished(records[i]) }] : [],
+    );
+    if (falling.length > 0) await this.hooks.shared.load(falling.map((f) => f.finished?.shared));
+    falling.forEach(({ g, finished }) => {
+      const sms = fallbackRecord(finished, this.hooks.shared.get(finished?.shared));
       if (!sms) return;
       g.group.splice(-2, 2, sms.id, sms.json);
       report.fallbacks++;
@@ -301,9 +301,10 @@ export function recordGroup(
   now: number,
   opts: TrackingSettings & Partial<Pick<TrackerOptions, 'fallbackCodes' | 'fallbackOnUnknown'>>,
 ): {
-  claimed: { id: number; raw: string };
   step: TrackStep;
   group: Array<string | number>;
+  /** The message is an SMS fallback itself. */
+  isSms: boolean;
   fallsBack: boolean;
 } {
   const info = decodeInfo(claimed.raw);
@@ -316,8 +317,8 @@ export function recordGroup(
   );
   const code = step.record.code;
   return {
-    claimed,
     step,
+    isSms: sms,
     fallsBack:
       !sms &&
       ((step.record.state === 'undelivered' &&
