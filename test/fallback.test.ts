@@ -8,7 +8,7 @@ import { FALLBACK_ID_BASE } from '../src/fallback.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
 import type { WebhookEvent } from '../src/webhook/event.js';
 import { createRig, type Rig } from './fixture.js';
-import { REDIS_URL, sampleMessages, testRedis, waitFor } from './helpers.js';
+import { sampleMessages, TEST_REDIS, testRedis, waitFor } from './helpers.js';
 import { launchChromium } from './chromium.js';
 import { startDashboard } from '../src/dashboard/server.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
@@ -263,7 +263,7 @@ describe('SMS fallback', () => {
     await rig.startWorker(FAST);
     await allTracked('with', 2);
     const dashboard = await startDashboard({
-      connection: REDIS_URL,
+      connection: TEST_REDIS,
       queueNames: [rig.queueName],
       port: 0,
     });
