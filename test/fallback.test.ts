@@ -137,6 +137,11 @@ describe('SMS fallback', () => {
       });
       expect(r.delivery).toBe(accepted ? 'UNDELIVERABLE' : 'DELIVERED');
     }
+    // Looked up by its SMS's id, a message is found with its SMS.
+    const first = noViber[0]!.id;
+    expect(await rig.inspector.result(FALLBACK_ID_BASE + first)).toEqual(
+      rows.find((r) => r.id === first),
+    );
     // Webhooks: each fallback told as its message's, with the SMS's own msg_id.
     const ids = new Set(noViber.map((m) => m.id));
     const sent = await waitFor(() => {
@@ -313,7 +318,12 @@ describe('SMS fallback', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(ofKind(rig, 'sms')).toEqual([]);
     await rig.producer.resume('c');
-    const { s } = await allTracked('c', 4);
+    // Waiting for the campaign with its tracking waits for its SMS too.
+    const { sms: s } = await rig.producer.waitUntilFinished('c', {
+      tracking: true,
+      timeoutMs: 20_000,
+    });
+    expect(s.tracking).toBe(0);
     expect(s).toMatchObject({ total: 4, sent: 4, paused: 0 });
     expect(ofKind(rig, 'sms').map((a) => a.sms?.text)).toEqual(Array(4).fill('SMS instead'));
   });

@@ -254,12 +254,7 @@ export class GatewayClient {
    */
   send(messages: readonly ViberMessage[], opts: RequestOptions = {}): Promise<SendAnswer> {
     // Built once, before the first try: an unsafe character fails here, before any request.
-    const xml = buildSendPackage(this.#apiKey, messages);
-    const ids = messages.map((m) => m.id);
-    return this.#withRetries(
-      () => this.#exchange('send', xml, opts.signal, (body) => parseSendAnswer(body, ids)),
-      opts.signal,
-    );
+    return this.#sendPackage(buildSendPackage(this.#apiKey, messages), messages, opts);
   }
 
   /**
@@ -267,7 +262,15 @@ export class GatewayClient {
    * docs show no package with both). Answered, retried and typed as `send`.
    */
   sendSms(messages: readonly SmsMessage[], opts: RequestOptions = {}): Promise<SendAnswer> {
-    const xml = buildSmsPackage(this.#apiKey, messages);
+    return this.#sendPackage(buildSmsPackage(this.#apiKey, messages), messages, opts);
+  }
+
+  /** POSTs a built send package, retried in transit; the answer read against the ids sent. */
+  #sendPackage(
+    xml: string,
+    messages: ReadonlyArray<{ id: number }>,
+    opts: RequestOptions,
+  ): Promise<SendAnswer> {
     const ids = messages.map((m) => m.id);
     return this.#withRetries(
       () => this.#exchange('send', xml, opts.signal, (body) => parseSendAnswer(body, ids)),

@@ -20,7 +20,7 @@ import {
   type RedisConnection,
 } from '../redis.js';
 import { codeName } from '../xml/codes.js';
-import { fallbackCampaign, fallbackId } from '../fallback.js';
+import { FALLBACK_ID_BASE, fallbackCampaign, fallbackId, viberIdOf } from '../fallback.js';
 import type { QueueKeys } from '../keys.js';
 
 export interface InspectorOptions {
@@ -134,9 +134,13 @@ export class Inspector {
     return Promise.all((await store.campaigns()).map((c) => store.counts(c)));
   }
 
-  /** One message's result by its id, or undefined if it was never enqueued. */
+  /**
+   * One message's result by its id, or undefined if it was never enqueued. An SMS fallback's id
+   * (10^15 + the message's, src/fallback.ts) gives the message it fell back for, its `sms` set.
+   */
   async result(id: number): Promise<MessageResult | undefined> {
     const { store } = await this.ready;
+    if (id >= FALLBACK_ID_BASE) id = viberIdOf(id);
     const campaign = await store.campaignOf(id);
     return campaign === undefined ? undefined : this.message(campaign, id);
   }

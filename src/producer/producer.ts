@@ -65,7 +65,10 @@ export interface MessageRow {
 export interface WaitOptions {
   /** Rejects (WAIT_TIMEOUT) past this many ms. @defaultValue 60000 */
   timeoutMs?: number;
-  /** Also until delivery tracking of the campaign is over. @defaultValue false */
+  /**
+   * Also until delivery tracking of the campaign is over, and its SMS fallbacks, if any, are
+   * sent and tracked too. @defaultValue false
+   */
   tracking?: boolean;
   /** How often the counts are read, ms. @defaultValue 250 */
   everyMs?: number;
@@ -142,7 +145,7 @@ export class Producer {
   /**
    * Resolves with the campaign's counts once nothing of it waits or is on the wire (every
    * message accepted or ended: `finishedAt` is set) — with `tracking`, once its delivery
-   * tracking is over too. Rejects with WAIT_TIMEOUT after `timeoutMs`, and at once for a
+   * tracking is over too, its SMS fallbacks' included. Rejects with WAIT_TIMEOUT after `timeoutMs`, and at once for a
    * campaign with no messages.
    */
   async waitUntilFinished(campaign: string, opts: WaitOptions = {}): Promise<CampaignCounts> {
@@ -157,7 +160,9 @@ export class Producer {
         throw new InvalidOptionError(`campaign ${campaign} has no messages on this queue`);
       }
       const sent = c.finishedAt !== null;
-      if (sent && (!opts.tracking || c.delivery.tracking === 0)) return c;
+      // Its SMS fallbacks are made as tracking ends, then sent and tracked themselves.
+      const following = c.delivery.tracking + c.sms.waiting + c.sms.paused + c.sms.tracking;
+      if (sent && (!opts.tracking || following === 0)) return c;
       if (Date.now() + everyMs > until) {
         const what = sent ? 'its delivery tracking to end' : 'its messages to be sent';
         throw new WaitTimeoutError(
