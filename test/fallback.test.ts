@@ -23,6 +23,12 @@ const FAST: Partial<SendWorkerOptions> = {
 /** A fallback text XML and SMS encodings must carry exactly: Cyrillic, an emoji, `<&>`. */
 const SMS_TEXT = 'Привіт! Viber не дійшов 📵 — ось SMS <&> "лапки"';
 
+/** The ids of sampleMessages(20, first) whose phones have no Viber, with their campaign. */
+const noViberIds = (campaign: string, first: number): Array<[string, number]> =>
+  sampleMessages(20, first)
+    .filter((m) => phoneWithoutViber(m.phone))
+    .map((m) => [campaign, m.id]);
+
 const ofKind = (rig: Rig, kind: 'viber' | 'sms'): AcceptedMessage[] =>
   [...rig.sandbox.accepted.values()].filter((a) => a.kind === kind);
 
@@ -169,15 +175,20 @@ describe('SMS fallback', () => {
     expect(receiver.events.filter((e) => e.campaign !== 'c')).toEqual([]);
   });
 
-  it('sends no fallback of a cancelled campaign, nor past its deadline: they end unsent', async () => {
+  it('sends no fallback of a cancelled campaign, nor past its deadline: they end unsent, told, and purged with their campaign', async () => {
     rig = await createRig('fbcancel', { withoutViber: phoneWithoutViber });
+    receiver = await startReceiver({ secret: SECRET });
     const deadline = new Date(Date.now() + 1500);
     await rig.producer.enqueue('x', sampleMessages(20, 1, { smsText: 'SMS' }));
     await rig.producer.enqueue('e', sampleMessages(20, 101, { smsText: 'SMS' }), {
       expires: deadline,
     });
     // Tracking asks first 2.5 s after acceptance: x is cancelled, e past its deadline by then.
-    await rig.startWorker({ ...FAST, trackAfterMs: 2500 });
+    await rig.startWorker({
+      ...FAST,
+      trackAfterMs: 2500,
+      webhook: { url: receiver.url, secret: SECRET, flushMs: 50 },
+    });
     await waitFor(
       async () => ((await rig.inspector.counts('x')).completed === 20 ? true : undefined),
       'x to be sent',
@@ -200,6 +211,34 @@ describe('SMS fallback', () => {
       ]);
     }
     expect(ofKind(rig, 'sms')).toEqual([]);
+    // Each told as message.sms_failed, with how it ended, under its message's campaign and id.
+    const failed = await waitFor(() => {
+      const got = receiver!.events.filter((e) => e.type === 'message.sms_failed');
+      return new Set(got.map((e) => e.messageId)).size === 4 ? got : undefined;
+    }, 'the sms_failed events');
+    expect(
+      [
+        ...new Map(failed.map((e) => [e.messageId, [e.campaign, e.messageId, e.state]])).values(),
+      ].sort((a, b) => Number(a[1]) - Number(b[1])),
+    ).toEqual(
+      [...noViberIds('x', 1), ...noViberIds('e', 101)].map(([c, id]) => [
+        c,
+        id,
+        c === 'x' ? 'cancelled' : 'expired',
+      ]),
+    );
+    // Purged with its campaign: nothing of the SMS is left in Redis.
+    expect(await rig.producer.purge('x')).toBe(20);
+    const redis = await testRedis();
+    try {
+      const base = rig.queue.toKey('');
+      expect(await redis.keys(`${base}*x~sms*`)).toEqual([]);
+      const smsIds = noViberIds('x', 1).map(([, id]) => String(FALLBACK_ID_BASE + id));
+      expect(await redis.hmget(`${base}vb:done`, ...smsIds)).toEqual([null, null]);
+      expect(await redis.hexists(`${base}vb:purging`, 'x~sms')).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('checks fallbacks at enqueue: segments reported, a text over the limit refused by row, ids kept below 10^15', async () => {
