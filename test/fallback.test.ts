@@ -11,6 +11,7 @@ import { createRig, type Rig } from './fixture.js';
 import { sampleMessages, TEST_REDIS, testRedis, waitFor } from './helpers.js';
 import { launchChromium } from './chromium.js';
 import { startDashboard } from '../src/dashboard/server.js';
+import { WorkerMetrics } from '../src/worker/metrics.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const FAST: Partial<SendWorkerOptions> = {
@@ -67,11 +68,12 @@ describe('SMS fallback', () => {
     const messages = sampleMessages(100, 1, { smsText: SMS_TEXT, smsSender: 'ShopSMS' });
     await rig.producer.enqueue('c', messages);
     // A long read window: Viber messages delivered are watched for a read, an SMS never is.
-    await rig.startWorker({
+    const worker = await rig.startWorker({
       ...FAST,
       readWindowMs: 120_000,
       webhook: { url: receiver.url, secret: SECRET, flushMs: 50 },
     });
+    const metrics = new WorkerMetrics(worker);
     const { c, s } = await waitFor(
       async () => {
         const c = await rig.inspector.counts('c');
@@ -121,6 +123,16 @@ describe('SMS fallback', () => {
       unknown: 0,
       byStatus: { '102': 10 },
     });
+    // Metrics: the fallbacks made, sent and delivered (a subset of the messages' series).
+    // (The worker counts an answer just after its script returns: waited for, not raced.)
+    const delivered = 'viber_bulk_sms_delivery_total{status="delivered"} 10\n';
+    const text = await waitFor(async () => {
+      const t = await metrics.text();
+      return t.includes(delivered) ? t : undefined;
+    }, 'the SMS deliveries counted').finally(() => metrics.close());
+    expect(text).toContain('viber_bulk_sms_fallbacks_total 10\n');
+    expect(text).toContain('viber_bulk_sms_messages_total{outcome="completed"} 10\n');
+    expect(text).toContain('viber_bulk_messages_total{outcome="completed"} 110\n');
     // results: each message with its SMS, the ones without Viber with the gateway's SMS id.
     const rows = [];
     for await (const r of rig.inspector.results('c')) rows.push(r);
