@@ -12,6 +12,7 @@ import { sampleMessages, TEST_REDIS, testRedis, waitFor } from './helpers.js';
 import { launchChromium } from './chromium.js';
 import { startDashboard } from '../src/dashboard/server.js';
 import { WorkerMetrics } from '../src/worker/metrics.js';
+import { runCli } from './cli-run.js';
 import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const FAST: Partial<SendWorkerOptions> = {
@@ -338,6 +339,49 @@ describe('SMS fallback', () => {
       await browser.close();
       await dashboard.close();
     }
+  });
+
+  it('takes a fallback from the command line: --sms-text with placeholders, sms_text columns, the segment limit, and shows the SMS funnel in status and results', async () => {
+    rig = await createRig('fbcli', { withoutViber: phoneWithoutViber });
+    const env = { VIBER_QUEUE: rig.queueName };
+    // Ids 1..4: the phone ending in 0 (id 1) has no Viber. Row 3 brings its own text, row 4 one
+    // over two segments.
+    const csv =
+      'id,phone,name,sms_text\n' +
+      '1,+380971000010,Оля,\n' +
+      '2,+380971000011,Петро,\n' +
+      '3,+380971000012,Ann,"Own text, <b>&</b>"\n' +
+      `4,+380971000013,Bo,${'x'.repeat(307)}\n`;
+    const args = ['enqueue', '--campaign', 'c', '--file', '-', '--sender', 'Shop', '--text', 'Hi'];
+    args.push('--sms-text', 'Привіт, {{name}}! Viber не дійшов', '--sms-max-segments', '2');
+    const r = await runCli([...args, '--json'], env, csv);
+    expect(r.code).toBe(1); // a row rejected
+    expect(r.stderr).toContain(
+      'rejected line 5 (id 4): sms_text: takes 3 SMS segments (GSM-7); at most 2 are allowed (smsMaxSegments)',
+    );
+    expect(r.stderr).toContain(
+      'SMS fallback: 3 messages carry one, 1 segment × 3 (3 segments if every one is sent)',
+    );
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({
+      enqueued: 3,
+      sms: { messages: 3, segments: 3, bySegments: { '1': 3 } },
+    });
+    await rig.startWorker(FAST);
+    const { c } = await allTracked('c', 1);
+    expect(rig.sandbox.accepted.get(FALLBACK_ID_BASE + 1)?.sms?.text).toBe(
+      'Привіт, Оля! Viber не дійшов',
+    );
+    expect(c.sms.delivered).toBe(1);
+    const status = await runCli(['status', '--campaign', 'c'], env);
+    expect(status.stdout).toContain('sms        fallbacks 1 → sent 1 → delivered 1 (100.0%)');
+    const out = await runCli(['results', '--campaign', 'c', '--format', 'csv'], env);
+    const rows = out.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/,sms_msg_id,sms_status,sms_delivery$/);
+    const smsMsgId = rig.sandbox.accepted.get(FALLBACK_ID_BASE + 1)?.msgId;
+    expect(rows.find((l) => l.startsWith('1,'))).toMatch(
+      new RegExp(`,${smsMsgId},completed,DELIVERED$`),
+    );
+    expect(rows.find((l) => l.startsWith('2,'))).toMatch(/,,,$/);
   });
 
   it('sends no SMS for a campaign without a fallback text', async () => {
