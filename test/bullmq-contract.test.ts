@@ -15,6 +15,8 @@ describe('the BullMQ contract a package job relies on', () => {
   let redis: RedisClient;
   let queue: Queue;
   const workers: Worker[] = [];
+  /** Each worker's own connection: BullMQ leaves a connection it was given open. */
+  const connections: RedisClient[] = [];
 
   beforeAll(async () => {
     redis = clientFor(TEST_REDIS, 'worker');
@@ -24,6 +26,7 @@ describe('the BullMQ contract a package job relies on', () => {
 
   afterAll(async () => {
     for (const w of workers) await w.close(true);
+    for (const c of connections) c.disconnect();
     await queue.close();
     redis.disconnect();
     await dropQueue(name);
@@ -33,8 +36,10 @@ describe('the BullMQ contract a package job relies on', () => {
     fn: (job: Job, token?: string) => Promise<unknown>,
     opts: { lockDuration?: number; stalledInterval?: number } = {},
   ): Worker => {
+    const connection = redis.duplicate();
+    connections.push(connection);
     const w = new Worker(name, fn, {
-      connection: redis.duplicate(),
+      connection,
       lockDuration: opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? 30_000,
       maxStalledCount: 2,
