@@ -384,6 +384,21 @@ describe('SMS fallback', () => {
     expect(rows.find((l) => l.startsWith('2,'))).toMatch(/,,,$/);
   });
 
+  it("keeps a campaign's SMS within its campaign rate: one bucket for its messages and their fallbacks", async () => {
+    rig = await createRig('fbrate', { withoutViber: phoneWithoutViber });
+    // Every phone without Viber: each message sent is followed by its SMS while the rest of the
+    // campaign still goes out, from the same 10-a-second bucket.
+    const messages = sampleMessages(40, 1, { smsText: 'SMS', phone: '+380971000000' });
+    await rig.producer.enqueue('c', messages, { campaignRate: 10 });
+    await rig.startWorker({ ...FAST, trackAfterMs: 50, trackMaxIntervalMs: 100 });
+    await allTracked('c', 40);
+    const at = [...rig.sandbox.accepted.values()].map((a) => a.at);
+    expect(at).toHaveLength(80);
+    const span = (Math.max(...at) - Math.min(...at)) / 1000;
+    // About 10 a second, Viber and SMS together (a one-second burst to start): not 20.
+    expect(at.length).toBeLessThanOrEqual(10 + 10 * (span + 1));
+  });
+
   it('sends no SMS for a campaign without a fallback text', async () => {
     rig = await createRig('fbnone', { withoutViber: phoneWithoutViber });
     await rig.producer.enqueue('c', sampleMessages(50, 1));

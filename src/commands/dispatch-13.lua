@@ -11,7 +11,7 @@
       a paused one without a deadline sleeps until a resume wakes it): a call looks only at
       campaigns that may send, whatever the number that wait, and their backlogs are not touched;
     - an SMS fallback companion (`<c>~sms`) goes by its campaign's control, deadline and gate
-      (includes/parentOf), with its own backlog, fair-share tag and rate bucket;
+      (includes/parentOf) and shares its rate bucket, with its own backlog and fair-share tag;
     - cancelled campaigns and campaigns past their deadline are swept at once (up to ARGV[4]
       messages a call, outside the target): their ids go into packages too, which the caller
       ends unsent at once, without a job (marked 'sweep' instead of job opts);
@@ -65,6 +65,26 @@ local function package(c, n, ending)
   return #ids
 end
 
+-- Campaign-rate buckets, one per governing campaign (its SMS fallbacks spend from it too),
+-- read once a call and written back at its end.
+local buckets = {}
+local function bucketOf(g, rate)
+  if not buckets[g] then
+    local b = rcall('HGET', KEYS[6], g)
+    local tokens, last = rate, now
+    if b then
+      local i = string.find(b, ':', 1, true)
+      tokens, last = tonumber(string.sub(b, 1, i - 1)), tonumber(string.sub(b, i + 1))
+    end
+    buckets[g] = { tokens = math.min(rate, tokens + (now - last) * rate / 1000) }
+  end
+  return buckets[g]
+end
+-- What a candidate may package now: its backlog, or what its bucket holds.
+local function creditOf(x)
+  return x.bucket and math.min(x.credit, math.floor(x.bucket.tokens)) or x.credit
+end
+
 local released, swept = 0, 0
 local closed = {}
 local need = target - tonumber(rcall('GET', KEYS[10]) or '0')
@@ -111,14 +131,8 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
         local x = { c = c, rank = rank, w = weight, left = len, credit = len, rate = rate,
           tag = tonumber(rcall('HGET', KEYS[5], c) or '0') }
         if rate > 0 then
-          local b = rcall('HGET', KEYS[6], c)
-          local tokens, last = rate, now
-          if b then
-            local i = string.find(b, ':', 1, true)
-            tokens, last = tonumber(string.sub(b, 1, i - 1)), tonumber(string.sub(b, i + 1))
-          end
-          x.tokens = math.min(rate, tokens + (now - last) * rate / 1000)
-          x.credit = math.min(len, math.floor(x.tokens))
+          x.bucket = bucketOf(governs, rate)
+          x.credit = math.min(len, math.floor(x.bucket.tokens))
         end
         if len < size and linger > 0 and x.credit >= len then
           local at = tonumber(rcall('HGET', base .. 'vb:c:' .. c .. ':counts', 'enqueuedAt') or '0')
@@ -138,7 +152,7 @@ local served = {}
 while need > 0 do
   local best, bestTag
   for _, x in ipairs(cands) do
-    if x.left > 0 and x.credit > 0 then
+    if x.left > 0 and creditOf(x) > 0 then
       local tag = math.max(x.tag, vtOf(x.rank))
       if not best or x.rank < best.rank or (x.rank == best.rank and tag < bestTag) then
         best, bestTag = x, tag
@@ -146,13 +160,13 @@ while need > 0 do
     end
   end
   if not best then break end
-  local moved = package(best.c, math.min(size, best.left, best.credit))
+  local moved = package(best.c, math.min(size, best.left, creditOf(best)))
   if moved == 0 then
     best.left = 0
   else
     best.left = best.left - moved
     best.credit = best.credit - moved
-    if best.tokens then best.tokens = best.tokens - moved end
+    if best.bucket then best.bucket.tokens = best.bucket.tokens - moved end
     need = need - moved
     released = released + moved
     vts[best.rank] = bestTag
@@ -164,8 +178,8 @@ for c, x in pairs(served) do
   rcall('HSET', KEYS[5], c, x.tag)
 end
 for rank, vt in pairs(vts) do rcall('HSET', KEYS[5], 'vt:' .. rank, vt) end
-for _, x in ipairs(cands) do
-  if x.tokens then rcall('HSET', KEYS[6], x.c, math.max(0, x.tokens) .. ':' .. now) end
+for g, b in pairs(buckets) do
+  rcall('HSET', KEYS[6], g, math.max(0, b.tokens) .. ':' .. now)
 end
 local out = { released, swept, #closed }
 for _, c in ipairs(closed) do out[#out + 1] = c end
