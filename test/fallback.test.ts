@@ -3,6 +3,7 @@
  * no Viber (its documented rule, `phoneWithoutViber`): a Viber message to one ends 105
  * UNDELIVERABLE. The oracle is the sandbox's record of what it accepted, Viber and SMS.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { phoneWithoutViber, type AcceptedMessage } from '../src/sandbox/server.js';
 import { FALLBACK_ID_BASE } from '../src/fallback.js';
 import type { SendWorkerOptions } from '../src/worker/options.js';
@@ -397,6 +398,29 @@ describe('SMS fallback', () => {
     const span = (Math.max(...at) - Math.min(...at)) / 1000;
     // About 10 a second, Viber and SMS together (a one-second burst to start): not 20.
     expect(at.length).toBeLessThanOrEqual(10 + 10 * (span + 1));
+  });
+
+  it('counts a campaign and its SMS as one fair share beside another campaign', async () => {
+    rig = await createRig('fbfair', { withoutViber: phoneWithoutViber });
+    // a: every phone without Viber, so its SMS follow its messages; b: plain. Equal weights.
+    await rig.producer.enqueue(
+      'a',
+      sampleMessages(200, 1, { smsText: 'SMS', phone: '+380971000000' }),
+    );
+    await rig.producer.enqueue('b', sampleMessages(400, 1001));
+    await rig.startWorker({ ...FAST, trackAfterMs: 50, rate: 100, batchSize: 10 });
+    const sms = () => [...rig.sandbox.accepted.values()].filter((x) => x.kind === 'sms');
+    await waitFor(() => sms().length > 0, 'the first SMS');
+    const from = Math.min(...sms().map((x) => x.at)) + 500;
+    await sleep(3500);
+    const window = [...rig.sandbox.accepted.values()].filter(
+      (x) => x.at >= from && x.at < from + 3000,
+    );
+    const ofA = window.filter((x) => x.kind === 'sms' || x.id <= 200).length;
+    // Half each (a's messages and SMS together), not two shares to one.
+    expect(window.length).toBeGreaterThan(150);
+    expect(ofA / window.length).toBeGreaterThan(0.35);
+    expect(ofA / window.length).toBeLessThan(0.6);
   });
 
   it('sends no SMS for a campaign without a fallback text', async () => {

@@ -11,7 +11,7 @@
       a paused one without a deadline sleeps until a resume wakes it): a call looks only at
       campaigns that may send, whatever the number that wait, and their backlogs are not touched;
     - an SMS fallback companion (`<c>~sms`) goes by its campaign's control, deadline and gate
-      (includes/parentOf) and shares its rate bucket, with its own backlog and fair-share tag;
+      (includes/parentOf) and shares its rate bucket and fair-share tag, with its own backlog;
     - cancelled campaigns and campaigns past their deadline are swept at once (up to ARGV[4]
       messages a call, outside the target): their ids go into packages too, which the caller
       ends unsent at once, without a job (marked 'sweep' instead of job opts);
@@ -80,6 +80,12 @@ local function bucketOf(g, rate)
   end
   return buckets[g]
 end
+-- Fair-share tags, one per governing campaign: a campaign and its SMS fallbacks are one share.
+local fairs = {}
+local function fairOf(g)
+  fairs[g] = fairs[g] or { c = g, tag = tonumber(rcall('HGET', KEYS[5], g) or '0') }
+  return fairs[g]
+end
 -- What a candidate may package now: its backlog, or what its bucket holds.
 local function creditOf(x)
   return x.bucket and math.min(x.credit, math.floor(x.bucket.tokens)) or x.credit
@@ -129,7 +135,7 @@ for _, c in ipairs(rcall('SMEMBERS', KEYS[1])) do
         sleep(c, deadline and math.min(from, deadline) or from)
       else
         local x = { c = c, rank = rank, w = weight, left = len, credit = len, rate = rate,
-          tag = tonumber(rcall('HGET', KEYS[5], c) or '0') }
+          fair = fairOf(governs) }
         if rate > 0 then
           x.bucket = bucketOf(governs, rate)
           x.credit = math.min(len, math.floor(x.bucket.tokens))
@@ -153,7 +159,7 @@ while need > 0 do
   local best, bestTag
   for _, x in ipairs(cands) do
     if x.left > 0 and creditOf(x) > 0 then
-      local tag = math.max(x.tag, vtOf(x.rank))
+      local tag = math.max(x.fair.tag, vtOf(x.rank))
       if not best or x.rank < best.rank or (x.rank == best.rank and tag < bestTag) then
         best, bestTag = x, tag
       end
@@ -170,12 +176,12 @@ while need > 0 do
     need = need - moved
     released = released + moved
     vts[best.rank] = bestTag
-    best.tag = bestTag + moved / best.w
-    served[best.c] = best
+    best.fair.tag = bestTag + moved / best.w
+    served[best.fair.c] = best.fair
   end
 end
-for c, x in pairs(served) do
-  rcall('HSET', KEYS[5], c, x.tag)
+for c, f in pairs(served) do
+  rcall('HSET', KEYS[5], c, f.tag)
 end
 for rank, vt in pairs(vts) do rcall('HSET', KEYS[5], 'vt:' .. rank, vt) end
 for g, b in pairs(buckets) do
