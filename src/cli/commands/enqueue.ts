@@ -210,7 +210,7 @@ async function enqueue(flags: EnqueueFlags): Promise<number> {
   }
 }
 
-/** `SMS fallback: 1200 messages carry one, 1 segment × 1000, 2 segments × 200 (1400 if all sent)`. */
+/** `SMS fallback: 1200 messages carry one, 1 segment × 1000, 2 segments × 200 (1400 segments if every one is sent)`. */
 function fallbackLine(sms: SmsFallbackReport, dryRun: boolean): string {
   const by = Object.entries(sms.bySegments)
     .sort(([a], [b]) => Number(a) - Number(b))
