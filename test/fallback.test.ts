@@ -423,6 +423,66 @@ describe('SMS fallback', () => {
     expect(ofA / window.length).toBeLessThan(0.6);
   });
 
+  it("gives SMS packages their campaign's attempts and backoff: a gateway failing them for a while fails none", async () => {
+    rig = await createRig('fbretry', { withoutViber: phoneWithoutViber });
+    // The rig's producer gives campaigns 5 attempts, 50 ms backoff doubling.
+    await rig.producer.enqueue('c', sampleMessages(20, 1, { smsText: 'SMS' }));
+    await rig.startWorker({
+      ...FAST,
+      gateway: { url: rig.sandbox.url, apiKey: rig.apiKey, retries: 0 },
+    });
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).completed === 20 ? true : undefined),
+      'the Viber messages to be accepted',
+    );
+    // The two fallbacks are made while the campaign is paused; resumed, they meet a gateway
+    // answering 500 to everything (no retry in transit) until it has refused two requests.
+    await rig.producer.pause('c');
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).sms.paused === 2 ? true : undefined),
+      'the fallbacks to be parked',
+    );
+    const refused = rig.sandbox.stats.faults;
+    rig.sandbox.faultRates = [{ fault: { kind: 'http-error', status: 500 }, p: 1 }];
+    await rig.producer.resume('c');
+    await waitFor(
+      async () =>
+        rig.sandbox.stats.faults >= refused + 2 || (await rig.inspector.counts('c')).sms.failed > 0,
+      'two requests refused (or a fallback failed)',
+      10_000,
+      5,
+    );
+    rig.sandbox.faultRates = [];
+    const s = await waitFor(async () => {
+      const { sms } = await rig.inspector.counts('c');
+      return sms.sent + sms.failed === 2 ? sms : undefined;
+    }, 'both fallbacks to end');
+    expect(s).toMatchObject({ total: 2, sent: 2, failed: 0 });
+  });
+
+  it("holds fallbacks outside their campaign's send window, and a schedule change lets them go at once", async () => {
+    rig = await createRig('fbwindow', { withoutViber: phoneWithoutViber });
+    await rig.producer.enqueue('c', sampleMessages(20, 1, { smsText: 'SMS' }));
+    await rig.startWorker({ ...FAST, trackAfterMs: 1000 });
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).completed === 20 ? true : undefined),
+      'the Viber messages to be accepted',
+    );
+    // A window that is closed now (it opens two hours from now, UTC) before the fallbacks are made.
+    const h = (new Date().getUTCHours() + 2) % 24;
+    const hh = String(h).padStart(2, '0');
+    await rig.producer.schedule('c', { window: `${hh}:00-${hh}:30`, tz: 'UTC' });
+    await waitFor(
+      async () => ((await rig.inspector.counts('c')).sms.waiting === 2 ? true : undefined),
+      'the fallbacks to be made',
+    );
+    await sleep(500);
+    expect(ofKind(rig, 'sms')).toEqual([]);
+    // The window lifted: the companion, asleep until the window's opening, goes now.
+    await rig.producer.schedule('c', { window: null });
+    await waitFor(() => ofKind(rig, 'sms').length === 2, 'the SMS to be sent', 5000);
+  });
+
   it('sends no SMS for a campaign without a fallback text', async () => {
     rig = await createRig('fbnone', { withoutViber: phoneWithoutViber });
     await rig.producer.enqueue('c', sampleMessages(50, 1));

@@ -3,6 +3,8 @@
  * now (`vb:gate`, the two UTC instants the dispatcher and the activate step read by Redis's clock),
  * and its deadline (`vb:expires`). Gates are computed here, in Node, with Luxon (timing.ts).
  */
+import type { ChainableCommander } from 'ioredis';
+import { fallbackCampaign } from '../fallback.js';
 import { defineCommands } from '../commands/index.js';
 import type { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
@@ -41,14 +43,19 @@ export class CampaignSchedule {
 
   /** Stores timing settings and the gate they give now, in one step. */
   async setTiming(campaign: string, timing: StoredTiming, now = Date.now()): Promise<void> {
-    await this.redis
+    const m = this.redis
       .multi()
       .hset(this.keys.timing, campaign, JSON.stringify(timing))
-      .hset(this.keys.gate, campaign, gateString(timing, gateOf(timing, now)))
-      // The dispatcher looks at it again now: it may have been asleep until the old start.
-      .sadd(this.keys.ready, campaign)
-      .zrem(this.keys.sleep, campaign)
-      .exec();
+      .hset(this.keys.gate, campaign, gateString(timing, gateOf(timing, now)));
+    // The dispatcher looks at it again now: it may have been asleep until the old start.
+    await this.wake(m, campaign).exec();
+  }
+
+  /** Into the ready set, out of the sleep set: the campaign, and its SMS fallbacks with it. */
+  wake<M extends ChainableCommander>(m: M, campaign: string): M {
+    for (const c of [campaign, fallbackCampaign(campaign)])
+      m.sadd(this.keys.ready, c).zrem(this.keys.sleep, c);
+    return m;
   }
 
   /**
@@ -82,7 +89,7 @@ export class CampaignSchedule {
     if (at === undefined) m.hdel(this.keys.deadlines, campaign);
     else m.hset(this.keys.deadlines, campaign, String(at));
     // Asleep until its old start or deadline: the dispatcher looks again now.
-    await m.sadd(this.keys.ready, campaign).zrem(this.keys.sleep, campaign).exec();
+    await this.wake(m, campaign).exec();
   }
 
   /** The campaign's deadline (ms), if it has one. */

@@ -245,10 +245,8 @@ export class CampaignStore {
     const m = this.redis.multi();
     if (control) m.hset(this.keys.control, campaign, control);
     else m.hdel(this.keys.control, campaign);
-    // Its SMS fallbacks (src/fallback.ts) sleep and wake with it.
-    for (const c of [campaign, fallbackCampaign(campaign)]) {
-      if (control !== 'paused') m.sadd(this.keys.ready, c).zrem(this.keys.sleep, c);
-    }
+    // Its SMS fallbacks (src/fallback.ts) wake with it.
+    if (control !== 'paused') this.schedule.wake(m, campaign);
     await m.exec();
   }
 

@@ -61,7 +61,8 @@ local function package(c, n, ending)
   rcall('ZADD', KEYS[8], now, id)
   rcall('SADD', base .. 'vb:c:' .. c .. ':pkgs', id)
   rcall('INCRBY', KEYS[10], #ids)
-  made[#made + 1] = { id, c, ending or rcall('HGET', KEYS[11], c) or '{}' }
+  -- An SMS fallback's package has its campaign's attempts and backoff.
+  made[#made + 1] = { id, c, ending or rcall('HGET', KEYS[11], parentOf(c)) or '{}' }
   return #ids
 end
 
