@@ -506,7 +506,13 @@ describe('the delivery promise under faults', () => {
         'every message and SMS tracked to the end',
         200_000,
         200,
-      );
+      ).catch(async (err: Error) => {
+        // Say where it stands: a fallback that failed or never came shows in these.
+        const c = await inspector.counts('fb').catch(() => undefined);
+        throw new Error(
+          `${err.message}: ${JSON.stringify({ completed: c?.completed, delivery: c?.delivery, sms: c?.sms })}`,
+        );
+      });
       sandbox.faultRates = [];
       await fleet.stop();
       // Which messages Viber failed with a code that sends the fallback, by the gateway's record.
