@@ -20,7 +20,7 @@ const COLUMNS = [
   'readAt',
 ] as const;
 
-/** The SMS fallback's cells of a CSV row (named as the fallback's issue asked for them). */
+/** The SMS fallback's cells of a CSV row: its gateway id, its state, its delivery's name. */
 const SMS_COLUMNS = ['sms_msg_id', 'sms_status', 'sms_delivery'] as const;
 const smsCells = (r: MessageResult): Array<string | number | null> => [
   r.sms?.msgId ?? null,
