@@ -30,10 +30,6 @@ export const fallbackCampaign = (campaign: string): string => campaign + FALLBAC
 
 export const isFallbackCampaign = (campaign: string): boolean => campaign.endsWith(FALLBACK_SUFFIX);
 
-/** The campaign a companion belongs to (a campaign's own name for any other). */
-export const parentCampaign = (campaign: string): string =>
-  isFallbackCampaign(campaign) ? campaign.slice(0, -FALLBACK_SUFFIX.length) : campaign;
-
 /** The gateway id of message `id`'s SMS. */
 export const fallbackId = (id: number): number => FALLBACK_ID_BASE + id;
 

@@ -128,7 +128,7 @@ export function countsOf(
 }
 
 /** The SMS funnel from a fallback companion's counts hash (empty: the campaign has none). */
-export function smsCountsOf(raw: Record<string, string>): SmsCounts {
+function smsCountsOf(raw: Record<string, string>): SmsCounts {
   const num = (k: string): number => Number(raw[k] ?? 0);
   const byStatus: Record<string, number> = {};
   for (const [k, v] of Object.entries(raw)) {

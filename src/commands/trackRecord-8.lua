@@ -24,6 +24,7 @@
             the SMS fallback's id (10^15 + id; '' = none) and its record JSON
   Returns the number of messages recorded.
 ]]
+--- @include "includes/counts"
 --- @include "includes/nowMs"
 --- @include "includes/outbox"
 local base = ARGV[1]
@@ -42,10 +43,10 @@ local function fallBack(c, smsId, record)
   redis.call('RPUSH', base .. 'vb:bl:' .. sms, smsId)
   if not paused then redis.call('SADD', KEYS[7], sms) end
   local counts = base .. 'vb:c:' .. sms .. ':counts'
-  redis.call('HINCRBY', counts, 'total', 1)
-  redis.call('HINCRBY', counts, paused and 'paused' or 'waiting', 1)
+  add('total', 1)
+  bump(paused and 'p' or 'w', 1)
+  flush(counts) -- it has a message open now: not finished
   redis.call('HSET', counts, 'enqueuedAt', now)
-  redis.call('HDEL', counts, 'finishedAt')
 end
 
 for i = 2, #ARGV, 11 do

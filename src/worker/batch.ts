@@ -137,7 +137,7 @@ async function send(
     try {
       // A fallback companion's package is SMS (src/fallback.ts): its records hold id, phone,
       // sender and text.
-      answer = await (isFallbackCampaign(items[0]?.campaign ?? '')
+      answer = await (report.sms
         ? ctx.gateway.sendSms(messages, { signal: ctx.signal })
         : ctx.gateway.send(messages, { signal: ctx.signal }));
       batch = decideBatch(answer, ids);
