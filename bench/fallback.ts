@@ -16,7 +16,7 @@ import { phoneWithoutViber, SandboxGateway } from '../src/sandbox/server.js';
 import { benchDelivery, TRACK_FLAGS } from './tracking.js';
 import {
   CLI,
-  completedCount,
+  untilSent,
   cpuSeconds,
   dropQueue,
   fmt,
@@ -133,12 +133,7 @@ async function trackingRows(b: FallbackBench): Promise<Row[]> {
         ALPHASMS_URL: sandbox.url,
         ALPHASMS_API_KEY: b.key,
       });
-      await until(
-        async () => (await completedCount(queue, b.redis)) >= b.n,
-        `${queue} sent`,
-        600_000,
-        100,
-      );
+      await untilSent(queue, b.redis, b.n);
       await until(
         async () => {
           const c = await counts(b.redis, queue, 'bench');

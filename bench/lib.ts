@@ -124,6 +124,16 @@ export async function completedCount(queueName: string, r: Redis): Promise<numbe
   return Math.max(ours, await r.zcard(`${base}completed`));
 }
 
+/** Waits until `n` messages of the queue are sent (completedCount), for up to 10 minutes. */
+export function untilSent(queueName: string, r: Redis, n: number): Promise<void> {
+  return until(
+    async () => (await completedCount(queueName, r)) >= n,
+    `${queueName} sent`,
+    600_000,
+    100,
+  );
+}
+
 /**
  * Redis's `used_memory`, once nothing is being freed in the background: a queue dropped with
  * UNLINK frees its big hashes (the queued data, the records) in a lazyfree thread, and a reading

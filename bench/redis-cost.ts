@@ -10,13 +10,12 @@ import {
   CLI,
   RAW_ENQUEUE,
   RAW_WORKER,
-  completedCount,
+  untilSent,
   dropQueue,
   enqueueOurs,
   fmt,
   run,
   stop,
-  until,
   type Row,
 } from './lib.js';
 
@@ -67,7 +66,7 @@ export async function benchRedisCost(b: CostBench): Promise<Row[]> {
         const add = run(RAW_ENQUEUE, [rq, String(b.n)]);
         if ((await add.exited) !== 0) throw new Error(`raw enqueue: ${add.output()}`);
         const worker = run(RAW_WORKER, ['noop', rq, '100']);
-        await until(async () => (await completedCount(rq, b.redis)) >= b.n, rq, 600_000, 100);
+        await untilSent(rq, b.redis, b.n);
         await stop(worker);
       }),
     );
@@ -85,7 +84,7 @@ export async function benchRedisCost(b: CostBench): Promise<Row[]> {
           ALPHASMS_URL: sandbox.url,
           ALPHASMS_API_KEY: b.key,
         });
-        await until(async () => (await completedCount(oq, b.redis)) >= b.n, oq, 600_000, 100);
+        await untilSent(oq, b.redis, b.n);
         await stop(worker);
       }),
     );

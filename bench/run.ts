@@ -20,6 +20,7 @@ import {
   RAW_WORKER,
   REDIS_URL,
   completedCount,
+  untilSent,
   usedMemory,
   dropQueue,
   enqueueOurs,
@@ -131,12 +132,7 @@ async function timeToComplete(
   child: ReturnType<typeof run>,
   started: number,
 ): Promise<number> {
-  await until(
-    async () => (await completedCount(queueName, redis)) >= n,
-    `${queueName} to complete`,
-    600_000,
-    100,
-  );
+  await untilSent(queueName, redis, n);
   const ms = performance.now() - started;
   await stop(child);
   return ms;

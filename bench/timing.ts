@@ -10,7 +10,7 @@ import { SandboxGateway } from '../src/sandbox/server.js';
 import {
   CLI,
   REDIS_URL,
-  completedCount,
+  untilSent,
   dropQueue,
   fmt,
   message,
@@ -156,7 +156,7 @@ async function throughput(ctx: Ctx): Promise<Row> {
         ALPHASMS_URL: sandbox.url,
         ALPHASMS_API_KEY: ctx.key,
       });
-      await until(async () => (await completedCount(qn, ctx.redis)) >= ctx.n, qn, 600_000, 100);
+      await untilSent(qn, ctx.redis, ctx.n);
       const ms = performance.now() - started;
       await stop(child);
       await sandbox.close();

@@ -12,7 +12,7 @@ import type { DeliverySimulation } from '../src/sandbox/delivery.js';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import {
   CLI,
-  completedCount,
+  untilSent,
   cpuSeconds,
   dropQueue,
   enqueueOurs,
@@ -95,12 +95,7 @@ export async function benchLookups(b: TrackingBench, scale = 1800): Promise<Row>
     ],
     { VIBER_QUEUE: queue, ALPHASMS_URL: sandbox.url, ALPHASMS_API_KEY: b.key },
   );
-  await until(
-    async () => (await completedCount(queue, b.redis)) >= n,
-    `${queue} sent`,
-    600_000,
-    100,
-  );
+  await untilSent(queue, b.redis, n);
   await until(
     async () => (await trackingCount(b.redis, queue)) === 0,
     `${queue} tracked`,
@@ -154,12 +149,7 @@ export async function benchTracking(b: TrackingBench): Promise<Row[]> {
         ALPHASMS_URL: sandbox.url,
         ALPHASMS_API_KEY: b.key,
       });
-      await until(
-        async () => (await completedCount(queue, b.redis)) >= b.n,
-        `${queue} sent`,
-        600_000,
-        100,
-      );
+      await untilSent(queue, b.redis, b.n);
       const sentMs = performance.now() - started;
       if (mode === 'on') on = Math.min(on, sentMs);
       if (track) {

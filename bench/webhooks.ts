@@ -9,17 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { SandboxGateway } from '../src/sandbox/server.js';
 import { redisCounters, type Cost } from './redis-cost.js';
-import {
-  CLI,
-  completedCount,
-  dropQueue,
-  enqueueOurs,
-  fmt,
-  run,
-  stop,
-  until,
-  type Row,
-} from './lib.js';
+import { CLI, untilSent, dropQueue, enqueueOurs, fmt, run, stop, until, type Row } from './lib.js';
 
 export interface WebhookBench {
   redis: Redis;
@@ -77,7 +67,7 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
         ALPHASMS_API_KEY: b.key,
         ...(hooks ? { WEBHOOK_URL: r.url, WEBHOOK_SECRET: SECRET } : {}),
       });
-      await until(async () => (await completedCount(qn, b.redis)) >= b.n, qn, 600_000, 100);
+      await untilSent(qn, b.redis, b.n);
       const sent = performance.now() - started;
       if (hooks) {
         on = Math.min(on, sent);
@@ -111,7 +101,7 @@ export async function benchWebhooks(b: WebhookBench): Promise<Row[]> {
     WEBHOOK_URL: 'http://127.0.0.1:9/refused',
     WEBHOOK_SECRET: SECRET,
   });
-  await until(async () => (await completedCount(qn, b.redis)) >= b.n, qn, 600_000, 100);
+  await untilSent(qn, b.redis, b.n);
   await stop(child);
   const base = `bull:${qn}:`;
   const held = Number(await b.redis.hget(`${base}vb:wh`, 'held'));
